@@ -1,0 +1,73 @@
+"""customer_sdk: the async Python SDK for ChargeOver's customer API.
+
+Create customers with one ``await``, retried through any network fault without ever creating a
+duplicate::
+
+    async with ChargeOverClient.from_env() as client:
+        created = await client.customers.create(company="Acme", external_key="acme-1")
+
+Public names are re-exported here; everything in a ``_module`` is private. The exception tree is
+drawn in :mod:`customer_sdk.errors`.
+"""
+
+from customer_sdk import errors
+from customer_sdk._client import ChargeOverClient, Customers
+from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
+from customer_sdk._ratelimit import Limiter, PauseGate
+from customer_sdk._retry import RetryEvent, RetryPolicy
+from customer_sdk.errors import (
+    APIError,
+    AuthenticationError,
+    BadRequestError,
+    ChargeOverError,
+    ConfigurationError,
+    ConnectError,
+    ConnectionLostError,
+    ExternalKeyReservedError,
+    MalformedResponseError,
+    NotFoundError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RateLimitError,
+    RedirectError,
+    ServerError,
+    TimeoutError,
+    TLSError,
+    TransportError,
+    ValidationError,
+)
+
+__version__ = "0.1.0.dev0"
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChargeOverClient",
+    "ChargeOverError",
+    "ConfigurationError",
+    "ConnectError",
+    "ConnectionLostError",
+    "CreatedCustomer",
+    "Customer",
+    "CustomerCreate",
+    "Customers",
+    "ExternalKeyReservedError",
+    "Limiter",
+    "MalformedResponseError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PauseGate",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RedirectError",
+    "RetryEvent",
+    "RetryPolicy",
+    "ServerError",
+    "TLSError",
+    "TimeoutError",
+    "TransportError",
+    "ValidationError",
+    "__version__",
+    "errors",
+]

@@ -1,0 +1,560 @@
+"""ChargeOverClient: lifecycle and orchestration only.
+
+The client owns one transport (one aiohttp session), one auth scheme, one limiter and one compiled
+retry policy, and runs the retry loops. It holds no wire strings and no status checks: requests
+are built and responses deciphered by :mod:`customer_sdk._protocol`; bytes move in
+:mod:`customer_sdk._transport`.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import os
+import ssl
+import time
+from collections.abc import Mapping
+from types import TracebackType
+from typing import Any, Final, Literal, Self
+from urllib.parse import urlsplit
+
+import aiohttp
+
+from customer_sdk import _protocol as proto
+from customer_sdk import _serde
+from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
+from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
+from customer_sdk._protocol import HttpRequest, HttpResponse, Outcome
+from customer_sdk._ratelimit import Limiter, PauseGate
+from customer_sdk._retry import Retrier, RetryEvent, RetryPolicy, Run
+from customer_sdk._transport import AiohttpTransport
+from customer_sdk.errors import (
+    BadRequestError,
+    ChargeOverError,
+    ConfigurationError,
+    ExternalKeyReservedError,
+    OutcomeUnknownError,
+    RateLimitError,
+)
+
+__all__ = ["ChargeOverClient", "Customers"]
+
+logger: Final = logging.getLogger("customer_sdk")
+_USER_AGENT: Final = "customer-sdk-python"
+
+
+def _normalise_base(base_url: str | None, instance: str | None, allow_insecure: bool) -> str:
+    """Turn ``https://acme.chargeover.com[/api/v3][/]`` or an instance name into the base."""
+    if (base_url is None) == (instance is None):
+        raise ConfigurationError("give exactly one of base_url and instance")
+    if instance is not None:
+        if not instance or not instance.replace("-", "").isalnum():
+            raise ConfigurationError(f"instance must be a ChargeOver subdomain, got {instance!r}")
+        return f"https://{instance}.chargeover.com"
+    assert base_url is not None
+    parts = urlsplit(base_url.strip())
+    if parts.scheme not in {"http", "https"} or not parts.hostname:
+        raise ConfigurationError("base_url must be an absolute http(s) URL")
+    if parts.username is not None or parts.password is not None:
+        # Userinfo would put a secret into every URL we log or sign.
+        raise ConfigurationError("base_url must not contain credentials; pass username/password")
+    if parts.query or parts.fragment:
+        raise ConfigurationError("base_url must not have a query or fragment")
+    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
+        raise ConfigurationError(
+            "plain http:// to a non-loopback host sends credentials in clear; "
+            "use https or pass allow_insecure=True"
+        )
+    path = parts.path.rstrip("/")
+    if path.endswith(proto.API_PREFIX):  # users paste the endpoint URL shown in ChargeOver
+        path = path[: -len(proto.API_PREFIX)]
+    return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+class ChargeOverClient:
+    """An async client for ChargeOver's customer API.
+
+    One client holds one connection pool; share it across tasks and close it once, preferably
+    with ``async with``. Credentials never appear in its repr, logs or exceptions.
+
+    Args:
+        base_url: The API endpoint, e.g. ``https://acme.chargeover.com`` (``/api/v3`` optional).
+        instance: Alternatively the instance name (``acme``); give exactly one of the two.
+        username: The API username (public key).
+        password: The API password (private key).
+        auth: ``"basic"`` (default, documented) or ``"signature"`` (legacy HMAC scheme).
+        timeout: Seconds one HTTP request may take in all.
+        connect_timeout: Seconds to open a connection.
+        retry: The retry policy.
+        max_connections: Size of the connection pool.
+        session: A caller-owned ``aiohttp.ClientSession`` to use (not closed by the client).
+            Its own settings (redirects aside, which are always off) then apply.
+        limiter: A rate limiter; the default only honours 429 pauses, shared by all calls.
+        ssl_context: An ``ssl.SSLContext`` (e.g. with a private CA), or None for the default
+            verification; ``False`` disables verification and requires ``allow_insecure``.
+        allow_insecure: Permit plain ``http://`` to non-loopback hosts and ``ssl_context=False``.
+        max_response_bytes: The most response body bytes read.
+
+    Raises:
+        ConfigurationError: On an invalid or unsafe setting.
+    """
+
+    def __init__(
+        self,
+        base_url: str | None = None,
+        *,
+        instance: str | None = None,
+        username: str,
+        password: str,
+        auth: Literal["basic", "signature"] = "basic",
+        timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        retry: RetryPolicy | None = None,
+        max_connections: int = 100,
+        session: aiohttp.ClientSession | None = None,
+        limiter: Limiter | None = None,
+        ssl_context: ssl.SSLContext | Literal[False] | None = None,
+        allow_insecure: bool = False,
+        max_response_bytes: int = 1 << 20,
+    ) -> None:
+        problems = []
+        if not username:
+            problems.append("username is empty")
+        if not password:
+            problems.append("password is empty")
+        if any(c in username + password for c in "\r\n\x00"):
+            problems.append("credentials must not contain CR, LF or NUL")
+        if auth == "basic" and ":" in username:
+            problems.append("a Basic-auth username cannot contain ':'")
+        if auth not in {"basic", "signature"}:
+            problems.append(f"auth must be 'basic' or 'signature', got {auth!r}")
+        if not timeout > 0 or not connect_timeout > 0:
+            problems.append("timeouts must be > 0")
+        if max_connections < 1:
+            problems.append("max_connections must be >= 1")
+        if ssl_context is False and not allow_insecure:
+            problems.append("ssl_context=False disables TLS verification; pass allow_insecure=True")
+        if problems:
+            raise ConfigurationError("; ".join(problems))
+        self.base_url: Final = _normalise_base(base_url, instance, allow_insecure)
+        self._auth: Auth = (
+            BasicAuth(username, password) if auth == "basic" else SignatureAuth(username, password)
+        )
+        self._username = username
+        self.retry: Final = retry if retry is not None else RetryPolicy()
+        self._retrier = Retrier(self.retry)
+        # The default gate waits through the policy's sleep, so RetryPolicy.no_wait() covers it.
+        self.limiter: Limiter = (
+            limiter if limiter is not None else PauseGate(sleep=self._retrier.sleep)
+        )
+        self._transport = AiohttpTransport(
+            session=session,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
+            ssl_context=True if ssl_context is None else ssl_context,
+            max_response_bytes=max_response_bytes,
+        )
+        common = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        self._get_headers: dict[str, str] = common
+        self._post_headers: dict[str, str] = {**common, "Content-Type": "application/json"}
+        # Basic auth is the same header on every request: bake it in once (the hot path).
+        self._static_auth = isinstance(self._auth, BasicAuth)
+        if self._static_auth:
+            header = self._auth.header("", "", None)
+            self._get_headers = {**self._get_headers, "Authorization": header}
+            self._post_headers = {**self._post_headers, "Authorization": header}
+        self.customers: Final = Customers(self)
+
+    @classmethod
+    def from_env(
+        cls, environ: Mapping[str, str] | None = None, **overrides: Any
+    ) -> ChargeOverClient:
+        """Build a client from ``CHARGEOVER_*`` environment variables.
+
+        Reads ``CHARGEOVER_BASE_URL`` (or ``CHARGEOVER_INSTANCE``), ``CHARGEOVER_USERNAME``,
+        ``CHARGEOVER_PASSWORD`` and optionally ``CHARGEOVER_AUTH`` (basic or signature).
+
+        Args:
+            environ: The environment to read (default ``os.environ``).
+            **overrides: Other constructor arguments.
+
+        Returns:
+            The client.
+
+        Raises:
+            ConfigurationError: Naming every missing variable.
+        """
+        env = os.environ if environ is None else environ
+        missing = [n for n in ("CHARGEOVER_USERNAME", "CHARGEOVER_PASSWORD") if not env.get(n)]
+        base, instance = env.get("CHARGEOVER_BASE_URL"), env.get("CHARGEOVER_INSTANCE")
+        if not base and not instance:
+            missing.insert(0, "CHARGEOVER_BASE_URL (or CHARGEOVER_INSTANCE)")
+        if missing:
+            raise ConfigurationError("missing environment variables: " + ", ".join(missing))
+        kwargs: dict[str, Any] = {
+            "username": env["CHARGEOVER_USERNAME"],
+            "password": env["CHARGEOVER_PASSWORD"],
+        }
+        if base:
+            kwargs["base_url"] = base
+        else:
+            kwargs["instance"] = instance
+        if env.get("CHARGEOVER_AUTH"):
+            kwargs["auth"] = env["CHARGEOVER_AUTH"]
+        kwargs.update(overrides)
+        return cls(**kwargs)
+
+    def __repr__(self) -> str:
+        return f"ChargeOverClient(base_url={self.base_url!r}, username={self._username!r})"
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    async def aclose(self) -> None:
+        """Close the connection pool (unless the caller supplied the session). Idempotent."""
+        await self._transport.aclose()
+
+    @property
+    def closed(self) -> bool:
+        """True once the client has been closed."""
+        return self._transport.closed
+
+    # --- the one place a request goes out ------------------------------------------------
+
+    async def _send(self, request: HttpRequest, run: Run) -> HttpResponse:
+        await self.limiter.acquire()
+        if self._static_auth:
+            headers = self._post_headers if request.body is not None else self._get_headers
+        else:
+            base = self._post_headers if request.body is not None else self._get_headers
+            auth = self._auth.header(request.method, request.url, request.body)
+            headers = {**base, "Authorization": auth}
+        remaining = run.remaining()
+        run.requests += 1
+        started = time.perf_counter()
+        try:
+            resp = await self._transport.send(request, headers, remaining)
+        except ChargeOverError as exc:
+            if logger.isEnabledFor(logging.DEBUG):
+                logger.debug(
+                    "%s %s -> %s after %.1f ms (attempt %d)",
+                    request.method,
+                    request.path,
+                    type(exc).__name__,
+                    (time.perf_counter() - started) * 1000,
+                    run.requests,
+                )
+            raise
+        if logger.isEnabledFor(logging.DEBUG):
+            logger.debug(
+                "%s %s -> %d in %.1f ms (attempt %d)",
+                request.method,
+                request.path,
+                resp.status,
+                (time.perf_counter() - started) * 1000,
+                run.requests,
+            )
+        if resp.status == 429:
+            ra = proto.parse_retry_after(resp.headers)
+            cap = self.retry.retry_after_cap
+            self.limiter.on_throttled(None if ra is None else min(ra, cap))
+        else:
+            self.limiter.on_success()
+        return resp
+
+    async def _wait_or_stop(
+        self, run: Run, exc: ChargeOverError, operation: str, action: str
+    ) -> bool:
+        """Log and wait before a retry; False when the budget is spent."""
+        retry_after = None
+        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+            retry_after = exc.retry_after
+        delay = run.next_delay(retry_after)
+        if delay is None:
+            return False
+        logger.warning(
+            "%s: attempt %d failed (%s); %s in %.2f s",
+            operation,
+            run.requests,
+            _reason(exc),
+            action,
+            delay,
+        )
+        if self.retry.on_retry is not None:
+            self.retry.on_retry(
+                RetryEvent(
+                    operation=operation, attempt=run.requests, error=exc, action=action, delay=delay
+                )
+            )
+        await self._retrier.sleep(delay)
+        return True
+
+    async def _request_idempotent(
+        self, request: HttpRequest, run: Run, operation: str
+    ) -> HttpResponse:
+        """Send a GET, retrying every transient failure (a GET is safe to repeat)."""
+        while True:
+            try:
+                resp = await self._send(request, run)
+                if resp.status == 429 or resp.status >= 500:
+                    raise proto.error_for(resp)
+                return resp
+            except ChargeOverError as exc:
+                if proto.classify(exc) in {Outcome.FATAL, Outcome.REJECTED}:
+                    raise
+                if self._too_long(exc) or not await self._wait_or_stop(
+                    run, exc, operation, "retry"
+                ):
+                    raise
+
+    def _too_long(self, exc: ChargeOverError) -> bool:
+        # Retry-After above the cap: a single call fails fast rather than hang (faults.md F14).
+        return (
+            isinstance(exc, RateLimitError)
+            and exc.retry_after is not None
+            and exc.retry_after > self.retry.retry_after_cap
+        )
+
+
+def _reason(exc: ChargeOverError) -> str:
+    # The type and status only: a server message may echo customer data into the log.
+    status = getattr(exc, "status", None)
+    return f"{type(exc).__name__} HTTP {status}" if status else type(exc).__name__
+
+
+class Customers:
+    """The customer endpoints. Reach it as ``client.customers``.
+
+    Args:
+        client: The owning client.
+    """
+
+    def __init__(self, client: ChargeOverClient) -> None:
+        self._client = client
+
+    async def get(self, customer_id: int) -> Customer:
+        """Fetch one customer by id (``GET /api/v3/customer/{id}``), retrying transient failures.
+
+        Args:
+            customer_id: ChargeOver's id.
+
+        Returns:
+            The customer.
+
+        Raises:
+            NotFoundError: No such customer.
+            ChargeOverError: Any other failure, after retries.
+        """
+        if type(customer_id) is not int or customer_id < 1:
+            raise ConfigurationError(f"customer_id must be a positive int, got {customer_id!r}")
+        c = self._client
+        run = c._retrier.start()
+        resp = await c._request_idempotent(proto.get_request(c.base_url, customer_id), run, "get")
+        return Customer.from_wire(proto.parse_object(resp))
+
+    async def find_by_external_key(self, key: str) -> Customer | None:
+        r"""Look a customer up by ``external_key``, retrying transient failures.
+
+        Any key round-trips exactly: ``,`` ``:`` and ``\`` are escaped for the ``where`` filter
+        and the whole clause is percent-encoded.
+
+        Args:
+            key: The external key.
+
+        Returns:
+            The customer, or None when no customer has that key.
+
+        Raises:
+            ChargeOverError: On a failure that retries could not overcome.
+        """
+        return await self._lookup(key, self._client._retrier.start())
+
+    async def _lookup(self, key: str, run: Run) -> Customer | None:
+        if not isinstance(key, str) or not key:
+            raise ConfigurationError("external_key must be a non-empty str")
+        c = self._client
+        request = proto.find_by_key_request(c.base_url, key)
+        resp = await c._request_idempotent(request, run, "lookup")
+        for obj in proto.parse_list(resp):
+            # The filter is exact, but compare anyway: a server that ignored the escapes
+            # must not make us adopt somebody else's customer.
+            if obj.get("external_key") == key:
+                return Customer.from_wire(obj)
+        return None
+
+    async def create(
+        self, customer: CustomerCreate | Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> CreatedCustomer:
+        """Create a customer, retrying without ever creating a duplicate.
+
+        Pass a :class:`CustomerCreate`, a mapping of wire fields, or the fields as keywords
+        (``create(company="Acme", external_key="k-1")``). Failures are handled by class
+        (faults.md): a failure that proves nothing was sent is resent; a 429 waits for its
+        ``Retry-After``; an ambiguous failure (reset, timeout, 5xx, a cut 201) is reconciled by
+        looking the ``external_key`` up — found means done (``created=False``), not found means
+        safe to send again. Without an ``external_key`` an ambiguous failure is never resent.
+
+        Args:
+            customer: The customer, as a model or mapping.
+            **fields: The customer's fields, when no ``customer`` is given.
+
+        Returns:
+            The id, whether this call created it, and how many requests it took.
+
+        Raises:
+            ValidationError: The input is invalid (before any I/O), naming every problem.
+            OutcomeUnknownError: The create may have happened and cannot be verified (no
+                ``external_key``, or the budget ran out while reconciling).
+            ExternalKeyReservedError: A 400 for a key that no customer has (e.g. deleted).
+            RateLimitError: Throttled with a ``Retry-After`` above the cap, or out of attempts.
+            BadRequestError: The server rejected the customer (message passed through).
+            AuthenticationError: Wrong credentials (never retried).
+            ChargeOverError: Any other failure once retries are spent.
+        """
+        if customer is None:
+            model = _serde.structure_create(fields)
+        elif fields:
+            raise TypeError("pass either a customer or keyword fields, not both")
+        else:
+            model = _serde.structure_create(customer)
+        return await self.create_model(model)
+
+    async def create_model(
+        self, model: CustomerCreate, *, run: Run | None = None
+    ) -> CreatedCustomer:
+        """Create an already-validated model; the engine behind :meth:`create`.
+
+        Args:
+            model: The customer.
+            run: An existing retry budget to draw from (used by bulk jobs); a fresh one if None.
+
+        Returns:
+            As :meth:`create`.
+
+        Raises:
+            ChargeOverError: As :meth:`create`.
+        """
+        c = self._client
+        request = proto.create_request(c.base_url, _serde.dumps(model))
+        return await _CreateCall(self, model.external_key, request, run or c._retrier.start()).run()
+
+
+class _CreateCall:
+    """The state machine of one create (faults.md's table, one row per branch)."""
+
+    __slots__ = ("_customers", "_may_exist", "_request", "_run", "key")
+
+    def __init__(self, customers: Customers, key: str | None, request: HttpRequest, run: Run):
+        self._customers = customers
+        self.key = key
+        self._request = request
+        self._run = run
+        # Set once any attempt may have created the customer: from then on, running out of
+        # budget means "unknown", never a plain error that invites a blind resend.
+        self._may_exist = False
+
+    def _result(self, cid: int, created: bool, location: str | None) -> CreatedCustomer:
+        return CreatedCustomer(
+            id=cid,
+            created=created,
+            attempts=self._run.requests,
+            location=location,
+            external_key=self.key,
+        )
+
+    def _unknown(self, exc: ChargeOverError, why: str) -> OutcomeUnknownError:
+        return OutcomeUnknownError(
+            why, external_key=self.key, last_error=f"{type(exc).__name__}: {exc}"
+        )
+
+    async def run(self) -> CreatedCustomer:
+        client = self._customers._client
+        while True:
+            try:
+                resp = await client._send(self._request, self._run)
+                cid, location = proto.parse_created(resp)
+                return self._result(cid, True, location)
+            except ChargeOverError as exc:
+                outcome = proto.classify(exc)
+                if outcome is Outcome.NOT_SENT or outcome is Outcome.THROTTLED:
+                    if client._too_long(exc) or not await client._wait_or_stop(
+                        self._run, exc, "create", "resend"
+                    ):
+                        if self._may_exist:
+                            raise self._unknown(exc, "create not confirmed") from exc
+                        raise
+                    continue
+                if outcome is Outcome.AMBIGUOUS or outcome is Outcome.CREATED_ID_UNKNOWN:
+                    if self.key is None:
+                        raise self._unknown(
+                            exc,
+                            "the create may have happened and there is no external_key to check; "
+                            "not resent to avoid a duplicate",
+                        ) from exc
+                    self._may_exist = True
+                    # A cut 201 means it was created: look up only, never POST again.
+                    found = await self._reconcile(
+                        exc,
+                        wait_first=outcome is Outcome.AMBIGUOUS,
+                        lookup_only=outcome is Outcome.CREATED_ID_UNKNOWN,
+                    )
+                elif outcome is Outcome.REJECTED and isinstance(exc, BadRequestError) and self.key:
+                    # A 400 on a keyed create may be a duplicate key (ours or older): the
+                    # message text is undocumented, so decide by lookup (chargeover-api.md).
+                    found = await self._reconcile(exc, wait_first=False, lookup_only=True)
+                    if found is None and not self._may_exist:
+                        raise ExternalKeyReservedError(
+                            exc.status,
+                            exc.message,
+                            external_key=self.key,
+                            code=exc.code,
+                            details=exc.details,
+                        ) from exc
+                else:
+                    raise
+                if found is not None:
+                    return self._result(found, False, None)
+                # Not found after an ambiguous failure: nothing was created, so sending again
+                # is safe. (A lookup that lags the write ends in a duplicate-key 400, F23.)
+
+    async def _reconcile(
+        self, exc: ChargeOverError, *, wait_first: bool, lookup_only: bool
+    ) -> int | None:
+        """Look the key up; returns the id if found, None if a resend is safe.
+
+        ``lookup_only`` keeps looking (the lookup may lag the write) while the customer may
+        exist; it is used after a 400 that followed an earlier ambiguous attempt.
+        """
+        client = self._customers._client
+        assert self.key is not None
+        if wait_first and not await client._wait_or_stop(self._run, exc, "create", "lookup"):
+            raise self._unknown(exc, "create not confirmed before the retry budget ran out")
+        while True:
+            try:
+                found = await self._customers._lookup(self.key, self._run)
+            except ChargeOverError as lookup_exc:
+                raise self._unknown(lookup_exc, "create could not be reconciled") from lookup_exc
+            if found is not None and found.customer_id is not None:
+                return found.customer_id
+            if not (lookup_only and self._may_exist):
+                return None
+            if not await client._wait_or_stop(self._run, exc, "create", "lookup"):
+                raise self._unknown(exc, "created customer not visible to lookups in time")

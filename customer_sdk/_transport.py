@@ -1,0 +1,195 @@
+"""The only aiohttp client code: send one built request, return the whole response.
+
+aiohttp's exceptions are translated here, in one place, into the SDK's transport errors. They are
+never chained: aiohttp's ``ClientResponseError`` repr prints the request headers, Authorization
+included (faults.md, "Secrets and hostile input"), so the SDK error is raised outside the
+``except`` block and carries only the original's type name and a safe message. Redirects are
+never followed (aiohttp re-POSTs the body on a 307), cookies are never stored, and a response body
+is read up to a cap so an oversized or gzip-bomb body cannot exhaust memory. This module makes no
+retry decision.
+"""
+
+from __future__ import annotations
+
+import ssl
+from collections.abc import Mapping
+
+import aiohttp
+from yarl import URL
+
+from customer_sdk import errors
+from customer_sdk._protocol import HttpRequest, HttpResponse
+
+__all__ = ["AiohttpTransport"]
+
+_READ_CHUNK = 1 << 16
+
+
+class AiohttpTransport:
+    """Moves bytes over one pooled aiohttp session.
+
+    The session is created lazily on the first request (so a client may be built outside a
+    running loop) and closed by :meth:`aclose` unless the caller supplied it.
+
+    Args:
+        session: A caller-owned session to use instead of making one.
+        timeout: Seconds one request may take in all.
+        connect_timeout: Seconds to open a connection (a failure then proves nothing was sent).
+        max_connections: Size of the connection pool.
+        ssl_context: TLS settings: True (verify with system CAs), an ``ssl.SSLContext``, or
+            False (no verification; the client refuses it unless explicitly allowed).
+        max_response_bytes: The most body bytes read (after decompression).
+    """
+
+    def __init__(
+        self,
+        *,
+        session: aiohttp.ClientSession | None,
+        timeout: float,
+        connect_timeout: float,
+        max_connections: int,
+        ssl_context: ssl.SSLContext | bool,
+        max_response_bytes: int,
+    ) -> None:
+        self._session = session
+        self._owns_session = session is None
+        self._timeout = timeout
+        self._connect_timeout = connect_timeout
+        self._max_connections = max_connections
+        self._ssl = ssl_context
+        self._max_bytes = max_response_bytes
+        self._default_timeout = aiohttp.ClientTimeout(total=timeout, sock_connect=connect_timeout)
+        self._closed = False
+        # The create and _bulk URLs never change: parse them once, not per request.
+        self._url_cache: dict[str, URL] = {}
+
+    def _make_session(self) -> aiohttp.ClientSession:
+        connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
+        return aiohttp.ClientSession(
+            connector=connector,
+            timeout=self._default_timeout,
+            cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=False,
+        )
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`aclose` has been called."""
+        return self._closed
+
+    async def aclose(self) -> None:
+        """Close the session if this transport made it; idempotent."""
+        self._closed = True
+        session, self._session = self._session, None
+        if session is not None and self._owns_session:
+            await session.close()
+
+    def _url(self, url: str) -> URL:
+        cached = self._url_cache.get(url)
+        if cached is None:
+            # encoded=True: the protocol layer percent-encoded the query already, and the
+            # signature covers the URL exactly as sent.
+            cached = URL(url, encoded=True)
+            if "?" not in url and len(self._url_cache) < 8:
+                self._url_cache[url] = cached
+        return cached
+
+    async def send(
+        self, request: HttpRequest, headers: Mapping[str, str], time_left: float | None
+    ) -> HttpResponse:
+        """Send one request and read the whole response.
+
+        Args:
+            request: The built request.
+            headers: Headers for this request (Authorization included).
+            time_left: Seconds left in the caller's deadline; the request's total timeout is cut
+                to it when shorter than the default. None for no deadline.
+
+        Returns:
+            The response; any status (the protocol layer interprets it).
+
+        Raises:
+            ConnectError: The connection could not be opened; nothing was sent.
+            TLSError: The TLS handshake failed.
+            TimeoutError: No complete answer in time.
+            ConnectionLostError: The connection broke after sending, or a 2xx body was larger
+                than the cap; ``status`` is set when headers had arrived.
+            ChargeOverError: If the client is closed.
+        """
+        if self._closed:
+            raise errors.ChargeOverError("the client is closed")
+        session = self._session
+        if session is None:
+            session = self._session = self._make_session()
+        client_timeout = (
+            self._default_timeout
+            if time_left is None or time_left >= self._timeout
+            else aiohttp.ClientTimeout(
+                total=max(time_left, 0.001), sock_connect=self._connect_timeout
+            )
+        )
+        status: int | None = None
+        failure: errors.TransportError
+        try:
+            async with session.request(
+                request.method,
+                self._url(request.url),
+                data=request.body,
+                headers=headers,
+                allow_redirects=False,
+                timeout=client_timeout,
+            ) as resp:
+                status = resp.status
+                body = await self._read(resp)
+                return HttpResponse(status, resp.headers, body)
+        except aiohttp.ClientSSLError as exc:
+            failure = errors.TLSError(f"TLS failure: {_describe(exc)}")
+        except aiohttp.ClientConnectorError as exc:
+            failure = errors.ConnectError(f"cannot connect: {_describe(exc)}")
+        except aiohttp.ConnectionTimeoutError:
+            failure = errors.ConnectError("connect timed out")
+        except TimeoutError:  # the builtin: aiohttp's read and total timeouts derive from it
+            failure = errors.TimeoutError("timed out waiting for the response", status=status)
+        except aiohttp.ClientResponseError as exc:
+            # A garbage status line or broken headers: the request was sent in full.
+            failure = errors.ConnectionLostError(
+                f"invalid HTTP response ({type(exc).__name__})", status=status
+            )
+        except (aiohttp.ClientError, OSError) as exc:
+            failure = errors.ConnectionLostError(
+                f"connection lost: {_describe(exc)}", status=status
+            )
+        raise failure
+
+    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
+        length = resp.content_length
+        if (
+            length is not None
+            and length <= self._max_bytes
+            and "Content-Encoding" not in resp.headers
+        ):
+            return await resp.read()
+        chunks: list[bytes] = []
+        total = 0
+        async for chunk in resp.content.iter_chunked(_READ_CHUNK):
+            total += len(chunk)
+            if total > self._max_bytes:
+                resp.close()  # drop the connection: the rest of the body is never read
+                if 200 <= resp.status < 300:
+                    raise errors.ConnectionLostError(
+                        f"response body over {self._max_bytes} bytes: not read", status=resp.status
+                    )
+                # An error status only needs its message: keep the head of the body.
+                chunks.append(chunk)
+                break
+            chunks.append(chunk)
+        return b"".join(chunks)[: self._max_bytes]
+
+
+def _describe(exc: BaseException) -> str:
+    # Only the type and OS-level text: never str() of objects that may embed request headers.
+    if isinstance(exc, OSError) and exc.strerror:
+        return f"{type(exc).__name__}: {exc.strerror}"
+    if isinstance(exc, aiohttp.ClientConnectorError):
+        return f"{type(exc).__name__}: {exc.host}:{exc.port}"
+    return type(exc).__name__

@@ -1,0 +1,283 @@
+"""The public exception tree of customer_sdk.
+
+Every error the SDK raises derives from :class:`ChargeOverError`; no aiohttp, tenacity or cattrs
+exception ever reaches the caller (they are translated at the boundary where they happen, and
+never chained, because aiohttp's exceptions carry request headers with credentials)::
+
+    ChargeOverError
+    ├── ConfigurationError          bad client settings (also a ValueError)
+    ├── ValidationError             a model or row is invalid; raised before any I/O
+    ├── TransportError              no usable HTTP answer
+    │   ├── ConnectError            the connection failed: provably nothing was sent
+    │   ├── TimeoutError            no answer in time (the request may have been processed)
+    │   ├── ConnectionLostError     reset / closed / cut body / garbage status line
+    │   └── TLSError                certificate or handshake failure (never retried)
+    ├── APIError                    ChargeOver answered with an error status
+    │   ├── BadRequestError         400
+    │   │   └── ExternalKeyReservedError   400 on a keyed create, and no customer has that key
+    │   ├── AuthenticationError     401
+    │   ├── PermissionDeniedError   403
+    │   ├── NotFoundError           404
+    │   ├── RateLimitError          429 (``retry_after``)
+    │   ├── ServerError             5xx
+    │   └── RedirectError           3xx (never followed on a create)
+    ├── MalformedResponseError      a 2xx whose body is not the documented envelope
+    └── OutcomeUnknownError         a create may have happened; the SDK cannot find out
+
+What is retried, and how, is described in :mod:`customer_sdk` and ``docs/faults.md``; this module
+only defines the types. No exception here ever holds credentials: messages from servers are
+truncated to 512 characters with HTML tags stripped.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import attrs
+
+__all__ = [
+    "APIError",
+    "AuthenticationError",
+    "BadRequestError",
+    "ChargeOverError",
+    "ConfigurationError",
+    "ConnectError",
+    "ConnectionLostError",
+    "ExternalKeyReservedError",
+    "FieldError",
+    "MalformedResponseError",
+    "NotFoundError",
+    "OutcomeUnknownError",
+    "PermissionDeniedError",
+    "RateLimitError",
+    "RedirectError",
+    "ServerError",
+    "TLSError",
+    "TimeoutError",
+    "TransportError",
+    "ValidationError",
+]
+
+
+class ChargeOverError(Exception):
+    """Root of every exception raised by customer_sdk.
+
+    Args:
+        message: A human-readable description, free of credentials.
+    """
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+    def __str__(self) -> str:
+        return self.message
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.message!r})"
+
+
+class ConfigurationError(ChargeOverError, ValueError):
+    """The client was configured in a way that is refused (e.g. plain HTTP to a remote host)."""
+
+
+@attrs.frozen
+class FieldError:
+    """One problem with one field of a model or input row.
+
+    Attributes:
+        path: Where the problem is, e.g. ``company`` or ``tags[2]``.
+        message: What is wrong, e.g. ``expected str, got int``.
+    """
+
+    path: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path}: {self.message}"
+
+
+class ValidationError(ChargeOverError, ValueError):
+    """Input failed local validation; nothing was sent.
+
+    Every problem is reported at once, each with its field path.
+
+    Args:
+        errors: Each problem found, in field order.
+        model: The name of the model being validated.
+
+    Attributes:
+        errors: The problems, as :class:`FieldError` records.
+    """
+
+    def __init__(self, errors: Sequence[FieldError], model: str = "CustomerCreate") -> None:
+        self.errors: tuple[FieldError, ...] = tuple(errors)
+        n = len(self.errors)
+        listing = "; ".join(str(e) for e in self.errors)
+        super().__init__(f"{n} invalid field{'s' if n != 1 else ''} in {model}: {listing}")
+
+
+class TransportError(ChargeOverError):
+    """The HTTP exchange failed before a complete answer arrived.
+
+    Attributes:
+        status: The HTTP status if the status line and headers had arrived before the failure
+            (e.g. a 201 whose body was cut off), else None.
+    """
+
+    def __init__(self, message: str, *, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class ConnectError(TransportError):
+    """The connection could not be opened (refused, DNS, connect timeout): nothing was sent."""
+
+
+class TimeoutError(TransportError):
+    """No (complete) answer arrived in time; the server may still have processed the request."""
+
+
+class ConnectionLostError(TransportError):
+    """The connection broke after the request was written (reset, closed, body cut, bad status)."""
+
+
+class TLSError(TransportError):
+    """The TLS handshake failed, e.g. an untrusted certificate. Never retried."""
+
+
+class APIError(ChargeOverError):
+    """ChargeOver answered with an error status.
+
+    Args:
+        status: The HTTP status code (trusted over the envelope's ``code``).
+        message: The envelope's message, or a short tag-stripped excerpt of a non-JSON body.
+        code: The envelope's ``code`` if present.
+        details: The envelope's ``details`` object (empty when absent).
+
+    Attributes:
+        status: The HTTP status code.
+        code: The envelope's ``code`` field, or None.
+        details: The envelope's ``details`` mapping.
+    """
+
+    def __init__(
+        self,
+        status: int,
+        message: str,
+        *,
+        code: int | None = None,
+        details: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.status = status
+        self.code = code
+        self.details: Mapping[str, Any] = details if details is not None else {}
+
+    def __str__(self) -> str:
+        return f"HTTP {self.status}: {self.message}" if self.message else f"HTTP {self.status}"
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(status={self.status}, message={self.message!r})"
+
+
+class BadRequestError(APIError):
+    """HTTP 400: the request was rejected (invalid field, duplicate key, bad JSON)."""
+
+
+class ExternalKeyReservedError(BadRequestError):
+    """A keyed create got a 400, yet no customer with that ``external_key`` can be found.
+
+    ChargeOver keeps a deleted customer's key reserved forever, so the create keeps failing while
+    the lookup finds nothing. The server's own message is kept in ``message``: it may also be an
+    ordinary validation error that the local checks could not foresee.
+
+    Attributes:
+        external_key: The key that could not be created nor found.
+    """
+
+    def __init__(self, status: int, message: str, *, external_key: str, **kw: Any) -> None:
+        super().__init__(status, message, **kw)
+        self.external_key = external_key
+
+    def __str__(self) -> str:
+        return (
+            f"HTTP {self.status}: {self.message} (no customer with this external_key exists: "
+            "the key may be reserved by a deleted customer, or the payload was rejected)"
+        )
+
+
+class AuthenticationError(APIError):
+    """HTTP 401: missing or wrong credentials. Never retried."""
+
+
+class PermissionDeniedError(APIError):
+    """HTTP 403: the credentials may not do this. Never retried."""
+
+
+class NotFoundError(APIError):
+    """HTTP 404: no such object."""
+
+
+class RateLimitError(APIError):
+    """HTTP 429: over the account's rate limit.
+
+    Attributes:
+        retry_after: Seconds the server asked to wait (parsed from ``Retry-After`` or
+            ``retry-after-ms``), or None when absent or invalid.
+    """
+
+    def __init__(self, status: int, message: str, *, retry_after: float | None, **kw: Any) -> None:
+        super().__init__(status, message, **kw)
+        self.retry_after = retry_after
+
+
+class ServerError(APIError):
+    """HTTP 5xx: a ChargeOver or proxy failure; the request may have been processed."""
+
+
+class RedirectError(APIError):
+    """HTTP 3xx: redirects are never followed for a create (aiohttp would re-POST the body).
+
+    Attributes:
+        location: The ``Location`` header, if any.
+    """
+
+    def __init__(self, status: int, message: str, *, location: str | None, **kw: Any) -> None:
+        super().__init__(status, message, **kw)
+        self.location = location
+
+
+class MalformedResponseError(ChargeOverError):
+    """A success status came with a body that is not the documented envelope.
+
+    Attributes:
+        status: The HTTP status of the response.
+    """
+
+    def __init__(self, message: str, *, status: int) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class OutcomeUnknownError(ChargeOverError):
+    """A create may or may not have happened, and the SDK cannot find out which.
+
+    Raised instead of a blind resend when a create without ``external_key`` failed ambiguously,
+    or when the retry budget ran out before a keyed create could be reconciled.
+
+    Args:
+        message: What happened.
+        external_key: The create's key, if it had one (look it up later to settle the outcome).
+        last_error: The last error seen, as its type name and message.
+
+    Attributes:
+        external_key: The create's key, or None.
+        last_error: Description of the last underlying failure.
+    """
+
+    def __init__(self, message: str, *, external_key: str | None, last_error: str) -> None:
+        super().__init__(f"{message} (last error: {last_error})")
+        self.external_key = external_key
+        self.last_error = last_error

@@ -1,0 +1,1 @@
+"""Pytest plugin placeholder; replaced below."""
