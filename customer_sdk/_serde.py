@@ -16,7 +16,7 @@ from typing import Any, Final
 import cattrs
 import orjson
 
-from customer_sdk._models import ACCEPTED_NAMES, FIELD_NAMES, Customer, CustomerCreate
+from customer_sdk._models import ACCEPTED_NAMES, Customer, CustomerCreate
 from customer_sdk.errors import FieldError, ValidationError
 
 __all__ = ["converter", "dumps", "structure_create", "unstructure_create"]
@@ -71,9 +71,6 @@ def structure_create(obj: object, _cls: type = CustomerCreate) -> CustomerCreate
     raise ValidationError(problems)
 
 
-_OMIT: Final = None
-
-
 def unstructure_create(model: CustomerCreate) -> dict[str, Any]:
     """Build the wire JSON object for a create: only the fields that were set.
 
@@ -81,18 +78,9 @@ def unstructure_create(model: CustomerCreate) -> dict[str, Any]:
         model: A validated model.
 
     Returns:
-        A dict of wire name to JSON value; ``tags`` as a list, ``extra`` merged in.
+        A new dict of wire name to JSON value; ``tags`` as a list, ``extra`` merged in.
     """
-    out: dict[str, Any] = {}
-    for name in FIELD_NAMES:
-        value = getattr(model, name)
-        if value is not _OMIT:
-            out[name] = value
-    if model.tags is not None:
-        out["tags"] = list(model.tags)
-    if model.extra:
-        out.update(model.extra)
-    return out
+    return dict(model._wire)
 
 
 def dumps(model: CustomerCreate) -> bytes:
@@ -104,7 +92,8 @@ def dumps(model: CustomerCreate) -> bytes:
     Returns:
         The exact bytes to send (and, under signature auth, to sign).
     """
-    return orjson.dumps(unstructure_create(model))
+    # The model's own wire dict, not a copy: orjson only reads it.
+    return orjson.dumps(model._wire)
 
 
 def _make_converter() -> cattrs.Converter:
