@@ -58,17 +58,18 @@ class Raw:
 
     def __init__(self, base: str) -> None:
         self.url = base + "/api/v3/customer"
-        self.session = aiohttp.ClientSession(
-            auth=aiohttp.BasicAuth(USER, PASSWORD),
-            connector=aiohttp.TCPConnector(limit=300),
-        )
+        self.session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=300))
+        self.headers = {
+            "Content-Type": "application/json",
+            "Authorization": aiohttp.encode_basic_auth(USER, PASSWORD),
+        }
 
     async def one(self, i: int) -> None:
         """Create one customer."""
         async with self.session.post(
             self.url,
             data=json.dumps(payload(i)),
-            headers={"Content-Type": "application/json"},
+            headers=self.headers,
             allow_redirects=False,
         ) as resp:
             body = json.loads(await resp.read())
@@ -134,7 +135,7 @@ class Naive(Raw):
                 async with self.session.post(
                     self.url,
                     data=json.dumps(body),
-                    headers={"Content-Type": "application/json"},
+                    headers=self.headers,
                     allow_redirects=False,
                 ) as resp:
                     data = json.loads(await resp.read())

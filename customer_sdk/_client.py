@@ -454,7 +454,21 @@ class Customers:
         """
         c = self._client
         request = proto.create_request(c.base_url, _serde.dumps(model))
-        return await _CreateCall(self, model.external_key, request, run or c._retrier.start()).run()
+        run = run or c._retrier.start()
+        # The first attempt inline: a create that succeeds at once (nearly all of them) never
+        # builds the retry state machine.
+        try:
+            resp = await c._send(request, run)
+            cid, location = proto.parse_created(resp)
+        except ChargeOverError as exc:
+            return await _CreateCall(self, model.external_key, request, run).run(exc)
+        return CreatedCustomer(
+            id=cid,
+            created=True,
+            attempts=run.requests,
+            location=location,
+            external_key=model.external_key,
+        )
 
 
 class _CreateCall:
@@ -485,55 +499,71 @@ class _CreateCall:
             why, external_key=self.key, last_error=f"{type(exc).__name__}: {exc}"
         )
 
-    async def run(self) -> CreatedCustomer:
+    async def run(self, error: ChargeOverError) -> CreatedCustomer:
+        """Carry on after an attempt failed with ``error``, until success or a final error."""
         client = self._customers._client
         while True:
+            found = await self._after_failure(error)
+            if found is not None:
+                return self._result(found, False, None)
+            # Resending is safe here: nothing was sent, or the lookup proved nothing was made.
             try:
                 resp = await client._send(self._request, self._run)
                 cid, location = proto.parse_created(resp)
-                return self._result(cid, True, location)
             except ChargeOverError as exc:
-                outcome = proto.classify(exc)
-                if outcome is Outcome.NOT_SENT or outcome is Outcome.THROTTLED:
-                    if client._too_long(exc) or not await client._wait_or_stop(
-                        self._run, exc, "create", "resend"
-                    ):
-                        if self._may_exist:
-                            raise self._unknown(exc, "create not confirmed") from exc
-                        raise
-                    continue
-                if outcome is Outcome.AMBIGUOUS or outcome is Outcome.CREATED_ID_UNKNOWN:
-                    if self.key is None:
-                        raise self._unknown(
-                            exc,
-                            "the create may have happened and there is no external_key to check; "
-                            "not resent to avoid a duplicate",
-                        ) from exc
-                    self._may_exist = True
-                    # A cut 201 means it was created: look up only, never POST again.
-                    found = await self._reconcile(
-                        exc,
-                        wait_first=outcome is Outcome.AMBIGUOUS,
-                        lookup_only=outcome is Outcome.CREATED_ID_UNKNOWN,
-                    )
-                elif outcome is Outcome.REJECTED and isinstance(exc, BadRequestError) and self.key:
-                    # A 400 on a keyed create may be a duplicate key (ours or older): the
-                    # message text is undocumented, so decide by lookup (chargeover-api.md).
-                    found = await self._reconcile(exc, wait_first=False, lookup_only=True)
-                    if found is None and not self._may_exist:
-                        raise ExternalKeyReservedError(
-                            exc.status,
-                            exc.message,
-                            external_key=self.key,
-                            code=exc.code,
-                            details=exc.details,
-                        ) from exc
-                else:
-                    raise
-                if found is not None:
-                    return self._result(found, False, None)
-                # Not found after an ambiguous failure: nothing was created, so sending again
-                # is safe. (A lookup that lags the write ends in a duplicate-key 400, F23.)
+                error = exc
+                continue
+            return self._result(cid, True, location)
+
+    async def _after_failure(self, exc: ChargeOverError) -> int | None:
+        """Act on one failed POST by its class (faults.md).
+
+        Returns:
+            The id when a lookup found the customer, or None when the POST may be sent again.
+
+        Raises:
+            ChargeOverError: When the failure is final (the original, or OutcomeUnknownError).
+        """
+        client = self._customers._client
+        outcome = proto.classify(exc)
+        if outcome is Outcome.NOT_SENT or outcome is Outcome.THROTTLED:
+            if client._too_long(exc) or not await client._wait_or_stop(
+                self._run, exc, "create", "resend"
+            ):
+                if self._may_exist:
+                    raise self._unknown(exc, "create not confirmed") from exc
+                raise exc
+            return None
+        if outcome is Outcome.AMBIGUOUS or outcome is Outcome.CREATED_ID_UNKNOWN:
+            if self.key is None:
+                raise self._unknown(
+                    exc,
+                    "the create may have happened and there is no external_key to check; "
+                    "not resent to avoid a duplicate",
+                ) from exc
+            self._may_exist = True
+            # A cut 201 means it was created: look up only, never POST again.
+            return await self._reconcile(
+                exc,
+                wait_first=outcome is Outcome.AMBIGUOUS,
+                lookup_only=outcome is Outcome.CREATED_ID_UNKNOWN,
+            )
+        if outcome is Outcome.REJECTED and isinstance(exc, BadRequestError) and self.key:
+            # A 400 on a keyed create may be a duplicate key (ours or older): the message text
+            # is undocumented, so decide by lookup (chargeover-api.md, "Errors").
+            found = await self._reconcile(exc, wait_first=False, lookup_only=True)
+            if found is None and not self._may_exist:
+                raise ExternalKeyReservedError(
+                    exc.status,
+                    exc.message,
+                    external_key=self.key,
+                    code=exc.code,
+                    details=exc.details,
+                ) from exc
+            # After an earlier ambiguous attempt _reconcile keeps looking (the lookup may lag
+            # the write, F23) until it finds the customer or raises OutcomeUnknownError.
+            return found
+        raise exc
 
     async def _reconcile(
         self, exc: ChargeOverError, *, wait_first: bool, lookup_only: bool
