@@ -19,11 +19,11 @@ from typing import Any, Final, Literal, Self
 from urllib.parse import urlsplit
 
 import aiohttp
+import orjson
 
 from customer_sdk import _protocol as proto
-from customer_sdk import _serde
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
-from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
+from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate, wire_from_mapping
 from customer_sdk._protocol import HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, PauseGate
 from customer_sdk._retry import Retrier, RetryEvent, RetryPolicy, Run
@@ -33,8 +33,10 @@ from customer_sdk.errors import (
     ChargeOverError,
     ConfigurationError,
     ExternalKeyReservedError,
+    FieldError,
     OutcomeUnknownError,
     RateLimitError,
+    ValidationError,
 )
 
 __all__ = ["ChargeOverClient", "Customers"]
@@ -430,17 +432,28 @@ class Customers:
             ChargeOverError: Any other failure once retries are spent.
         """
         if customer is None:
-            model = _serde.structure_create(fields)
+            wire = wire_from_mapping(fields)
         elif fields:
             raise TypeError("pass either a customer or keyword fields, not both")
+        elif isinstance(customer, CustomerCreate):
+            wire = customer._wire
+        elif isinstance(customer, Mapping):
+            wire = wire_from_mapping(customer)
         else:
-            model = _serde.structure_create(customer)
-        return await self.create_model(model)
+            raise ValidationError(
+                [
+                    FieldError(
+                        "$",
+                        f"expected a CustomerCreate or a mapping, got {type(customer).__name__}",
+                    )
+                ]
+            )
+        return await self._create_wire(wire, None)
 
     async def create_model(
         self, model: CustomerCreate, *, run: Run | None = None
     ) -> CreatedCustomer:
-        """Create an already-validated model; the engine behind :meth:`create`.
+        """Create an already-validated model; what bulk jobs call.
 
         Args:
             model: The customer.
@@ -452,8 +465,13 @@ class Customers:
         Raises:
             ChargeOverError: As :meth:`create`.
         """
+        return await self._create_wire(model._wire, run)
+
+    async def _create_wire(self, wire: Mapping[str, Any], run: Run | None) -> CreatedCustomer:
         c = self._client
-        request = proto.create_request(c.base_url, _serde.dumps(model))
+        key = wire.get("external_key")
+        # Serialised once: the bytes signed are the bytes sent, on every attempt.
+        request = proto.create_request(c.base_url, orjson.dumps(wire))
         run = run or c._retrier.start()
         # The first attempt inline: a create that succeeds at once (nearly all of them) never
         # builds the retry state machine.
@@ -461,13 +479,9 @@ class Customers:
             resp = await c._send(request, run)
             cid, location = proto.parse_created(resp)
         except ChargeOverError as exc:
-            return await _CreateCall(self, model.external_key, request, run).run(exc)
+            return await _CreateCall(self, key, request, run).run(exc)
         return CreatedCustomer(
-            id=cid,
-            created=True,
-            attempts=run.requests,
-            location=location,
-            external_key=model.external_key,
+            id=cid, created=True, attempts=run.requests, location=location, external_key=key
         )
 
 

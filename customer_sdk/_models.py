@@ -209,26 +209,15 @@ _FAST: Final[dict[str, str]] = {
 _GET_ALL: Final = operator.attrgetter(*FIELD_NAMES)
 
 
-def _validate_and_build(model: CustomerCreate) -> dict[str, Any]:
-    """Validate every field at once and build the wire dict in the same pass.
+def _build(items: list[tuple[str, Any]], extra: Any, out: list[FieldError]) -> dict[str, Any]:
+    """Check each (field, value) pair, appending problems to ``out``; return the wire dict.
 
-    This runs for every create, so it only walks the fields that were set, and the common case
-    (a plain text field) is checked inline; other kinds go through :func:`_check_value`.
-
-    Raises:
-        ValidationError: Listing every problem, in wire field order.
+    This runs for every create, so the valid common case of each kind is checked inline and
+    only the rest (tags, e-mail, anything wrong) goes through :func:`_check_value`, which
+    names the problem.
     """
-    out: list[FieldError] = []
     wire: dict[str, Any] = {}
-    # company is kept even when None: it is required, and its error belongs in wire order.
-    given = [
-        (n, v)
-        for n, v in zip(FIELD_NAMES, _GET_ALL(model), strict=True)
-        if v is not None or n == "company"
-    ]
-    for name, value in given:
-        # Inline checks for the valid common case of each kind; anything that fails them
-        # (or needs more, like tags or e-mail) takes the slow path, which names the problem.
+    for name, value in items:
         fast = _FAST.get(name)
         if fast is _STR:
             ok = type(value) is str and "\n" not in value and "\r" not in value
@@ -246,12 +235,67 @@ def _validate_and_build(model: CustomerCreate) -> dict[str, Any]:
         _check_value(name, value, out)
         if len(out) == before:
             wire[name] = list(value) if name == "tags" else value
-    if model.extra is not None:
-        _check_extra(model.extra, out)
+    if extra is not None:
+        _check_extra(extra, out)
         if not out:
-            wire.update(model.extra)
+            wire.update(extra)
+    return wire
+
+
+def _validate_and_build(model: CustomerCreate) -> dict[str, Any]:
+    """Validate a model's fields at once and build its wire dict in the same pass.
+
+    Raises:
+        ValidationError: Listing every problem, in wire field order.
+    """
+    out: list[FieldError] = []
+    # company is kept even when None: it is required, and its error belongs in wire order.
+    given = [
+        (n, v)
+        for n, v in zip(FIELD_NAMES, _GET_ALL(model), strict=True)
+        if v is not None or n == "company"
+    ]
+    wire = _build(given, model.extra, out)
     if out:
         raise ValidationError(out)
+    return wire
+
+
+_ORDER: Final = {name: i for i, name in enumerate(FIELD_NAMES)}
+
+
+def _wire_order(error: FieldError) -> int:
+    return _ORDER.get(error.path.partition("[")[0], len(_ORDER))
+
+
+def wire_from_mapping(values: Mapping[str, object]) -> dict[str, Any]:
+    """Validate a mapping of create fields straight into the wire dict, building no model.
+
+    The same checks as :class:`CustomerCreate`, for ``create(**fields)`` and dict rows, where
+    instantiating a 62-field model only to read it back would be the costliest step.
+
+    Args:
+        values: Field name to value; ``extra`` may hold fields the model does not list.
+
+    Returns:
+        The wire JSON object (only the fields given, ``None`` meaning unset).
+
+    Raises:
+        ValidationError: Listing every problem (wire order, then unknown fields).
+    """
+    items = [(k, v) for k, v in values.items() if v is not None and k in _KIND]
+    if values.get("company") is None:
+        items.append(("company", None))
+    out: list[FieldError] = []
+    wire = _build(items, values.get("extra"), out)
+    unknown = [
+        FieldError(str(k), "unknown field (send it through extra= if intended)")
+        for k in values
+        if k not in ACCEPTED_NAMES
+    ]
+    if out or unknown:
+        out.sort(key=_wire_order)
+        raise ValidationError(out + unknown)
     return wire
 
 
@@ -264,9 +308,7 @@ def _freeze(value: Any) -> Any:
     return MappingProxyType(dict(value)) if isinstance(value, Mapping) else value
 
 
-# slots=False: attrs then initialises a frozen instance through its __dict__, which is
-# several times faster than 62 object.__setattr__ calls on every create.
-@attrs.frozen(kw_only=True, slots=False)
+@attrs.frozen(kw_only=True)
 class CustomerCreate:
     """A customer to create: every field of ChargeOver's ``POST /api/v3/customer`` body.
 
