@@ -251,11 +251,12 @@ class ChargeOverClient:
             headers = {**base, "Authorization": auth}
         remaining = run.remaining()
         run.requests += 1
-        started = time.perf_counter()
+        debug = logger.isEnabledFor(logging.DEBUG)
+        started = time.perf_counter() if debug else 0.0
         try:
             resp = await self._transport.send(request, headers, remaining)
         except ChargeOverError as exc:
-            if logger.isEnabledFor(logging.DEBUG):
+            if debug:
                 logger.debug(
                     "%s %s -> %s after %.1f ms (attempt %d)",
                     request.method,
@@ -265,7 +266,7 @@ class ChargeOverClient:
                     run.requests,
                 )
             raise
-        if logger.isEnabledFor(logging.DEBUG):
+        if debug:
             logger.debug(
                 "%s %s -> %d in %.1f ms (attempt %d)",
                 request.method,

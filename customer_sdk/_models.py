@@ -199,13 +199,20 @@ def _is_json(value: object) -> bool:
     return False
 
 
-_STR, _INT, _BOOL = "str", "int", "bool"
-# Which fields the inline fast path may accept (superuser_email and tags need the slow path).
+_STR, _INT, _BOOL, _TAGS = "str", "int", "bool", "tags"
+# Which fields the inline fast path may accept (superuser_email needs the slow path).
 _FAST: Final[dict[str, str]] = {
     **dict.fromkeys(set(STR_FIELDS) - {"superuser_email"}, _STR),
     **dict.fromkeys(INT_FIELDS, _INT),
     **dict.fromkeys(BOOL_FIELDS, _BOOL),
+    "tags": _TAGS,
 }
+
+
+def _plain_tag(tag: object) -> bool:
+    return type(tag) is str and tag.strip() != "" and _CONTROL.isdisjoint(tag)
+
+
 _GET_ALL: Final = operator.attrgetter(*FIELD_NAMES)
 
 
@@ -230,6 +237,9 @@ def _build(items: list[tuple[str, Any]], extra: Any, out: list[FieldError]) -> d
                 continue
         elif fast is _BOOL and type(value) is bool:
             wire[name] = value
+            continue
+        elif fast is _TAGS and type(value) in (list, tuple) and all(map(_plain_tag, value)):
+            wire[name] = list(value)
             continue
         before = len(out)
         _check_value(name, value, out)

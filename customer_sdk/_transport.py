@@ -140,7 +140,15 @@ class AiohttpTransport:
                 timeout=client_timeout,
             ) as resp:
                 status = resp.status
-                body = await self._read(resp)
+                length = resp.content_length
+                if (
+                    length is not None
+                    and length <= self._max_bytes
+                    and "Content-Encoding" not in resp.headers
+                ):
+                    body = await resp.read()  # the common case: a small, plain, sized body
+                else:
+                    body = await self._read_capped(resp)
                 return HttpResponse(status, resp.headers, body)
         except aiohttp.ClientSSLError as exc:
             failure = errors.TLSError(f"TLS failure: {_describe(exc)}")
@@ -161,14 +169,7 @@ class AiohttpTransport:
             )
         raise failure
 
-    async def _read(self, resp: aiohttp.ClientResponse) -> bytes:
-        length = resp.content_length
-        if (
-            length is not None
-            and length <= self._max_bytes
-            and "Content-Encoding" not in resp.headers
-        ):
-            return await resp.read()
+    async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         chunks: list[bytes] = []
         total = 0
         async for chunk in resp.content.iter_chunked(_READ_CHUNK):
