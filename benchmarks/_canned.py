@@ -19,9 +19,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-_CREATED = (
-    b'{"code":201,"status":"OK","message":"","details":{},"response":{"id":1234}}'
-)
+_CREATED = b'{"code":201,"status":"OK","message":"","details":{},"response":{"id":1234}}'
 _RESPONSE = (
     b"HTTP/1.1 201 Created\r\n"
     b"Content-Type: application/json\r\n"
@@ -50,7 +48,9 @@ class _Canned(asyncio.Protocol):
             length = 0
             i = head.find(b"content-length:")
             if i >= 0:
-                length = int(head[i + 15 : head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None])
+                length = int(
+                    head[i + 15 : head.find(b"\r\n", i) if head.find(b"\r\n", i) > 0 else None]
+                )
             total = end + 4 + length
             if len(self.buf) < total:
                 break

@@ -159,7 +159,7 @@ class Httpx:
     name = "httpx"
 
     def __init__(self, base: str) -> None:
-        import httpx  # noqa: PLC0415 - optional (bench extra)
+        import httpx  # optional: the bench extra
 
         self.url = base + "/api/v3/customer"
         self.client = httpx.AsyncClient(

@@ -1,0 +1,72 @@
+"""Run the benchmark suite: ``python -m benchmarks [--quick] [--write] [--only P1 P5]``.
+
+Each benchmark prints a Markdown table of ratios measured in one run against its baseline.
+``--write`` replaces the section between the ``results`` markers of ``benchmarks/README.md``
+with this run's tables, so the published figures are always a real run's output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import datetime
+import io
+import platform
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from benchmarks import bench_create, bench_import
+
+README = Path(__file__).with_name("README.md")
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+Suite = dict[str, tuple[str, Callable[[list[str]], int], list[str], list[str]]]
+# name -> (title, main, full argv, quick argv)
+SUITE: Suite = {
+    "P1": (
+        "P1 customers.create() vs raw aiohttp (canned loopback server)",
+        bench_create.main,
+        ["--concurrency", "1", "16", "64", "256", "--requests", "4000", "--rounds", "7", "--all"],
+        ["--concurrency", "1", "64", "--requests", "1500", "--rounds", "3"],
+    ),
+    "P5": (
+        "P5 import time vs aiohttp",
+        bench_import.main,
+        ["--samples", "21"],
+        ["--samples", "7"],
+    ),
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the selected benchmarks, print their tables, optionally write them to the README."""
+    parser = argparse.ArgumentParser(prog="python -m benchmarks")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
+    parser.add_argument("--write", action="store_true", help="update benchmarks/README.md")
+    parser.add_argument("--only", nargs="+", choices=sorted(SUITE), default=sorted(SUITE))
+    args = parser.parse_args(argv)
+    sections = [
+        f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+        f"({platform.machine()}, Python {platform.python_version()})."
+    ]
+    for name in args.only:
+        title, run, full, quick = SUITE[name]
+        print(f"\n### {title}\n", flush=True)
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            run(quick if args.quick else full)
+        print(out.getvalue(), flush=True)
+        sections.append(f"### {title}\n\n{out.getvalue().strip()}")
+    if args.write:
+        text = README.read_text()
+        body = "\n\n".join(sections)
+        new = re.sub(
+            f"{re.escape(START)}.*?{re.escape(END)}", f"{START}\n{body}\n{END}", text, flags=re.S
+        )
+        README.write_text(new)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
