@@ -13,9 +13,9 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -42,6 +42,7 @@ from customer_sdk.errors import (
 __all__ = ["ChargeOverClient", "Customers"]
 
 logger: Final = logging.getLogger("customer_sdk")
+T = TypeVar("T")
 _USER_AGENT: Final = "customer-sdk-python"
 
 
@@ -311,15 +312,15 @@ class ChargeOverClient:
         return True
 
     async def _request_idempotent(
-        self, request: HttpRequest, run: Run, operation: str
-    ) -> HttpResponse:
-        """Send a GET, retrying every transient failure (a GET is safe to repeat)."""
+        self, request: HttpRequest, run: Run, operation: str, parse: Callable[[HttpResponse], T]
+    ) -> T:
+        """Send a GET and parse it, retrying every transient failure (a GET is safe to repeat).
+
+        Parsing is inside the loop so that a cut or malformed 200 is retried like a reset.
+        """
         while True:
             try:
-                resp = await self._send(request, run)
-                if resp.status == 429 or resp.status >= 500:
-                    raise proto.error_for(resp)
-                return resp
+                return parse(await self._send(request, run))
             except ChargeOverError as exc:
                 if proto.classify(exc) in {Outcome.FATAL, Outcome.REJECTED}:
                     raise
@@ -369,9 +370,9 @@ class Customers:
         if type(customer_id) is not int or customer_id < 1:
             raise ConfigurationError(f"customer_id must be a positive int, got {customer_id!r}")
         c = self._client
-        run = c._retrier.start()
-        resp = await c._request_idempotent(proto.get_request(c.base_url, customer_id), run, "get")
-        return Customer.from_wire(proto.parse_object(resp))
+        request = proto.get_request(c.base_url, customer_id)
+        obj = await c._request_idempotent(request, c._retrier.start(), "get", proto.parse_object)
+        return Customer.from_wire(obj)
 
     async def find_by_external_key(self, key: str) -> Customer | None:
         r"""Look a customer up by ``external_key``, retrying transient failures.
@@ -395,8 +396,7 @@ class Customers:
             raise ConfigurationError("external_key must be a non-empty str")
         c = self._client
         request = proto.find_by_key_request(c.base_url, key)
-        resp = await c._request_idempotent(request, run, "lookup")
-        for obj in proto.parse_list(resp):
+        for obj in await c._request_idempotent(request, run, "lookup", proto.parse_list):
             # The filter is exact, but compare anyway: a server that ignored the escapes
             # must not make us adopt somebody else's customer.
             if obj.get("external_key") == key:
