@@ -1,0 +1,274 @@
+"""A tiny scripted HTTP/1.1 server on raw sockets, for client tests that need real faults.
+
+Each request pops the next action of its kind (POST or GET) from a script; when a script is
+empty the server answers normally from an in-memory store keyed by ``external_key``. Actions
+can cut a body, reset or close the connection, stall, or send garbage, which aioresponses
+cannot fake. Everything it received is recorded for assertions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import socket
+import struct
+import urllib.parse
+from collections.abc import Callable
+from typing import Any
+
+import attrs
+import orjson
+
+Action = Callable[["Exchange"], Any]
+
+
+@attrs.define
+class Exchange:
+    """One request as received, and the means to answer it."""
+
+    method: str
+    target: str
+    headers: dict[str, str]
+    body: bytes
+    writer: asyncio.StreamWriter
+    server: ScriptedServer
+
+    @property
+    def json(self) -> Any:
+        """The body parsed as JSON."""
+        return orjson.loads(self.body)
+
+    def respond(
+        self,
+        status: int,
+        payload: Any = None,
+        *,
+        raw: bytes | None = None,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        """Write a complete response (a JSON envelope or raw bytes)."""
+        body = raw if raw is not None else orjson.dumps(payload)
+        head = [
+            f"HTTP/1.1 {status} X",
+            f"Content-Length: {len(body)}",
+            "Content-Type: application/json",
+        ]
+        head += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(head) + "\r\n\r\n").encode() + body)
+
+    def reset(self) -> None:
+        """Abort the connection with a TCP RST (SO_LINGER 0)."""
+        sock = self.writer.get_extra_info("socket")
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.writer.transport.abort()
+
+
+def envelope(status: int, response: Any, message: str = "") -> dict[str, Any]:
+    """A ChargeOver envelope."""
+    return {
+        "code": status,
+        "status": "OK" if status < 400 else "Error",
+        "message": message,
+        "details": {},
+        "response": response,
+    }
+
+
+# --- actions ---------------------------------------------------------------------------------
+
+
+def ok(ex: Exchange) -> None:
+    """Store the customer and answer 201 (or 400 if the key exists)."""
+    ex.server.default_post(ex)
+
+
+def commit(ex: Exchange) -> int:
+    """Store the customer without answering; returns its id."""
+    return ex.server.store(ex.json)
+
+
+def status(
+    code: int, message: str = "boom", headers: dict[str, str] | None = None, store: bool = False
+) -> Action:
+    """Answer ``code`` with an error envelope, optionally after storing the customer."""
+
+    def act(ex: Exchange) -> None:
+        if store:
+            commit(ex)
+        ex.respond(code, envelope(code, False if code < 500 else None, message), headers=headers)
+
+    return act
+
+
+def reset(store: bool) -> Action:
+    """Reset the connection after reading the request, before or after storing it."""
+
+    def act(ex: Exchange) -> None:
+        if store:
+            commit(ex)
+        ex.reset()
+
+    return act
+
+
+def close_after_commit(ex: Exchange) -> None:
+    """Store, then close cleanly without an answer."""
+    commit(ex)
+    ex.writer.close()
+
+
+def cut_201(ex: Exchange) -> None:
+    """Store, then send a 201 whose body stops half way, and close."""
+    cid = commit(ex)
+    body = orjson.dumps(envelope(201, {"id": cid}))
+    ex.writer.write(
+        f"HTTP/1.1 201 Created\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+        + body[: len(body) // 2]
+    )
+    ex.writer.close()
+
+
+def malformed_201(ex: Exchange) -> None:
+    """Store, then answer 201 with a body that is not JSON."""
+    commit(ex)
+    ex.respond(201, raw=b'{"code":201,"status":"OK","response":{"id":')
+
+
+def garbage_status(ex: Exchange) -> None:
+    """Store, then send a garbage status line and close."""
+    commit(ex)
+    ex.writer.write(b"HTTP/1.1 ABC Garbage\r\n\r\n")
+    ex.writer.close()
+
+
+def stall(seconds: float, store: bool = True) -> Action:
+    """Hold the request (optionally storing it first), then answer normally."""
+
+    async def act(ex: Exchange) -> None:
+        if store:
+            commit(ex)
+        await asyncio.sleep(seconds)
+        ex.respond(201, envelope(201, {"id": 1}))
+
+    return act
+
+
+def redirect(code: int) -> Action:
+    """Answer with a redirect to the counted trap path."""
+
+    def act(ex: Exchange) -> None:
+        ex.respond(code, raw=b"", headers={"Location": "/trap"})
+
+    return act
+
+
+@attrs.define(eq=False)
+class ScriptedServer:
+    """The server: scripts per method, a store, and a log of what it received."""
+
+    post_script: list[Action] = attrs.Factory(list)
+    get_script: list[Action] = attrs.Factory(list)
+    received: list[Exchange] = attrs.Factory(list)
+    customers: dict[str, dict[str, Any]] = attrs.Factory(dict)
+    host: str = "127.0.0.1"
+    port: int = 0
+    _server: asyncio.Server | None = None
+    _tasks: set[asyncio.Task[Any]] = attrs.Factory(set)
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://{self.host}:{self.port}"
+
+    def count(self, method: str, path: str = "/api/v3/customer") -> int:
+        """How many requests of this method reached this path (query ignored)."""
+        return sum(
+            1 for e in self.received if e.method == method and e.target.split("?")[0] == path
+        )
+
+    def store(self, data: dict[str, Any]) -> int:
+        """Store a customer; returns its id."""
+        cid = len(self.customers) + 1
+        self.customers[str(data.get("external_key", f"nokey-{cid}"))] = {**data, "customer_id": cid}
+        return cid
+
+    def default_post(self, ex: Exchange) -> None:
+        """201 with a new id, or 400 when the key is already taken."""
+        data = ex.json
+        if data.get("external_key") in self.customers:
+            ex.respond(400, envelope(400, False, "external key already in use"))
+            return
+        cid = self.store(data)
+        ex.respond(
+            201,
+            envelope(201, {"id": cid}),
+            headers={"Location": f"{self.base_url}/api/v3/customer/{cid}"},
+        )
+
+    def default_get(self, ex: Exchange) -> None:
+        """Answer the where=external_key:EQUALS:... query from the store."""
+        query = urllib.parse.parse_qs(urllib.parse.urlsplit(ex.target).query)
+        where = query.get("where", [""])[0]
+        prefix = "external_key:EQUALS:"
+        found = []
+        if where.startswith(prefix):
+            raw, key, it = where[len(prefix) :], [], None
+            it = iter(raw)
+            for ch in it:
+                key.append(next(it) if ch == "\\" else ch)
+            match = self.customers.get("".join(key))
+            found = [match] if match else []
+        ex.respond(200, envelope(200, found))
+
+    async def __aenter__(self) -> ScriptedServer:
+        self._server = await asyncio.start_server(self._handle, self.host, 0)
+        self.port = self._server.sockets[0].getsockname()[1]
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self._tasks.add(task)
+        try:
+            while not writer.is_closing():
+                try:
+                    head = await reader.readuntil(b"\r\n\r\n")
+                except (asyncio.IncompleteReadError, ConnectionError):
+                    break
+                lines = head.decode("latin-1").split("\r\n")
+                method, target, _ = lines[0].split(" ", 2)
+                headers = {}
+                for line in lines[1:]:
+                    if ":" in line:
+                        k, v = line.split(":", 1)
+                        headers[k.strip().lower()] = v.strip()
+                body = await reader.readexactly(int(headers.get("content-length", "0")))
+                ex = Exchange(method, target, headers, body, writer, self)
+                self.received.append(ex)
+                script = self.post_script if method == "POST" else self.get_script
+                if target.startswith("/trap"):
+                    ex.respond(200, envelope(200, {}))
+                elif script:
+                    result = script.pop(0)(ex)
+                    if asyncio.iscoroutine(result):
+                        await result
+                elif method == "POST":
+                    self.default_post(ex)
+                else:
+                    self.default_get(ex)
+                with contextlib.suppress(ConnectionError):
+                    await writer.drain()
+        finally:
+            writer.close()
+            with contextlib.suppress(Exception):
+                await writer.wait_closed()
+            self._tasks.discard(task)
