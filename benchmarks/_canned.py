@@ -3,7 +3,10 @@
 It runs in its own process (``python -m benchmarks._canned PORT_FILE``) so the client under test
 has a core to itself on this 2-core machine, and it is a bare asyncio protocol rather than
 aiohttp.web so that the server is never the bottleneck being measured. It understands just
-enough HTTP/1.1 for keep-alive POSTs and GETs with Content-Length bodies.
+enough HTTP/1.1 for keep-alive POSTs and GETs with Content-Length bodies. A POST to
+``/api/v3/_bulk`` is answered with one created item per request in the batch (counted, not
+parsed: chargeover-api.md, "Bulk"); anything else gets the create answer. It validates nothing
+and stores nothing: it measures the client, not the server.
 """
 
 from __future__ import annotations
@@ -26,6 +29,30 @@ _RESPONSE = (
     b"Location: http://127.0.0.1/api/v3/customer/1234\r\n"
     b"Content-Length: " + str(len(_CREATED)).encode() + b"\r\n\r\n" + _CREATED
 )
+
+_BULK_ITEM = b'{"code":201,"status":"OK","message":"","response":{"id":%d}}'
+_BULK_MARK = b'"request_method"'
+
+
+_BULK_ANSWERS: dict[int, bytes] = {}
+
+
+def _bulk_response(n: int) -> bytes:
+    """The 200 answer to a ``_bulk`` call of ``n`` creates (ids 1..n), built once per ``n``."""
+    answer = _BULK_ANSWERS.get(n)
+    if answer is None:
+        items = b",".join(_BULK_ITEM % (i + 1) for i in range(n))
+        body = (
+            b'{"code":200,"status":"OK","message":"","details":{},"response":{"_bulk":['
+            + items
+            + b"]}}"
+        )
+        answer = _BULK_ANSWERS[n] = (
+            b"HTTP/1.1 200 OK\r\n"
+            b"Content-Type: application/json\r\n"
+            b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body
+        )
+    return answer
 
 
 class _Canned(asyncio.Protocol):
@@ -54,8 +81,11 @@ class _Canned(asyncio.Protocol):
             total = end + 4 + length
             if len(self.buf) < total:
                 break
+            if head.startswith(b"post /api/v3/_bulk "):
+                out.append(_bulk_response(self.buf.count(_BULK_MARK, end + 4, total)))
+            else:
+                out.append(_RESPONSE)
             del self.buf[:total]
-            out.append(_RESPONSE)
         if out and self.transport is not None:
             self.transport.write(b"".join(out))
 
