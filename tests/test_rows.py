@@ -1,0 +1,332 @@
+"""The CSV/JSONL row reader: conversions, every invalid kind named with row and field, streaming."""
+
+from __future__ import annotations
+
+import csv
+import io
+import re
+from pathlib import Path
+
+import pytest
+
+from customer_sdk._progress import FailureReport, Progress, Tally, format_summary, render_line
+from customer_sdk._rows import (
+    Row,
+    RowFileError,
+    convert_fields,
+    detect_format,
+    read_rows,
+    scan_file,
+    shard_of,
+)
+
+EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "customers.csv"
+
+
+def _csv(tmp_path: Path, text: str, name: str = "in.csv") -> Path:
+    path = tmp_path / name
+    path.write_bytes(text.encode("utf-8"))
+    return path
+
+
+def _errors(row: Row) -> dict[str, str]:
+    return {e.path: e.message for e in row.errors}
+
+
+def test_cells_convert_to_model_types(tmp_path: Path) -> None:
+    """Digits become ints, true/false/1/0/yes/no flags, ';' splits tags, empty cells are unset."""
+    path = _csv(
+        tmp_path,
+        "external_key,company,language_id,no_taxes,no_dunning,no_latefees,tags,bill_city,custom_3\n"
+        "k1,Acme,12,yes,0,TRUE,vip; eu ;;trial,,x\n",
+    )
+    [row] = list(read_rows(path))
+    assert row.ok
+    assert row.line == 2
+    assert row.key == "k1"
+    assert row.wire == {
+        "external_key": "k1",
+        "company": "Acme",
+        "language_id": 12,
+        "no_taxes": True,
+        "no_dunning": False,
+        "no_latefees": True,
+        "tags": ["vip", "eu", "trial"],
+        "custom_3": "x",
+    }
+
+
+@pytest.mark.parametrize(
+    ("cells", "field", "reason"),
+    [
+        ({"company": ""}, "company", "is required"),
+        ({"language_id": "abc"}, "language_id", "expected a whole number, got 'abc'"),
+        ({"currency_id": "-3"}, "currency_id", "expected a whole number"),
+        ({"currency_id": "1.5"}, "currency_id", "expected a whole number"),
+        ({"terms_id": "0"}, "terms_id", "must be a positive id"),
+        ({"no_taxes": "maybe"}, "no_taxes", "expected true/false/1/0/yes/no, got 'maybe'"),
+        ({"invoice_delivery": "fax"}, "invoice_delivery", "must be 'email' or 'print'"),
+        ({"superuser_email": "nobody"}, "superuser_email", "is not an e-mail address"),
+        ({"notes": "hello"}, "notes", "unknown column"),
+        ({"bill_city": "a\rb"}, "bill_city", "must not contain CR, LF or NUL"),
+        ({"bill_city": "a\nb"}, "bill_city", "must not contain CR, LF or NUL"),
+    ],
+)
+def test_each_invalid_kind_is_a_row_naming_line_and_field(
+    tmp_path: Path, cells: dict[str, str], field: str, reason: str
+) -> None:
+    """An invalid cell makes its row (not the file) invalid, naming the line, field and reason."""
+    columns = ["external_key", "company", field] if field != "company" else ["external_key", field]
+    good = {"external_key": "ok-1", "company": "Good Co"}
+    bad = {"external_key": "bad-1", "company": "Bad Co", **cells}
+    buf = io.StringIO(newline="")
+    writer = csv.DictWriter(buf, columns, quoting=csv.QUOTE_ALL, lineterminator="\n")
+    writer.writeheader()
+    writer.writerow({c: good.get(c, "") for c in columns})
+    writer.writerow({c: bad.get(c, "") for c in columns})
+    writer.writerow({c: good.get(c, "").replace("1", "2") for c in columns})
+    rows = list(read_rows(_csv(tmp_path, buf.getvalue())))
+    assert [r.ok for r in rows] == [True, False, True]
+    assert rows[1].line == 3
+    assert rows[1].key == "bad-1"
+    assert reason in _errors(rows[1])[field]
+    # The row after a multi-line quoted cell still gets its true starting line (a lone CR
+    # ends a line too, as in Python's universal newlines).
+    value = cells.get(field, "")
+    assert rows[2].line == 4 + value.count("\n") + value.count("\r")
+
+
+def test_every_problem_of_a_row_is_named_once(tmp_path: Path) -> None:
+    """Two bad cells in one row are both reported, and a conversion error is not repeated."""
+    path = _csv(tmp_path, "external_key,company,no_dunning,language_id\nk,Co,2,1.5\n")
+    [row] = list(read_rows(path))
+    assert sorted(e.path for e in row.errors) == ["language_id", "no_dunning"]
+
+
+def test_an_empty_unknown_column_is_ignored(tmp_path: Path) -> None:
+    """A spare column is harmless until a row fills it in."""
+    path = _csv(tmp_path, "external_key,company,notes\nk1,Co,\nk2,Co,hi\n")
+    rows = list(read_rows(path))
+    assert rows[0].ok
+    assert not rows[1].ok
+
+
+def test_too_many_cells_and_blank_lines(tmp_path: Path) -> None:
+    """More cells than the header is rejected; blank lines are skipped but keep line numbers."""
+    path = _csv(tmp_path, "external_key,company\n\nk1,Co,extra\n\nk2,Co\n")
+    rows = list(read_rows(path))
+    assert [(r.line, r.ok) for r in rows] == [(3, False), (5, True)]
+    assert "the row has 3 cells, the header 2" in _errors(rows[0])["$"]
+
+
+def test_bom_and_crlf_are_handled(tmp_path: Path) -> None:
+    """A UTF-8 BOM (Excel) and CRLF line endings do not leak into names or values."""
+    path = tmp_path / "excel.csv"
+    path.write_bytes("\ufeffexternal_key,company\r\nk1,Café Ltd\r\n".encode())
+    [row] = list(read_rows(path))
+    assert row.wire == {"external_key": "k1", "company": "Café Ltd"}
+
+
+def test_undecodable_bytes_reject_only_their_row(tmp_path: Path) -> None:
+    """A byte that is not UTF-8 rejects its row with a clear reason; later rows still load."""
+    path = tmp_path / "latin1.csv"
+    path.write_bytes(b"external_key,company\nk1,Caf\xe9\nk2,Fine\n")
+    rows = list(read_rows(path))
+    assert [r.ok for r in rows] == [False, True]
+    assert _errors(rows[0]) == {"company": "is not valid UTF-8"}
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [("", "empty"), (",,\nx,y\n", "header row is empty"), ("a,b,a\n1,2,3\n", "repeats")],
+)
+def test_a_broken_header_is_a_file_error(tmp_path: Path, text: str, message: str) -> None:
+    """No header, an empty header or a repeated column fails the file before any row."""
+    with pytest.raises(RowFileError, match=message):
+        list(read_rows(_csv(tmp_path, text)))
+
+
+def test_a_missing_file_is_a_file_error(tmp_path: Path) -> None:
+    """A file that does not exist raises RowFileError (the CLI's exit status 2)."""
+    with pytest.raises(RowFileError, match="cannot read"):
+        list(read_rows(tmp_path / "nope.csv"))
+
+
+def test_jsonl_native_and_text_values(tmp_path: Path) -> None:
+    """JSONL takes native JSON types or the CSV text forms; bad lines are rows with errors."""
+    path = tmp_path / "in.jsonl"
+    path.write_text(
+        '{"external_key": "j1", "company": "A", "language_id": 3, "no_taxes": true,'
+        ' "tags": ["x", "y"]}\n'
+        '{"external_key": "j2", "company": "B", "language_id": "4", "no_taxes": "no",'
+        ' "tags": "p;q"}\n'
+        "\n"
+        "{not json}\n"
+        "[1, 2]\n"
+        '{"external_key": "j3", "company": 5, "language_id": true, "bogus": 1}\n',
+        encoding="utf-8",
+    )
+    rows = list(read_rows(path))
+    assert rows[0].wire == {
+        "external_key": "j1",
+        "company": "A",
+        "language_id": 3,
+        "no_taxes": True,
+        "tags": ["x", "y"],
+    }
+    assert rows[1].wire == {
+        "external_key": "j2",
+        "company": "B",
+        "language_id": 4,
+        "no_taxes": False,
+        "tags": ["p", "q"],
+    }
+    assert [r.line for r in rows] == [1, 2, 4, 5, 6]
+    assert "bad JSON" in _errors(rows[2])["$"]
+    assert "expected a JSON object, got list" in _errors(rows[3])["$"]
+    assert set(_errors(rows[4])) == {"company", "language_id", "bogus"}
+    assert rows[4].key == "j3"
+
+
+def test_format_is_detected_by_extension_then_content(tmp_path: Path) -> None:
+    """.jsonl/.csv decide by name; an unknown extension is sniffed from the first byte."""
+    assert detect_format(Path("x.jsonl")) == "jsonl"
+    assert detect_format(Path("x.CSV")) == "csv"
+    sniff = tmp_path / "data.in"
+    sniff.write_text('\n  {"company": "A"}\n', encoding="utf-8")
+    assert detect_format(sniff) == "jsonl"
+    sniff.write_text("company\nA\n", encoding="utf-8")
+    assert detect_format(sniff) == "csv"
+
+
+def test_rows_are_streamed_not_slurped(tmp_path: Path) -> None:
+    """The reader yields the first row before it has read the rest of the file."""
+    path = _csv(tmp_path, "external_key,company\n" + "".join(f"k{i},Co\n" for i in range(50_000)))
+    rows = read_rows(path)
+    first = next(rows)
+    assert first.key == "k0"
+    # Append after the first row was read: a slurping reader could not see the new row.
+    with path.open("a", encoding="utf-8") as f:
+        f.write("late,Co\n")
+    assert list(rows)[-1].key == "late"
+
+
+def test_scan_file_hashes_and_counts_lines(tmp_path: Path) -> None:
+    """The pre-scan counts lines, including a last line without a newline."""
+    path = _csv(tmp_path, "a\nb\nc")
+    digest, lines = scan_file(path)
+    assert lines == 3
+    assert len(digest) == 64
+    assert scan_file(_csv(tmp_path, "a\nb\n", "two.csv"))[1] == 2
+
+
+def test_shards_partition_rows_stably() -> None:
+    """Each row falls in exactly one shard, by key (or line when keyless), the same every time."""
+    rows = [Row(line=i + 2, key=f"k{i}", wire={}) for i in range(400)]
+    rows += [Row(line=i, key=None, wire={}) for i in range(500, 600)]
+    shards = [shard_of(r, 4) for r in rows]
+    assert shards == [shard_of(r, 4) for r in rows]
+    counts = [shards.count(s) for s in range(4)]
+    assert all(80 <= c <= 170 for c in counts), counts
+    # The key alone decides: the same key on another line stays in its shard.
+    assert shard_of(Row(line=999, key="k7", wire={}), 4) == shard_of(rows[7], 4)
+
+
+def test_convert_fields_for_single_creates() -> None:
+    """The create command's name=value pairs go through the same conversions."""
+    fields, problems = convert_fields({"company": "A", "no_taxes": "yes", "brand_id": "x"})
+    assert fields == {"company": "A", "no_taxes": True}
+    assert [str(p) for p in problems] == ["brand_id: expected a whole number, got 'x'"]
+
+
+def test_the_example_file_has_exactly_its_invalid_rows() -> None:
+    """examples/customers.csv: ~3,000 unique keys and 12 invalid rows, each naming a field."""
+    rows = list(read_rows(EXAMPLE))
+    keys = [r.key for r in rows]
+    assert len(rows) == 3000
+    assert len(set(keys)) == 3000
+    assert None not in keys
+    bad = [r for r in rows if not r.ok]
+    assert len(bad) == 12
+    assert all(r.errors and all(e.path for e in r.errors) for r in bad)
+    assert any(any(ord(c) > 127 for c in r.wire["company"]) for r in rows if r.wire)
+
+
+def test_the_example_file_matches_its_generator(tmp_path: Path) -> None:
+    """Running examples/make_customers.py again produces the committed file byte for byte."""
+    import subprocess
+    import sys
+
+    out = tmp_path / "again.csv"
+    subprocess.run(
+        [sys.executable, str(EXAMPLE.with_name("make_customers.py")), "-o", str(out)], check=True
+    )
+    assert out.read_bytes() == EXAMPLE.read_bytes()
+
+
+# --- the presentation helpers (customer_sdk._progress) ------------------------------------
+
+
+def test_progress_line_shows_bar_counts_rate_eta_and_throttles() -> None:
+    """The TTY line has a bar, done/total, rows/s, an ETA, counts and the throttled count."""
+    tally = Tally()
+    for _ in range(50):
+        tally.add("created")
+    tally.add("rejected")
+    line = render_line(tally, 204, 2.0, throttled=7, requests=60, width=120, bar=True)
+    assert re.match(r" 25% \[#{8,10}\.{20,}\] ", line), line
+    assert "51/204" in line
+    assert "26 rows/s" in line
+    assert "ETA 0:06" in line
+    assert "50 created" in line
+    assert "1 rejected" in line
+    assert "7 throttled" in line
+    assert len(line) < 120
+    plain = render_line(tally, 204, 2.0, throttled=7, requests=60, width=120, bar=False)
+    assert "[" not in plain
+    assert "60 requests" in plain
+
+
+def test_progress_prints_plain_lines_only_every_interval() -> None:
+    """Off a terminal, ticks inside the interval print nothing; no carriage returns at all."""
+    now = [0.0]
+    buf = io.StringIO()
+    progress = Progress(buf, 10, tty=False, interval=2.0, clock=lambda: now[0])
+    tally = Tally()
+    for t in (0.5, 1.0, 1.9, 2.1, 3.0, 4.2):
+        now[0] = t
+        tally.add("created")
+        progress.tick(tally, throttled=0, requests=0)
+    lines = buf.getvalue().splitlines()
+    assert len(lines) == 2
+    assert "\r" not in buf.getvalue()
+
+
+def test_summary_table_lists_every_outcome() -> None:
+    """The summary names every outcome, the resumed count, elapsed, rows/s and requests."""
+    tally = Tally()
+    tally.add("created")
+    tally.add("existed", resumed=True)
+    text = format_summary(tally, elapsed=2.0, requests=9, throttled=1)
+    for label in ("created", "already existed", "rejected", "unknown", "failed", "resumed"):
+        assert label in text
+    assert "HTTP requests" in text
+    assert "rows/s" in text
+
+
+def test_failure_report_is_safe_to_open_in_a_spreadsheet(tmp_path: Path) -> None:
+    """One line per field problem; formula-like cells are defused; secrets are masked."""
+    from customer_sdk.errors import FieldError
+
+    report = FailureReport(tmp_path / "f.csv", secrets=["hunter2"])
+    report.add(7, "=cmd()", "rejected", [FieldError("a", "x"), FieldError("b", "y")])
+    report.add(9, None, "failed", reason="boom hunter2")
+    report.close()
+    with (tmp_path / "f.csv").open(encoding="utf-8", newline="") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == ["row", "external_key", "outcome", "field", "reason"]
+    assert rows[1:] == [
+        ["7", "'=cmd()", "rejected", "a", "x"],
+        ["7", "'=cmd()", "rejected", "b", "y"],
+        ["9", "", "failed", "", "boom ***"],
+    ]
