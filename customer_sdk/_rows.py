@@ -62,7 +62,8 @@ class Row:
     """One record of the input file.
 
     Attributes:
-        line: The 1-based line of the file where the record starts (what an editor shows).
+        line: The 1-based line of the file where the record starts, counting LF line ends
+            as editors and ``grep -n`` do (a CSV record may span lines inside quotes).
         key: The record's ``external_key`` as read, or None when it has none.
         wire: The validated wire dict ready to send, or None when the record is invalid.
         errors: Every problem with the record (empty when ``wire`` is set).
@@ -236,8 +237,29 @@ def _make_row(line: int, values: Mapping[str, Any], extra: list[FieldError]) -> 
     return Row(line=line, key=key, wire=wire)
 
 
+class _Lines:
+    """The file's lines for the csv module, counting ``\n`` to know where each record starts.
+
+    ``csv.reader.line_num`` counts a lone CR inside a quoted cell as a line too; editors,
+    ``grep -n`` and ``sed -n`` count only LF, and the reported row number must lead there.
+    """
+
+    def __init__(self, f: IO[str]) -> None:
+        self._f = f
+        self.newlines = 0
+
+    def __iter__(self) -> Iterator[str]:
+        return self
+
+    def __next__(self) -> str:
+        line = next(self._f)
+        self.newlines += line.endswith("\n")
+        return line
+
+
 def _read_csv(f: IO[str]) -> Iterator[Row]:
-    reader = csv.reader(f)
+    lines = _Lines(f)
+    reader = csv.reader(lines)
     try:
         header = next(reader)
     except StopIteration:
@@ -250,9 +272,8 @@ def _read_csv(f: IO[str]) -> Iterator[Row]:
     dupes = sorted({n for n in names if names.count(n) > 1 and n})
     if dupes:
         raise RowFileError(f"the CSV header repeats column(s): {', '.join(dupes)}")
-    end = reader.line_num  # the line the header ended on
     while True:
-        start = end + 1
+        start = lines.newlines + 1
         try:
             cells = next(reader)
         except StopIteration:
@@ -260,10 +281,8 @@ def _read_csv(f: IO[str]) -> Iterator[Row]:
         except csv.Error as exc:
             # The csv module cannot re-synchronise inside a broken record: report it and stop
             # rather than guess where the next record begins.
-            end = reader.line_num
             yield Row(line=start, key=None, wire=None, errors=(FieldError("$", str(exc)),))
             return
-        end = reader.line_num
         if not cells or all(c == "" for c in cells):
             continue  # a blank line is not a record
         extra: list[FieldError] = []
