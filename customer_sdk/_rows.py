@@ -238,7 +238,7 @@ def _make_row(line: int, values: Mapping[str, Any], extra: list[FieldError]) -> 
 
 
 class _Lines:
-    """The file's lines for the csv module, counting ``\n`` to know where each record starts.
+    """The file's lines for the csv module, counting LF to know where each record starts.
 
     ``csv.reader.line_num`` counts a lone CR inside a quoted cell as a line too; editors,
     ``grep -n`` and ``sed -n`` count only LF, and the reported row number must lead there.
