@@ -11,9 +11,10 @@ drawn in :mod:`customer_sdk.errors`.
 """
 
 from customer_sdk import errors
+from customer_sdk._bulk import BulkJob, BulkStats, RowOutcome, RowResult
 from customer_sdk._client import ChargeOverClient, Customers
 from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
-from customer_sdk._ratelimit import Limiter, PauseGate
+from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
 from customer_sdk._retry import RetryEvent, RetryPolicy
 from customer_sdk.errors import (
     APIError,
@@ -24,6 +25,7 @@ from customer_sdk.errors import (
     ConnectError,
     ConnectionLostError,
     ExternalKeyReservedError,
+    JournalMismatchError,
     MalformedResponseError,
     NotFoundError,
     OutcomeUnknownError,
@@ -41,8 +43,11 @@ __version__ = "0.1.0.dev0"
 
 __all__ = [
     "APIError",
+    "AdaptiveLimiter",
     "AuthenticationError",
     "BadRequestError",
+    "BulkJob",
+    "BulkStats",
     "ChargeOverClient",
     "ChargeOverError",
     "ConfigurationError",
@@ -53,6 +58,7 @@ __all__ = [
     "CustomerCreate",
     "Customers",
     "ExternalKeyReservedError",
+    "JournalMismatchError",
     "Limiter",
     "MalformedResponseError",
     "NotFoundError",
@@ -63,9 +69,12 @@ __all__ = [
     "RedirectError",
     "RetryEvent",
     "RetryPolicy",
+    "RowOutcome",
+    "RowResult",
     "ServerError",
     "TLSError",
     "TimeoutError",
+    "TokenBucket",
     "TransportError",
     "ValidationError",
     "__version__",

@@ -13,9 +13,9 @@ import logging
 import os
 import ssl
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Final, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -38,6 +38,9 @@ from customer_sdk.errors import (
     RateLimitError,
     ValidationError,
 )
+
+if TYPE_CHECKING:
+    from customer_sdk._bulk import BulkJob
 
 __all__ = ["ChargeOverClient", "Customers"]
 
@@ -450,6 +453,76 @@ class Customers:
                 ]
             )
         return await self._create_wire(wire, None)
+
+    def create_many(
+        self,
+        rows: Iterable[CustomerCreate | Mapping[str, Any]]
+        | AsyncIterable[CustomerCreate | Mapping[str, Any]],
+        *,
+        concurrency: int = 16,
+        batch_size: int = 1,
+        journal: str | os.PathLike[str] | None = None,
+        job_id: str | None = None,
+        rate: float | None = None,
+        burst: int | None = None,
+        adaptive: bool = False,
+        max_auth_failures: int = 3,
+    ) -> BulkJob:
+        """Create many customers: a streaming job with bounded memory, per-row results.
+
+        ``rows`` is read lazily through a bounded queue by a fixed pool of ``concurrency``
+        workers, so memory stays flat however long the input. Iterate the job for one
+        :class:`~customer_sdk.RowResult` per row, in completion order; a row that fails
+        validation is a ``rejected`` result, never an exception. Every row is created with the
+        same no-duplicate rules as :meth:`create`. During an outage (every answer a 5xx, or
+        refused) the workers are held and one probe is sent at growing intervals; the job
+        resumes by itself when the server answers again.
+
+        Rate limiting: with ``rate`` the job is paced by a :class:`~customer_sdk.TokenBucket`
+        (``adaptive=True``: an :class:`~customer_sdk.AdaptiveLimiter` starting at ``rate``).
+        Without ``rate`` it uses an :class:`~customer_sdk.AdaptiveLimiter` that runs unpaced
+        until the first 429 and then settles just under the limit it found — ChargeOver
+        documents no numbers, so any fixed guess would be too slow or a source of 429s — unless
+        the client was given its own limiter (e.g. a shared ``RedisLimiter``), which then governs
+        alone. The client's limiter always applies too, so a 429's ``Retry-After`` pauses every
+        worker and every other call of the client.
+
+        Args:
+            rows: Customers as :class:`CustomerCreate` or mappings of wire fields; an iterable
+                or an async iterable.
+            concurrency: Workers (requests in flight at once). Default 16.
+            batch_size: Creates per request: above 1, rows go in ``POST /api/v3/_bulk``
+                calls of up to 25 (one rate-limit slot for up to 25 rows).
+            journal: A SQLite file recording every row's state, making the job resumable:
+                a re-run skips done rows and reconciles rows that were in flight.
+            job_id: The input's fingerprint (e.g. the file's sha256), kept in the journal; a
+                journal made for another job_id is refused.
+            rate: Requests per second to stay under, if known.
+            burst: Requests that may go back to back under ``rate``. Default 1.
+            adaptive: Find the limit adaptively (starting at ``rate`` when given).
+            max_auth_failures: Rows refused with 401/403 in a row after which the job stops.
+
+        Returns:
+            The job: ``async with job: async for result in job: ...``; ``job.stats`` counts.
+
+        Raises:
+            ConfigurationError: On an invalid option (results and failures of rows are
+                reported through the job).
+        """
+        from customer_sdk._bulk import BulkJob  # _bulk builds on this module
+
+        return BulkJob(
+            self,
+            rows,
+            concurrency=concurrency,
+            batch_size=batch_size,
+            journal=journal,
+            job_id=job_id,
+            rate=rate,
+            burst=burst,
+            adaptive=adaptive,
+            max_auth_failures=max_auth_failures,
+        )
 
     async def create_model(
         self, model: CustomerCreate, *, run: Run | None = None

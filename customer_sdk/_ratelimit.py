@@ -1,20 +1,32 @@
-"""Client-side rate limiting: the limiter interface and the shared 429 pause.
+"""Client-side rate limiting: the limiter interface, the shared 429 pause, and two rates.
 
 Every request a client sends first asks its limiter for a slot. The interface is small on
-purpose so that an in-process bucket, an adaptive rate and a Redis-shared limiter are
-interchangeable. A 429's ``Retry-After`` pauses *every* caller of the limiter, not only the one
-that was told: the account's limit is shared, so the others would only collect more 429s.
-This module makes no HTTP requests.
+purpose so that an in-process bucket, an adaptive rate and a Redis-shared limiter
+(:mod:`customer_sdk.contrib.redis`) are interchangeable. A 429's ``Retry-After`` pauses *every*
+caller of the limiter, not only the one that was told: the account's limit is shared, so the
+others would only collect more 429s. Every limiter here includes that pause.
+
+- :class:`PauseGate`: no rate of its own, only the shared pause (the client's default).
+- :class:`TokenBucket`: a known rate and burst, paced without bursts beyond ``burst``.
+- :class:`AdaptiveLimiter`: for an unknown limit (ChargeOver documents none, chargeover-api.md
+  "Errors"): botocore-style CUBIC — a multiplicative decrease on each 429, then a cubic climb
+  back to the rate that was throttled and, slowly, past it.
+
+This module makes no HTTP requests and knows nothing of retries.
 """
 
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 from collections.abc import Awaitable, Callable
 from typing import Protocol, runtime_checkable
 
-__all__ = ["Limiter", "PauseGate"]
+__all__ = ["AdaptiveLimiter", "Limiter", "PauseGate", "TokenBucket"]
+
+Clock = Callable[[], float]
+Sleep = Callable[[float], Awaitable[None]]
 
 
 @runtime_checkable
@@ -48,12 +60,7 @@ class PauseGate:
 
     __slots__ = ("_clock", "_sleep", "paused_until")
 
-    def __init__(
-        self,
-        *,
-        clock: Callable[[], float] = time.monotonic,
-        sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
-    ) -> None:
+    def __init__(self, *, clock: Clock = time.monotonic, sleep: Sleep = asyncio.sleep) -> None:
         self._clock = clock
         self._sleep = sleep
         self.paused_until = 0.0
@@ -82,3 +89,276 @@ class PauseGate:
 
     def on_success(self) -> None:
         """Nothing to learn: this limiter has no rate."""
+
+
+class _Pacer:
+    """GCRA pacing (a token bucket kept as one "theoretical arrival time") plus the pause.
+
+    Slots are *reserved* before sleeping, so concurrent callers are spaced out instead of all
+    waking at the same instant. A caller whose slot fell inside a pause that began while it
+    slept reserves again after the pause, so a pause never ends in a burst.
+    """
+
+    __slots__ = ("_clock", "_sleep", "_tat", "gate", "interval", "tolerance")
+
+    def __init__(self, rate: float | None, burst: int, clock: Clock, sleep: Sleep) -> None:
+        self._clock = clock
+        self._sleep = sleep
+        self.gate = PauseGate(clock=clock, sleep=sleep)
+        self._tat = 0.0
+        self.interval = 0.0
+        self.tolerance = 0.0
+        self.set_rate(rate, burst)
+
+    def set_rate(self, rate: float | None, burst: int) -> None:
+        # rate None = unpaced (only the pause applies).
+        self.interval = 0.0 if rate is None else 1.0 / rate
+        self.tolerance = (burst - 1) * self.interval
+
+    async def acquire(self) -> None:
+        gate = self.gate
+        while True:
+            if gate.paused_until > self._clock():
+                await gate.acquire()
+            if self.interval == 0.0:
+                return
+            now = self._clock()
+            tat = max(self._tat, now)
+            self._tat = tat + self.interval
+            wait = tat - self.tolerance - now
+            if wait <= 0:
+                return
+            await self._sleep(wait)
+            if gate.paused_until <= self._clock():
+                return
+
+    def pause(self, retry_after: float | None) -> None:
+        gate = self.gate
+        gate.on_throttled(retry_after)
+        # Slots after the pause are spaced from its end, not handed out all at once.
+        self._tat = max(self._tat, gate.paused_until)
+
+
+def _check_rate(name: str, value: float) -> None:
+    if not (value > 0 and math.isfinite(value)):
+        raise ValueError(f"{name} must be a positive finite number, got {value!r}")
+
+
+class TokenBucket:
+    """A known rate: at most ``rate`` requests per second, ``burst`` of them at once.
+
+    Shared by every task of one client (one process); use
+    :class:`~customer_sdk.contrib.redis.RedisLimiter` to share a rate across processes. A 429's
+    ``Retry-After`` pauses every caller, and the rate resumes paced after the pause.
+
+    Args:
+        rate: Requests per second.
+        burst: How many requests may go back to back after an idle spell. Default 1 (evenly
+            paced), which never exceeds a server bucket of the same rate whatever its burst.
+        clock: Monotonic seconds (injectable for tests).
+        sleep: How to wait (injectable for tests).
+
+    Raises:
+        ValueError: On a non-positive rate or burst.
+    """
+
+    __slots__ = ("_pacer", "burst", "rate")
+
+    def __init__(
+        self,
+        rate: float,
+        burst: int = 1,
+        *,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        _check_rate("rate", rate)
+        if type(burst) is not int or burst < 1:
+            raise ValueError(f"burst must be an int >= 1, got {burst!r}")
+        self.rate = rate
+        self.burst = burst
+        self._pacer = _Pacer(rate, burst, clock, sleep)
+
+    def __repr__(self) -> str:
+        return f"TokenBucket(rate={self.rate}, burst={self.burst})"
+
+    @property
+    def paused_until(self) -> float:
+        """The clock time until which every caller is held (0 when never paused)."""
+        return self._pacer.gate.paused_until
+
+    async def acquire(self) -> None:
+        """Wait for a slot at the configured rate (and for any 429 pause in force)."""
+        await self._pacer.acquire()
+
+    def on_throttled(self, retry_after: float | None) -> None:
+        """Pause every caller for ``retry_after`` seconds (nothing when None).
+
+        Args:
+            retry_after: Seconds from the 429, capped by the caller, or None.
+        """
+        self._pacer.pause(retry_after)
+
+    def on_success(self) -> None:
+        """Nothing to learn: the rate is fixed."""
+
+
+class AdaptiveLimiter:
+    """Finds an unknown rate limit: CUBIC, as botocore's adaptive retry mode does.
+
+    Until the first 429 nothing is paced (``initial_rate=None``, as in botocore): the job runs
+    as fast as its concurrency allows while the send rate is measured. On a 429 the rate that
+    was being sent becomes ``W_max`` and the rate drops to ``beta * W_max`` (multiplicative
+    decrease). Each success then sets the rate on the cubic curve
+    ``scale * (t - K)**3 + W_max`` (``t`` = seconds since the decrease,
+    ``K = cbrt(W_max * (1 - beta) / scale)``): a quick climb back towards ``W_max``, a plateau
+    near it, then a slow probe beyond. The rate never climbs past twice the measured send rate,
+    so a job that is not using its allowance does not bank an unusable one.
+
+    429s that arrive within ``decrease_guard`` seconds of a decrease were answers to requests
+    sent at the old rate, so they pause (if they carry ``Retry-After``) but do not cut again.
+
+    Args:
+        initial_rate: The starting rate, or None to start unpaced and measure.
+        min_rate: The rate is never cut below this. Default 0.5 per second.
+        max_rate: The rate never climbs above this (None: no ceiling).
+        beta: The multiplicative decrease factor. Default 0.7 (CUBIC's).
+        scale: CUBIC's scale constant C. Default 0.4 (botocore's).
+        decrease_guard: Seconds after a decrease during which 429s do not cut again.
+        clock: Monotonic seconds (injectable for tests).
+        sleep: How to wait (injectable for tests).
+
+    Raises:
+        ValueError: On non-positive rates or factors out of range.
+    """
+
+    __slots__ = (
+        "_bucket_count",
+        "_bucket_start",
+        "_clock",
+        "_k",
+        "_last_decrease",
+        "_measured",
+        "_pacer",
+        "_w_max",
+        "beta",
+        "decrease_guard",
+        "max_rate",
+        "min_rate",
+        "rate",
+        "scale",
+        "throttles",
+    )
+
+    _BUCKET = 0.5  # seconds per send-rate measurement bucket (botocore's)
+    _SMOOTH = 0.8  # weight of the newest bucket in the smoothed send rate (botocore's)
+
+    def __init__(
+        self,
+        *,
+        initial_rate: float | None = None,
+        min_rate: float = 0.5,
+        max_rate: float | None = None,
+        beta: float = 0.7,
+        scale: float = 0.4,
+        decrease_guard: float = 0.5,
+        clock: Clock = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        _check_rate("min_rate", min_rate)
+        if initial_rate is not None:
+            _check_rate("initial_rate", initial_rate)
+        if max_rate is not None:
+            _check_rate("max_rate", max_rate)
+            if max_rate < min_rate:
+                raise ValueError("max_rate must be >= min_rate")
+        if not 0 < beta < 1:
+            raise ValueError(f"beta must be in (0, 1), got {beta!r}")
+        _check_rate("scale", scale)
+        if not decrease_guard >= 0:
+            raise ValueError(f"decrease_guard must be >= 0, got {decrease_guard!r}")
+        self.min_rate = min_rate
+        self.max_rate = max_rate
+        self.beta = beta
+        self.scale = scale
+        self.decrease_guard = decrease_guard
+        self._clock = clock
+        self.rate: float | None = (
+            None if initial_rate is None else self._clamp(initial_rate)
+        )  # the current rate; None = unpaced
+        self._pacer = _Pacer(self.rate, 1, clock, sleep)
+        self._w_max = self.rate or 0.0
+        self._k = 0.0
+        self._last_decrease = -math.inf
+        self._measured = 0.0
+        self._bucket_start = clock()
+        self._bucket_count = 0
+        self.throttles = 0
+
+    def __repr__(self) -> str:
+        return f"AdaptiveLimiter(rate={self.rate}, min_rate={self.min_rate})"
+
+    def _clamp(self, rate: float) -> float:
+        rate = max(self.min_rate, rate)
+        return rate if self.max_rate is None else min(self.max_rate, rate)
+
+    @property
+    def measured_rate(self) -> float:
+        """The smoothed rate of slots handed out, per second."""
+        return self._measured
+
+    @property
+    def paused_until(self) -> float:
+        """The clock time until which every caller is held (0 when never paused)."""
+        return self._pacer.gate.paused_until
+
+    def _count_send(self) -> None:
+        now = self._clock()
+        elapsed = now - self._bucket_start
+        if elapsed >= self._BUCKET:
+            current = self._bucket_count / elapsed
+            self._measured = self._SMOOTH * current + (1 - self._SMOOTH) * self._measured
+            self._bucket_start = now
+            self._bucket_count = 0
+        self._bucket_count += 1
+
+    async def acquire(self) -> None:
+        """Wait for a slot at the current rate (and for any 429 pause in force)."""
+        await self._pacer.acquire()
+        self._count_send()
+
+    def on_throttled(self, retry_after: float | None) -> None:
+        """Pause everyone for ``retry_after`` and cut the rate (at most once per guard window).
+
+        Args:
+            retry_after: Seconds from the 429, capped by the caller, or None.
+        """
+        self._pacer.pause(retry_after)
+        self.throttles += 1
+        now = self._clock()
+        if now - self._last_decrease < self.decrease_guard:
+            return
+        # The rate being sent when throttled: the paced rate, or what was measured unpaced
+        # (never less than the requests of the current, still-open bucket imply).
+        sending = self.rate if self.rate is not None else max(self._measured, self.min_rate)
+        self._w_max = sending
+        self._k = (sending * (1 - self.beta) / self.scale) ** (1 / 3)
+        self._last_decrease = now
+        self._set(self._clamp(sending * self.beta))
+
+    def on_success(self) -> None:
+        """Climb along the cubic curve (nothing to do before the first 429)."""
+        if self.rate is None:
+            return
+        t = self._clock() - self._last_decrease
+        target = self.scale * (t - self._k) ** 3 + self._w_max
+        if self._measured > 0:
+            # botocore's cap: never more than twice what is actually being sent.
+            target = min(target, 2 * self._measured)
+        target = self._clamp(target)
+        if target != self.rate:
+            self._set(target)
+
+    def _set(self, rate: float) -> None:
+        self.rate = rate
+        self._pacer.set_rate(rate, 1)

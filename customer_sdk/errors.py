@@ -22,7 +22,8 @@ never chained, because aiohttp's exceptions carry request headers with credentia
     │   ├── ServerError             5xx
     │   └── RedirectError           3xx (never followed on a create)
     ├── MalformedResponseError      a 2xx whose body is not the documented envelope
-    └── OutcomeUnknownError         a create may have happened; the SDK cannot find out
+    ├── OutcomeUnknownError         a create may have happened; the SDK cannot find out
+    └── JournalMismatchError        a bulk job's journal was made for another input
 
 What is retried, and how, is described in :mod:`customer_sdk` and ``docs/faults.md``; this module
 only defines the types. No exception here ever holds credentials: messages from servers are
@@ -46,6 +47,7 @@ __all__ = [
     "ConnectionLostError",
     "ExternalKeyReservedError",
     "FieldError",
+    "JournalMismatchError",
     "MalformedResponseError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -281,3 +283,11 @@ class OutcomeUnknownError(ChargeOverError):
         super().__init__(f"{message} (last error: {last_error})")
         self.external_key = external_key
         self.last_error = last_error
+
+
+class JournalMismatchError(ChargeOverError):
+    """A bulk job's journal was made for another input, so resuming from it is refused.
+
+    Raised before anything is sent when the journal's ``job_id`` differs from the job's, and
+    when a row's content differs from what the journal recorded for that row index.
+    """
