@@ -248,6 +248,7 @@ class Sandbox:
         self._runner: web.ServerRunner | None = None
         self._stopping: asyncio.Event | None = None
         self._base_url: str | None = None
+        self._waiters: list[tuple[Callable[[AuditEntry], bool], asyncio.Future[AuditEntry]]] = []
 
     def __repr__(self) -> str:
         return f"Sandbox(base_url={self._base_url!r}, username={self.username!r}, password=***)"
@@ -387,6 +388,35 @@ class Sandbox:
         """End an outage now."""
         self._outage_until = 0.0
 
+    async def wait_for_audit(self, predicate: Callable[[AuditEntry], bool]) -> AuditEntry:
+        """Wait until an audit entry satisfies ``predicate`` (an existing one counts).
+
+        Entries are checked when recorded and again when a late commit amends them, so this
+        can await, e.g., the start of a stall or the moment a stalled commit lands. Put a
+        timeout around it (``asyncio.timeout``).
+
+        Args:
+            predicate: Tests one entry.
+
+        Returns:
+            The first matching entry.
+        """
+        for entry in self.audit:
+            if predicate(entry):
+                return entry
+        future: asyncio.Future[AuditEntry] = asyncio.get_running_loop().create_future()
+        waiter = (predicate, future)
+        self._waiters.append(waiter)
+        try:
+            return await future
+        finally:
+            self._waiters.remove(waiter)
+
+    def _notify(self, entry: AuditEntry) -> None:
+        for predicate, future in self._waiters:
+            if not future.done() and predicate(entry):
+                future.set_result(entry)
+
     # --- the request path --------------------------------------------------------------------
 
     def _record(
@@ -404,6 +434,8 @@ class Sandbox:
         self.audit.append(entry)
         if fault is not None:
             self.counters["faulted"] += 1
+        if self._waiters:
+            self._notify(entry)
         return entry
 
     def _amend(self, entry: AuditEntry, committed: int) -> None:
@@ -413,7 +445,9 @@ class Sandbox:
         for i in range(len(audit) - 1, -1, -1):
             if audit[i] is entry:
                 audit[i] = new
-                return
+                break
+        if self._waiters:
+            self._notify(new)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
         arrived = time.monotonic()
