@@ -32,7 +32,14 @@ import copy
 import enum
 import logging
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Coroutine, Iterable, Mapping
+from collections.abc import (
+    AsyncIterable,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterable,
+    Mapping,
+)
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
@@ -490,9 +497,9 @@ class BulkJob:
             self.limiter,
         )
         loop = asyncio.get_running_loop()
-        reader = loop.create_task(self._guard(self._read()), name="customer-sdk-bulk-reader")
+        reader = loop.create_task(self._guard(self._read), name="customer-sdk-bulk-reader")
         workers = [
-            loop.create_task(self._guard(self._work()), name=f"customer-sdk-bulk-{n}")
+            loop.create_task(self._guard(self._work), name=f"customer-sdk-bulk-{n}")
             for n in range(self.concurrency)
         ]
         self._tasks = [reader, *workers]
@@ -530,10 +537,12 @@ class BulkJob:
         for task in self._tasks:
             task.cancel()
 
-    async def _guard(self, coro: Coroutine[Any, Any, None]) -> None:
+    async def _guard(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run a reader or worker; any failure of its own stops the whole job."""
+        # The coroutine is made here, not by the caller: a task cancelled before it ever
+        # ran would otherwise leave a never-awaited coroutine behind.
         try:
-            await coro
+            await step()
         except asyncio.CancelledError:
             raise
         except BaseException as exc:
@@ -850,7 +859,7 @@ def _judge(row: _Row, exc: ChargeOverError) -> tuple[RowOutcome, bool, ChargeOve
     """A row's failed attempt: its outcome if final, whether to try again, and from where."""
     if isinstance(exc, errors.BadRequestError | errors.NotFoundError | ValidationError):
         return RowOutcome.REJECTED, False, None
-    if isinstance(exc, _FATAL_TYPES | errors.RedirectError):
+    if isinstance(exc, (*_FATAL_TYPES, errors.RedirectError)):
         return RowOutcome.FAILED, False, None
     if isinstance(exc, errors.RateLimitError | errors.ConnectError):
         return RowOutcome.FAILED, True, None  # nothing was stored

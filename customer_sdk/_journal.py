@@ -229,11 +229,13 @@ class Journal:
         self._drain_after_close()
 
     def _fail_all(self, exc: BaseException) -> None:
+        # The database never opened: every operation fails with why, until the close.
         while True:
             kind, _, fut = self._ops.get()
-            self._resolve(fut, None, exc)
             if kind == "close":
+                self._resolve(fut, None, None)
                 return
+            self._resolve(fut, None, exc)
 
     def _drain_after_close(self) -> None:
         closed = RuntimeError("the journal is closed")
@@ -371,9 +373,12 @@ class Journal:
         try:
             await asyncio.shield(fut)
         finally:
-            # The thread exits right after resolving the close; joining it is a formality that
-            # must not block the loop.
-            await asyncio.to_thread(self._thread.join, 5.0)
+            # The thread exits right after resolving the close: wait for that without blocking
+            # the loop (and without an executor thread of its own).
+            for _ in range(1000):
+                if not self._thread.is_alive():
+                    break
+                await asyncio.sleep(0.001)
 
 
 class JournalCursor:

@@ -135,8 +135,9 @@ class _Pacer:
     def pause(self, retry_after: float | None) -> None:
         gate = self.gate
         gate.on_throttled(retry_after)
-        # Slots after the pause are spaced from its end, not handed out all at once.
-        self._tat = max(self._tat, gate.paused_until)
+        # The server said its budget is spent: after the pause the bucket starts empty, so
+        # slots are spaced from the pause's end instead of handed out as one burst.
+        self._tat = max(self._tat, gate.paused_until + self.tolerance)
 
 
 def _check_rate(name: str, value: float) -> None:

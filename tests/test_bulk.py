@@ -1,0 +1,665 @@
+"""create_many over a scripted loopback server: streaming, bad rows, auth stop, _bulk, outages."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import itertools
+import logging
+import sqlite3
+from collections.abc import AsyncIterator, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from customer_sdk import (
+    AuthenticationError,
+    BulkJob,
+    ChargeOverClient,
+    ConfigurationError,
+    CustomerCreate,
+    ExternalKeyReservedError,
+    JournalMismatchError,
+    OutcomeUnknownError,
+    PermissionDeniedError,
+    RetryPolicy,
+    RowOutcome,
+    RowResult,
+    TokenBucket,
+    ValidationError,
+)
+from customer_sdk import _bulk as bulk
+from tests import _scripted as s
+
+USER, PASSWORD = "canary-user-bulk-5d1", "canary-pass-bulk-8e4"
+
+
+class Sleeps:
+    """A recording sleep: remembers each wait, waits for none."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await asyncio.sleep(0)
+
+
+class BulkServer(s.ScriptedServer):
+    """The scripted server plus ``POST /api/v3/_bulk`` (each item stored or 400 on its own)."""
+
+    def default_post(self, ex: s.Exchange) -> None:
+        """Answer a _bulk call item by item; anything else as a single create."""
+        if not ex.target.startswith("/api/v3/_bulk"):
+            super().default_post(ex)
+            return
+        ex.respond(200, s.envelope(200, {"_bulk": [self.item(i["payload"]) for i in ex.json]}))
+
+    def item(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """One item's answer: 201 with the new id, or 400 when its key is taken."""
+        if payload.get("external_key") in self.customers:
+            return {"code": 400, "status": "Error", "message": "in use", "response": False}
+        return {"code": 201, "status": "OK", "message": "", "response": {"id": self.store(payload)}}
+
+    def count_path(self, prefix: str) -> int:
+        """Requests whose target starts with ``prefix``."""
+        return sum(1 for e in self.received if e.target.startswith(prefix))
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[BulkServer]:
+    """A scripted loopback server with _bulk, stopped after the test."""
+    srv = BulkServer()
+    async with srv:
+        yield srv
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """The recording sleep injected into the retry policy."""
+    return Sleeps()
+
+
+def make_client(base: str, sleeps: Sleeps, **kw: Any) -> ChargeOverClient:
+    """A client with canary credentials and a recording sleep."""
+    retry = kw.pop("retry", None) or RetryPolicy(sleep=sleeps)
+    return ChargeOverClient(base, username=USER, password=PASSWORD, retry=retry, **kw)
+
+
+def keyed(n: int, prefix: str = "k") -> list[dict[str, Any]]:
+    """``n`` valid rows with keys ``{prefix}0`` ..."""
+    return [{"company": f"Co {i}", "external_key": f"{prefix}{i}"} for i in range(n)]
+
+
+async def collect(job: BulkJob) -> list[RowResult]:
+    """Run a job to its end inside ``async with`` and return every result."""
+    async with job:
+        return [r async for r in job]
+
+
+def job_tasks() -> list[asyncio.Task[Any]]:
+    """The bulk job's tasks still alive on this loop."""
+    return [
+        t
+        for t in asyncio.all_tasks()
+        if t.get_name().startswith("customer-sdk-bulk") and not t.done()
+    ]
+
+
+# --- the happy path -------------------------------------------------------------------------
+
+
+async def test_every_row_gets_one_result_and_one_request(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """Each row is created once; results carry index, key and id; stats add up."""
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(keyed(40), concurrency=5)
+        results = await collect(job)
+    assert sorted(r.index for r in results) == list(range(40))
+    assert {r.outcome for r in results} == {RowOutcome.CREATED}
+    by_key = {r.key: r.customer_id for r in results}
+    assert by_key == {k: c["customer_id"] for k, c in server.customers.items()}
+    assert server.count("POST") == 40
+    stats = job.stats
+    assert (stats.rows_read, stats.created, stats.done, stats.http_requests) == (40, 40, 40, 40)
+
+
+async def test_models_and_async_iterables_are_accepted(server: BulkServer, sleeps: Sleeps) -> None:
+    """An async generator of CustomerCreate models works like a list of dicts."""
+
+    async def rows() -> AsyncIterator[CustomerCreate]:
+        for i in range(7):
+            yield CustomerCreate(company=f"M{i}", external_key=f"m{i}")
+
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows(), concurrency=3))
+    assert sorted(r.key or "" for r in results) == [f"m{i}" for i in range(7)]
+    assert all(r.outcome is RowOutcome.CREATED for r in results)
+
+
+async def test_an_existing_key_is_reported_existed(server: BulkServer, sleeps: Sleeps) -> None:
+    """A row whose key exists gives EXISTED with the existing id (400, then lookup)."""
+    server.customers["k1"] = {"external_key": "k1", "customer_id": 99, "company": "Old"}
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(keyed(3), concurrency=2))
+    got = {r.key: (r.outcome, r.customer_id) for r in results}
+    assert got["k1"] == (RowOutcome.EXISTED, 99)
+    assert got["k0"][0] is RowOutcome.CREATED
+
+
+async def test_bad_rows_are_results_naming_every_field(server: BulkServer, sleeps: Sleeps) -> None:
+    """Invalid rows become REJECTED with a ValidationError listing each field; none is sent."""
+    rows: list[Any] = [
+        {"company": "ok", "external_key": "g1"},
+        {"company": 5, "language_id": "x", "nope": 1, "external_key": "b1"},
+        "not a row",
+        {"company": "ok2"},
+    ]
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows, concurrency=2))
+    by_index = {r.index: r for r in results}
+    bad = by_index[1]
+    assert bad.outcome is RowOutcome.REJECTED
+    assert bad.key == "b1"
+    assert isinstance(bad.error, ValidationError)
+    assert {e.path for e in bad.error.errors} == {"company", "language_id", "nope"}
+    assert by_index[2].outcome is RowOutcome.REJECTED
+    assert isinstance(by_index[2].error, ValidationError)
+    assert by_index[0].outcome is by_index[3].outcome is RowOutcome.CREATED
+    assert server.count("POST") == 2
+
+
+async def test_invalid_options_are_refused_up_front(server: BulkServer, sleeps: Sleeps) -> None:
+    """Bad concurrency, batch size, rate or rows raise ConfigurationError at once."""
+    async with make_client(server.base_url, sleeps) as client:
+        for kw in (
+            {"concurrency": 0},
+            {"batch_size": 26},
+            {"batch_size": 0},
+            {"rate": -1.0},
+            {"burst": 2},
+            {"max_auth_failures": 0},
+        ):
+            with pytest.raises(ConfigurationError):
+                client.customers.create_many([], **kw)
+        with pytest.raises(ConfigurationError):
+            client.customers.create_many(5)  # type: ignore[arg-type]
+    assert server.received == []
+
+
+# --- streaming and shutdown -----------------------------------------------------------------
+
+
+async def test_input_is_read_lazily_through_a_bounded_queue(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """An endless generator: reading stays a bounded distance ahead of the results."""
+    pulled = 0
+
+    def endless() -> Iterator[dict[str, Any]]:
+        nonlocal pulled
+        for i in itertools.count():
+            pulled += 1
+            yield {"company": f"E{i}", "external_key": f"e{i}"}
+
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(endless(), concurrency=4)
+        async with job:
+            seen = 0
+            async for _ in job:
+                seen += 1
+                if seen == 200:
+                    break
+    # queue (max(16, 2*4)) + results queue (64) + rows held by 4 workers + a little slack
+    assert pulled <= 200 + 16 + 64 + 4 + 8
+    assert job.stats.rows_read == pulled
+    assert job_tasks() == []
+
+
+async def test_leaving_async_with_early_stops_every_worker(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """Breaking out and leaving ``async with`` leaves no task running."""
+    server.post_script += [s.stall(0.3, store=True)] * 4
+    async with make_client(server.base_url, sleeps) as client:
+        async with client.customers.create_many(keyed(50), concurrency=4):
+            await asyncio.sleep(0.05)  # workers are now stalled mid-request
+            assert len(job_tasks()) >= 4
+        assert job_tasks() == []
+
+
+async def test_breaking_a_bare_async_for_stops_the_job(server: BulkServer, sleeps: Sleeps) -> None:
+    """Outside ``async with``, a ``break`` still shuts the workers down."""
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(keyed(100), concurrency=4)
+        async for _ in job:
+            break
+        for _ in range(50):  # the generator's finaliser runs on the loop: wait for it
+            if not job_tasks():
+                break
+            await asyncio.sleep(0.01)
+        assert job_tasks() == []
+
+
+async def test_cancelling_the_consumer_propagates_and_cleans_up(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """CancelledError from the consumer is not swallowed and the workers stop."""
+    server.post_script += [s.stall(5.0)] * 4
+    async with make_client(server.base_url, sleeps) as client:
+
+        async def consume() -> None:
+            async with client.customers.create_many(keyed(10), concurrency=4) as job:
+                async for _ in job:
+                    pass
+
+        task = asyncio.create_task(consume())
+        await asyncio.sleep(0.1)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert job_tasks() == []
+
+
+async def test_an_input_that_raises_stops_the_job_with_its_error(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """An exception from the caller's iterable ends the iteration with that exception."""
+
+    def broken() -> Iterator[dict[str, Any]]:
+        yield {"company": "A", "external_key": "x1"}
+        raise RuntimeError("bad input file")
+
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(broken(), concurrency=2)
+        with pytest.raises(RuntimeError, match="bad input file"):
+            await collect(job)
+    assert job_tasks() == []
+
+
+# --- fatal answers --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("code", "error"), [(401, AuthenticationError), (403, PermissionDeniedError)]
+)
+async def test_repeated_auth_failures_stop_the_job(
+    server: BulkServer, sleeps: Sleeps, code: int, error: type[Exception]
+) -> None:
+    """After max_auth_failures 401/403 rows in a row the iterator raises; the rest are not sent."""
+    server.post_script += [s.status(code)] * 1000
+    failed = []
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(keyed(500), concurrency=4, max_auth_failures=3)
+
+        async def consume() -> None:
+            async with job:
+                async for r in job:
+                    failed.append(r)
+
+        with pytest.raises(error):
+            await consume()
+    assert len(failed) >= 3
+    assert all(r.outcome is RowOutcome.FAILED and isinstance(r.error, error) for r in failed)
+    # Never retried; at most the rows already in flight when the third failure came back.
+    assert server.count("POST") <= 3 + 4
+    assert job_tasks() == []
+
+
+async def test_auth_failures_not_in_a_row_do_not_stop(server: BulkServer, sleeps: Sleeps) -> None:
+    """A success between 401s resets the count: the job completes."""
+    server.post_script += [s.status(401), s.status(401), s.ok, s.status(401), s.status(401)]
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(
+            client.customers.create_many(keyed(8), concurrency=1, max_auth_failures=3)
+        )
+    outcomes = [r.outcome for r in sorted(results, key=lambda r: r.index)]
+    assert outcomes.count(RowOutcome.FAILED) == 4
+    assert len(results) == 8
+
+
+async def test_no_secret_reaches_logs_results_or_the_journal(
+    server: BulkServer, sleeps: Sleeps, caplog: pytest.LogCaptureFixture, tmp_path: Path
+) -> None:
+    """Canary credentials appear in no log record, result error, repr or journal file."""
+    caplog.set_level(logging.DEBUG)
+    server.post_script += [s.status(401, f"bad auth for {USER}")] * 3
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(keyed(3), concurrency=1, journal=tmp_path / "j.db")
+        with pytest.raises(AuthenticationError) as info:
+            await collect(job)
+    text = caplog.text + repr(info.value) + repr(job)
+    assert PASSWORD not in text
+    journal_bytes = b"".join(p.read_bytes() for p in tmp_path.iterdir())
+    assert b"401" in journal_bytes  # the error text is there...
+    assert PASSWORD.encode() not in journal_bytes  # ...but never a credential
+    assert base64.b64encode(f"{USER}:{PASSWORD}".encode()) not in journal_bytes
+
+
+# --- ambiguous single creates inside a job --------------------------------------------------
+
+
+async def test_ambiguous_rows_are_reconciled_not_duplicated(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """Reset after commit: keyed rows are found (EXISTED); a keyless row is UNKNOWN, not resent."""
+    server.post_script += [s.reset(store=True)] * 3
+    rows = [{"company": "A", "external_key": "r1"}, {"company": "B", "external_key": "r2"}]
+    rows.append({"company": "C"})
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows, concurrency=1))
+    got = {r.index: r for r in results}
+    assert got[0].outcome is got[1].outcome is RowOutcome.EXISTED
+    assert got[2].outcome is RowOutcome.UNKNOWN
+    assert isinstance(got[2].error, OutcomeUnknownError)
+    assert server.count("POST") == 3
+    assert len(server.customers) == 3
+
+
+# --- _bulk batches --------------------------------------------------------------------------
+
+
+async def test_batches_go_through_bulk_in_ceil_n_over_size_calls(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """batch_size=25 sends 60 rows in 3 _bulk calls (one worker fills whole batches)."""
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(
+            client.customers.create_many(keyed(60), concurrency=1, batch_size=25)
+        )
+    assert server.count_path("/api/v3/_bulk") == 3
+    assert [e.method for e in server.received] == ["POST"] * 3
+    assert sorted(r.index for r in results) == list(range(60))
+    assert all(r.outcome is RowOutcome.CREATED and r.customer_id for r in results)
+
+
+async def test_each_bulk_item_is_settled_on_its_own(server: BulkServer, sleeps: Sleeps) -> None:
+    """Each _bulk item is settled as a single create's answer would be.
+
+    201 created; keyed 400 found → existed, not found → rejected; 500 → looked up, resent;
+    201 without id → looked up; keyless 500 → unknown.
+    """
+    server.customers["dup"] = {"external_key": "dup", "customer_id": 50, "company": "Old"}
+    server.customers["gone"] = {"external_key": "gone", "customer_id": 0, "company": "Deleted"}
+
+    def answer(ex: s.Exchange) -> None:
+        items = []
+        for n, item in enumerate(ex.json):
+            payload = item["payload"]
+            if n == 0:
+                items.append(server.item(payload))  # 201
+            elif n in (1, 2):
+                items.append({"code": 400, "status": "Error", "message": "no", "response": False})
+            elif n == 3:
+                items.append({"code": 500, "status": "Error", "message": "x", "response": None})
+            elif n == 4:
+                server.store(payload)
+                items.append({"code": 201, "status": "OK", "message": "", "response": {}})
+            else:
+                items.append({"code": 500, "status": "Error", "message": "x", "response": None})
+        ex.respond(200, s.envelope(200, {"_bulk": items}))
+
+    server.post_script.append(answer)
+    original_get = server.default_get
+
+    def get(ex: s.Exchange) -> None:
+        if "gone" in ex.target:  # a deleted customer: its key is reserved, lookups find nothing
+            ex.respond(200, s.envelope(200, []))
+        else:
+            original_get(ex)
+
+    server.default_get = get  # type: ignore[method-assign]
+    rows = [
+        {"company": "New", "external_key": "new"},
+        {"company": "Dup", "external_key": "dup"},
+        {"company": "Gone", "external_key": "gone"},
+        {"company": "Flaky", "external_key": "flaky"},
+        {"company": "NoId", "external_key": "noid"},
+        {"company": "Keyless"},
+    ]
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows, concurrency=1, batch_size=6))
+    got = {r.index: r for r in results}
+    assert got[0].outcome is RowOutcome.CREATED
+    assert (got[1].outcome, got[1].customer_id) == (RowOutcome.EXISTED, 50)
+    assert got[2].outcome is RowOutcome.REJECTED
+    assert isinstance(got[2].error, ExternalKeyReservedError)
+    assert got[3].outcome is RowOutcome.CREATED  # looked up, not found, sent again on its own
+    assert got[4].outcome is RowOutcome.EXISTED
+    assert got[4].customer_id == server.customers["noid"]["customer_id"]
+    assert got[5].outcome is RowOutcome.UNKNOWN
+    # one _bulk call, then single creates only for the 500 item (flaky): never a blind resend
+    assert server.count_path("/api/v3/_bulk") == 1
+    assert server.count_path("/api/v3/customer") - server.count("GET") == 1
+
+
+@pytest.mark.parametrize("stored", [True, False])
+async def test_an_ambiguous_batch_is_reconciled_item_by_item(
+    server: BulkServer, sleeps: Sleeps, stored: bool
+) -> None:
+    """A _bulk call reset mid-way is reconciled row by row, never resent blindly.
+
+    Each keyed row is looked up (found → existed, not found → resent); the keyless row is
+    unknown and never resent.
+    """
+
+    def reset(ex: s.Exchange) -> None:
+        if stored:
+            for item in ex.json:
+                server.store(item["payload"])
+        ex.reset()
+
+    server.post_script.append(reset)
+    rows: list[dict[str, Any]] = [*keyed(4, "amb"), {"company": "Keyless"}]
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows, concurrency=1, batch_size=5))
+    got = {r.index: r.outcome for r in results}
+    expected = RowOutcome.EXISTED if stored else RowOutcome.CREATED
+    assert [got[i] for i in range(4)] == [expected] * 4
+    assert got[4] is RowOutcome.UNKNOWN
+    singles = server.count_path("/api/v3/customer") - server.count("GET")
+    assert singles == (0 if stored else 4)
+    assert server.count_path("/api/v3/_bulk") == 1
+    assert server.count("GET") == 4  # one lookup per keyed row, none for the keyless one
+
+
+async def test_a_throttled_batch_is_sent_again_whole(server: BulkServer, sleeps: Sleeps) -> None:
+    """A 429 on a _bulk call stores nothing: the same batch goes again after the wait."""
+    server.post_script.append(s.status(429, headers={"Retry-After": "1"}))
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(keyed(10), concurrency=1, batch_size=10)
+        results = await collect(job)
+    assert server.count_path("/api/v3/_bulk") == 2
+    assert all(r.outcome is RowOutcome.CREATED for r in results)
+    assert job.stats.throttled == 1
+    assert 1.0 in sleeps.calls
+
+
+async def test_a_bulk_call_refused_whole_falls_back_to_single_creates(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """A 404/400 for the _bulk call itself (nothing stored): each row is created on its own."""
+    server.post_script.append(s.status(404, "unknown endpoint"))
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(keyed(3), concurrency=1, batch_size=3))
+    assert all(r.outcome is RowOutcome.CREATED for r in results)
+    assert (server.count_path("/api/v3/_bulk"), server.count("POST")) == (1, 3)
+
+
+# --- outages (faults.md F26) -----------------------------------------------------------------
+
+
+async def test_an_outage_holds_every_worker_and_probes_at_growing_intervals(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """All-503: after the threshold only probes go out, spaced 0.5, 1, 2, 4 s; then all resume.
+
+    The outage ends at the 4th probe. Row requests during it are bounded by one per worker
+    (the requests in flight or retried before the circuit opened): without the circuit every
+    worker would spend all 8 of its attempts (64 requests here).
+    """
+    probes = 0
+    refused = 0  # row requests (creates and lookups) answered 503
+    outage = True
+
+    def handle(ex: s.Exchange) -> bool:
+        nonlocal probes, refused, outage
+        probe = bulk._PROBE_KEY in ex.target
+        if probe:
+            probes += 1
+            if probes >= 4:
+                outage = False
+        if outage:
+            refused += not probe
+            ex.respond(503, s.envelope(503, None, "down"))
+            return True
+        return False
+
+    original_post, original_get = server.default_post, server.default_get
+
+    def post(ex: s.Exchange) -> None:
+        if not handle(ex):
+            original_post(ex)
+
+    def get(ex: s.Exchange) -> None:
+        if not handle(ex):
+            original_get(ex)
+
+    server.default_post = post  # type: ignore[method-assign]
+    server.default_get = get  # type: ignore[method-assign]
+    concurrency = 8
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(keyed(30), concurrency=concurrency)
+        results = await collect(job)
+    assert probes == 4
+    assert job.stats.circuit_opened == 1
+    probe_waits = [w for w in sleeps.calls if w in (0.5, 1.0, 2.0, 4.0)]
+    assert probe_waits[:4] == [0.5, 1.0, 2.0, 4.0]
+    assert bulk.CIRCUIT_THRESHOLD <= refused <= concurrency
+    # nothing lost, nothing duplicated: the creates that met a 503 were looked up afterwards
+    assert sorted(r.index for r in results) == list(range(30))
+    assert {r.outcome for r in results} <= {RowOutcome.CREATED, RowOutcome.EXISTED}
+    assert len(server.customers) == 30
+
+
+async def test_a_given_rate_uses_a_token_bucket(server: BulkServer, sleeps: Sleeps) -> None:
+    """rate=R gives a TokenBucket(R); no rate gives the adaptive default."""
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many([], rate=50.0, burst=5)
+        assert isinstance(job.limiter, TokenBucket)
+        assert (job.limiter.rate, job.limiter.burst) == (50.0, 5)
+        assert type(client.customers.create_many([]).limiter).__name__ == "AdaptiveLimiter"
+        adaptive = client.customers.create_many([], rate=20.0, adaptive=True).limiter
+        assert type(adaptive).__name__ == "AdaptiveLimiter"
+
+
+async def test_a_client_limiter_of_its_own_governs_alone_and_always_applies(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """With a caller-supplied limiter and no rate, the job adds none; that limiter is asked."""
+    asked = 0
+
+    class Counting:
+        async def acquire(self) -> None:
+            nonlocal asked
+            asked += 1
+
+        def on_throttled(self, retry_after: float | None) -> None:
+            pass
+
+        def on_success(self) -> None:
+            pass
+
+    async with make_client(server.base_url, sleeps, limiter=Counting()) as client:
+        job = client.customers.create_many(keyed(5), concurrency=2)
+        assert job.limiter is None
+        await collect(job)
+    assert asked == 5
+
+
+# --- journal integration --------------------------------------------------------------------
+
+
+def _states(path: Path) -> dict[int, str]:
+    with sqlite3.connect(path) as conn:
+        return dict(conn.execute("SELECT idx, state FROM rows").fetchall())
+
+
+async def test_a_row_is_durably_in_flight_before_its_request_arrives(
+    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """When the server sees a row's POST, another connection already reads it as in_flight."""
+    path = tmp_path / "j.db"
+    seen: list[dict[int, str]] = []
+
+    def check(ex: s.Exchange) -> None:
+        seen.append(_states(path))
+        server.default_post(ex)
+
+    server.post_script += [check] * 3
+    async with make_client(server.base_url, sleeps) as client:
+        await collect(client.customers.create_many(keyed(3), concurrency=1, journal=path))
+    assert [snap[i] for i, snap in enumerate(seen)] == ["in_flight"] * 3
+    assert _states(path) == {0: "done", 1: "done", 2: "done"}
+
+
+async def test_a_resumed_job_skips_done_rows_and_reconciles_in_flight_ones(
+    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """A re-run yields done rows as resumed and reconciles in-flight ones.
+
+    In-flight keyed rows are looked up; an in-flight keyless row is never resent.
+    """
+    path = tmp_path / "j.db"
+    rows: list[dict[str, Any]] = [*keyed(6, "res"), {"company": "Keyless"}]
+    # Run 1: rows 0-1 done; rows 2 (stored, answer lost) and 6 (keyless) left in flight.
+    async with make_client(server.base_url, sleeps) as client:
+        first = await collect(
+            client.customers.create_many(rows[:2], concurrency=1, journal=path, job_id="file-1")
+        )
+    assert [r.outcome for r in first] == [RowOutcome.CREATED] * 2
+    from customer_sdk._journal import row_hash
+
+    with sqlite3.connect(path) as conn:
+        conn.executemany(
+            "INSERT INTO rows (idx, hash, state) VALUES (?, ?, 'in_flight')",
+            [(2, row_hash(rows[2])), (6, row_hash(rows[6]))],
+        )
+    server.store(rows[2])
+    before = len(server.received)
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(
+            client.customers.create_many(rows, concurrency=2, journal=path, job_id="file-1")
+        )
+    got = {r.index: r for r in results}
+    assert got[0].resumed
+    assert got[1].resumed
+    assert (got[0].outcome, got[0].customer_id) == (RowOutcome.CREATED, first[0].customer_id)
+    assert (got[2].outcome, got[2].resumed) == (RowOutcome.EXISTED, False)
+    assert got[6].outcome is RowOutcome.UNKNOWN
+    assert all(got[i].outcome is RowOutcome.CREATED for i in (3, 4, 5))
+    sent = server.received[before:]
+    # rows 0-1 nothing; row 2 one lookup; rows 3-5 one POST each; row 6 nothing
+    assert sorted(e.method for e in sent) == ["GET", "POST", "POST", "POST"]
+    assert "Keyless" not in b"".join(e.body for e in sent).decode()
+    assert set(_states(path).values()) == {"done"}
+
+
+async def test_a_journal_for_other_input_is_refused_before_sending(
+    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """Another job_id, or row i with other content, raises JournalMismatchError; nothing sent."""
+    path = tmp_path / "j.db"
+    async with make_client(server.base_url, sleeps) as client:
+        await collect(client.customers.create_many(keyed(3), journal=path, job_id="a"))
+        before = len(server.received)
+        with pytest.raises(JournalMismatchError, match="another input"):
+            await collect(client.customers.create_many(keyed(5), journal=path, job_id="b"))
+        changed = keyed(5)
+        changed[1]["company"] = "Edited"
+        with pytest.raises(JournalMismatchError, match="row 1"):
+            await collect(client.customers.create_many(changed, journal=path, job_id="a"))
+    assert len(server.received) == before
+    assert job_tasks() == []

@@ -1,0 +1,275 @@
+"""Limiter maths on an injected clock: token bucket pacing, shared pause, adaptive CUBIC."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from typing import Any
+
+import pytest
+
+from customer_sdk import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
+
+
+class FakeTime:
+    """A clock that only moves when a limiter sleeps; records every sleep."""
+
+    def __init__(self) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+
+    def clock(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+        await asyncio.sleep(0)
+
+
+class SharedTime(FakeTime):
+    """Sleepers wake in order of their wake-up time, as on a real clock (for concurrent tests)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._waiters: list[tuple[float, int, asyncio.Future[None]]] = []
+        self._n = 0
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        fut = asyncio.get_running_loop().create_future()
+        self._n += 1
+        self._waiters.append((self.now + seconds, self._n, fut))
+        await fut
+
+    async def run(self) -> None:
+        """Advance to the next wake-up whenever everyone is asleep."""
+        while True:
+            for _ in range(5):
+                await asyncio.sleep(0)
+            if not self._waiters:
+                return
+            self._waiters.sort()
+            when, _, fut = self._waiters.pop(0)
+            self.now = max(self.now, when)
+            fut.set_result(None)
+
+
+def test_every_limiter_satisfies_the_protocol() -> None:
+    """PauseGate, TokenBucket and AdaptiveLimiter are all Limiters."""
+    for limiter in (PauseGate(), TokenBucket(5.0), AdaptiveLimiter()):
+        assert isinstance(limiter, Limiter)
+
+
+@pytest.mark.parametrize(
+    "kwargs",
+    [{"rate": 0}, {"rate": -1}, {"rate": float("inf")}, {"rate": 1, "burst": 0}],
+)
+def test_token_bucket_refuses_bad_settings(kwargs: dict[str, float]) -> None:
+    """A non-positive or infinite rate, or a burst below 1, is a ValueError."""
+    with pytest.raises(ValueError, match="must be"):
+        TokenBucket(**kwargs)  # type: ignore[arg-type]
+
+
+async def test_token_bucket_paces_at_its_rate() -> None:
+    """Ten acquires at 5/s with burst 1 take 9 * 0.2 s: the first is free."""
+    t = FakeTime()
+    bucket = TokenBucket(5.0, clock=t.clock, sleep=t.sleep)
+    start = t.now
+    for _ in range(10):
+        await bucket.acquire()
+    assert t.now - start == pytest.approx(1.8)
+    assert t.sleeps == pytest.approx([0.2] * 9)
+
+
+async def test_token_bucket_allows_its_burst_then_paces() -> None:
+    """After idling, ``burst`` requests go at once; the next waits one interval."""
+    t = FakeTime()
+    bucket = TokenBucket(10.0, burst=4, clock=t.clock, sleep=t.sleep)
+    for _ in range(4):
+        await bucket.acquire()
+    assert t.sleeps == []
+    await bucket.acquire()
+    assert t.sleeps == pytest.approx([0.1])
+    t.now += 10  # a long idle spell refills the burst, never more
+    for _ in range(4):
+        await bucket.acquire()
+    assert len(t.sleeps) == 1
+    await bucket.acquire()
+    assert len(t.sleeps) == 2
+
+
+async def test_concurrent_callers_get_distinct_evenly_spaced_slots() -> None:
+    """Twenty tasks at 10/s: grant times are 0.1 s apart, never two in the same slot."""
+    t = SharedTime()
+    bucket = TokenBucket(10.0, clock=t.clock, sleep=t.sleep)
+    granted: list[float] = []
+
+    async def one() -> None:
+        await bucket.acquire()
+        granted.append(t.now)
+
+    tasks = [asyncio.create_task(one()) for _ in range(20)]
+    await t.run()
+    await asyncio.gather(*tasks)
+    granted.sort()
+    gaps = [b - a for a, b in itertools.pairwise(granted)]
+    assert gaps == pytest.approx([0.1] * 19)
+
+
+async def test_a_pause_holds_everyone_and_the_rate_resumes_paced() -> None:
+    """A 429's Retry-After holds every caller; afterwards slots are spaced from its end."""
+    t = SharedTime()
+    bucket = TokenBucket(10.0, burst=5, clock=t.clock, sleep=t.sleep)
+    start = t.now
+    bucket.on_throttled(2.0)
+    bucket.on_throttled(0.5)  # a shorter pause never shortens it
+    bucket.on_throttled(None)
+    assert bucket.paused_until == start + 2.0
+    granted: list[float] = []
+
+    async def one() -> None:
+        await bucket.acquire()
+        granted.append(t.now)
+
+    tasks = [asyncio.create_task(one()) for _ in range(6)]
+    await t.run()
+    await asyncio.gather(*tasks)
+    granted.sort()
+    assert granted[0] >= start + 2.0
+    # no burst after a pause, whatever the burst: grants at least one interval apart
+    assert all(b - a >= 0.1 - 1e-9 for a, b in itertools.pairwise(granted))
+
+
+async def test_a_pause_arriving_while_waiting_sends_the_waiter_after_it() -> None:
+    """A caller asleep for its slot when a pause starts does not send inside the pause."""
+    t = SharedTime()
+    bucket = TokenBucket(1.0, clock=t.clock, sleep=t.sleep)
+    await bucket.acquire()  # uses the free slot
+    granted: list[float] = []
+
+    async def late() -> None:
+        await bucket.acquire()  # would be granted at +1 s
+        granted.append(t.now)
+
+    task = asyncio.create_task(late())
+    for _ in range(3):
+        await asyncio.sleep(0)
+    start = t.now
+    bucket.on_throttled(5.0)
+    await t.run()
+    await task
+    assert granted[0] >= start + 5.0
+
+
+def test_adaptive_limiter_refuses_bad_settings() -> None:
+    """Rates must be positive, beta in (0, 1), max_rate >= min_rate."""
+    cases: tuple[dict[str, Any], ...] = (
+        {"min_rate": 0.0},
+        {"beta": 1.0},
+        {"beta": 0.0},
+        {"min_rate": 5.0, "max_rate": 1.0},
+        {"initial_rate": -1.0},
+        {"decrease_guard": -1.0},
+    )
+    for kwargs in cases:
+        with pytest.raises(ValueError, match="must be"):
+            AdaptiveLimiter(**kwargs)
+
+
+async def test_adaptive_starts_unpaced_and_measures_the_send_rate() -> None:
+    """Before any 429 nothing waits; the measured rate follows what is sent."""
+    t = FakeTime()
+    lim = AdaptiveLimiter(clock=t.clock, sleep=t.sleep)
+    for _ in range(50):  # 50 requests per second for 3 s
+        for _ in range(5):
+            await lim.acquire()
+            lim.on_success()
+        t.now += 0.1
+    assert t.sleeps == []
+    assert lim.rate is None
+    assert lim.measured_rate == pytest.approx(50.0, rel=0.1)
+
+
+async def test_a_429_cuts_the_rate_by_beta_once_per_guard_window() -> None:
+    """A 429 cuts the rate to beta times the measured rate, at most once per guard window.
+
+    429s inside the guard window still pause but do not cut again; one after it does.
+    """
+    t = FakeTime()
+    lim = AdaptiveLimiter(clock=t.clock, sleep=t.sleep, decrease_guard=0.5)
+    for _ in range(20):
+        for _ in range(10):
+            await lim.acquire()
+        t.now += 0.1  # 100 per second
+    measured = lim.measured_rate
+    lim.on_throttled(None)
+    assert lim.rate == pytest.approx(0.7 * measured)
+    lim.on_throttled(None)
+    lim.on_throttled(1.0)  # still pauses
+    assert lim.rate == pytest.approx(0.7 * measured)
+    assert lim.paused_until == pytest.approx(t.now + 1.0)
+    t.now += 0.6
+    lim.on_throttled(None)
+    assert lim.rate == pytest.approx(0.49 * measured)
+    assert lim.throttles == 4
+
+
+async def test_the_rate_climbs_back_along_the_cubic_curve() -> None:
+    """After a cut from W_max the rate is back at W_max at t = K and above it afterwards."""
+    t = FakeTime()
+    lim = AdaptiveLimiter(initial_rate=100.0, clock=t.clock, sleep=t.sleep)
+    lim.on_throttled(None)
+    start = t.now
+    assert lim.rate == pytest.approx(70.0)
+    k = (100.0 * 0.3 / 0.4) ** (1 / 3)
+    rates: dict[float, float] = {}
+    for frac in (0.25, 0.5, 0.75, 1.0, 1.5):
+        t.now = start + k * frac
+        lim.on_success()
+        assert lim.rate is not None
+        rates[frac] = lim.rate
+    assert 70.0 < rates[0.25] < rates[0.5] < rates[0.75] < rates[1.0]
+    assert rates[1.0] == pytest.approx(100.0)
+    assert rates[1.5] > 100.0
+    # concave below W_max: most of the gap is closed in the first half of K
+    assert rates[0.5] - 70.0 > (100.0 - 70.0) * 0.8
+
+
+async def test_the_climb_is_capped_by_twice_the_measured_rate_and_max_rate() -> None:
+    """A job that sends slowly does not bank a huge allowance; max_rate is a ceiling."""
+    t = FakeTime()
+    lim = AdaptiveLimiter(initial_rate=100.0, max_rate=120.0, clock=t.clock, sleep=t.sleep)
+    for _ in range(10):
+        await lim.acquire()
+        t.now += 0.1  # about 10 per second actually sent
+    lim.on_throttled(None)
+    t.now += 60
+    lim.on_success()
+    assert lim.rate is not None
+    assert lim.rate <= 2 * lim.measured_rate + 1e-9
+    lim2 = AdaptiveLimiter(initial_rate=100.0, max_rate=120.0, clock=t.clock, sleep=t.sleep)
+    lim2.on_throttled(None)
+    t.now += 600
+    lim2.on_success()
+    assert lim2.rate == 120.0
+
+
+async def test_the_rate_never_goes_below_min_rate() -> None:
+    """Repeated 429s stop cutting at min_rate."""
+    t = FakeTime()
+    lim = AdaptiveLimiter(initial_rate=10.0, min_rate=2.0, clock=t.clock, sleep=t.sleep)
+    for _ in range(20):
+        lim.on_throttled(None)
+        t.now += 1
+    assert lim.rate == 2.0
+
+
+async def test_adaptive_paces_at_its_current_rate() -> None:
+    """After a cut to 7/s, acquires are 1/7 s apart."""
+    t = FakeTime()
+    lim = AdaptiveLimiter(initial_rate=10.0, clock=t.clock, sleep=t.sleep)
+    lim.on_throttled(None)
+    for _ in range(4):
+        await lim.acquire()
+    assert t.sleeps == pytest.approx([1 / 7] * 3)
