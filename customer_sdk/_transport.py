@@ -65,12 +65,19 @@ class AiohttpTransport:
 
     def _make_session(self) -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
-        return aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             timeout=self._default_timeout,
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
         )
+        # aiohttp silently sends a GET a second time when the connection resets or closes
+        # under it. That retry skips the limiter, the backoff and the attempt budget (a reset
+        # lookup cost two requests per attempt), so it is switched off: the client's own loop
+        # retries, counted. The attribute is private; aiohttp's test client sets it the same way.
+        if hasattr(session, "_retry_connection"):
+            session._retry_connection = False
+        return session
 
     @property
     def closed(self) -> bool:
