@@ -102,6 +102,7 @@ class FaultPlan:
     rules: Mapping[str, FaultRule] = attrs.field(factory=dict)
 
     def __bool__(self) -> bool:
+        """True when at least one kind has a rule."""
         return bool(self.rules)
 
 
@@ -127,6 +128,7 @@ def _check_name(kind: str, name: str, rule: str) -> str:
 
 
 def _is_number(text: str) -> bool:
+    """Whether ``text`` parses as a float (``inf``, ``-1``, ``2.5``...)."""
     try:
         float(text)
     except ValueError:
@@ -135,6 +137,7 @@ def _is_number(text: str) -> bool:
 
 
 def _parse_rule(kind: str, body: str, rule: str) -> FaultRule:
+    """Parse the part of a rule after ``KIND:`` (a script or a mix)."""
     if body.startswith("script="):
         steps: list[str | None] = []
         for raw in body[len("script=") :].split("|"):

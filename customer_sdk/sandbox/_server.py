@@ -136,6 +136,7 @@ class _Bucket:
 
 
 def _bucket(rate: float | None, burst: int | None) -> _Bucket | None:
+    """Build the shared bucket from the settings (None: unlimited), checking them."""
     if rate is None:
         return None
     if not (math.isfinite(rate) and rate > 0):
@@ -166,10 +167,12 @@ def _classify(method: str, path: str, query: str) -> str:
 
 
 def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> web.Response:
+    """A JSON response with these exact body bytes."""
     return web.Response(body=body, status=status, headers=headers or _JSON_HEADERS)
 
 
 def _error(status: int, message: str, response: Any = False) -> web.Response:
+    """An error envelope response (``response`` false on 4xx, as ChargeOver sends)."""
     return web.Response(
         body=_wire.envelope(status, response, message), status=status, headers=_JSON_HEADERS
     )
@@ -310,6 +313,7 @@ class Sandbox:
         await runner.cleanup()
 
     async def __aenter__(self) -> Self:
+        """Start serving; return the sandbox."""
         await self.start()
         return self
 
@@ -319,6 +323,7 @@ class Sandbox:
         exc: BaseException | None,
         tb: TracebackType | None,
     ) -> None:
+        """Stop serving."""
         await self.stop()
 
     # --- introspection and settings ----------------------------------------------------------
@@ -413,6 +418,7 @@ class Sandbox:
             self._waiters.remove(waiter)
 
     def _notify(self, entry: AuditEntry) -> None:
+        """Resolve the waiters of :meth:`wait_for_audit` that ``entry`` satisfies."""
         for predicate, future in self._waiters:
             if not future.done() and predicate(entry):
                 future.set_result(entry)
@@ -430,6 +436,7 @@ class Sandbox:
         fault: str | None = None,
         committed: int = 0,
     ) -> AuditEntry:
+        """Append one audit entry (and count a fault that fired)."""
         entry = AuditEntry(method, path, kind, status, fault, committed, arrived, query)
         self.audit.append(entry)
         if fault is not None:
@@ -450,6 +457,7 @@ class Sandbox:
             self._notify(new)
 
     async def _handle(self, request: web.BaseRequest) -> web.StreamResponse:
+        """Answer one request: outage, auth, rate limit, fault, then the endpoint."""
         arrived = time.monotonic()
         method = request.method
         path, _, query = request.raw_path.partition("?")
@@ -543,6 +551,7 @@ class Sandbox:
     # --- throttling --------------------------------------------------------------------------
 
     def _rate_header(self, wait: float) -> str | None:
+        """The Retry-After of a rate-limit 429, per the ``retry_after`` setting."""
         if self.retry_after == "seconds":
             return _wire.seconds_header(wait)
         if self.retry_after == "date":
@@ -551,6 +560,7 @@ class Sandbox:
 
     @staticmethod
     def _throttled(retry_after: str | None) -> web.Response:
+        """A 429 envelope response with this Retry-After (None: no header)."""
         headers = dict(_JSON_HEADERS)
         if retry_after is not None:
             headers["Retry-After"] = retry_after
@@ -596,6 +606,7 @@ class Sandbox:
     # --- create and bulk ---------------------------------------------------------------------
 
     def _commit(self, payload: object) -> tuple[dict[str, Any] | None, str]:
+        """Store one payload through the store; count it and call ``on_commit``."""
         obj, message = self._store.create(payload)
         if obj is not None:
             self.counters["committed"] += 1
@@ -621,6 +632,7 @@ class Sandbox:
         fault: str | None,
         rec: tuple[str, str, str, str, float],
     ) -> web.StreamResponse:
+        """``POST /api/v3/customer`` under an optional fault."""
         if fault is not None:
             early = self._before_commit(request, fault, rec)
             if early is not None:
@@ -737,6 +749,7 @@ class Sandbox:
         fault: str | None,
         rec: tuple[str, str, str, str, float],
     ) -> web.StreamResponse:
+        """``POST /api/v3/_bulk`` under an optional fault (a success is a 200)."""
         if fault is not None:
             early = self._before_commit(request, fault, rec)
             if early is not None:
@@ -779,6 +792,7 @@ class Sandbox:
         return 200, _wire.envelope(200, {"_bulk": results}), committed
 
     def _bulk_item(self, item: object) -> dict[str, Any]:
+        """Run one ``_bulk`` item; return its ``{code, status, message, response}``."""
         if isinstance(item, dict):
             method = str(item.get("request_method", "")).upper()
             uri = item.get("uri")
@@ -801,6 +815,7 @@ class Sandbox:
     async def _read(
         self, request: web.BaseRequest, fault: str | None, rec: tuple[str, str, str, str, float]
     ) -> web.StreamResponse:
+        """A lookup or GET by id under an optional fault."""
         if fault == "reset":
             self._record(*rec, None, fault)
             return self._reset(request)
@@ -822,6 +837,7 @@ class Sandbox:
         return _json(status, body)
 
     def _get(self, path: str, lag: float) -> tuple[int, bytes]:
+        """``GET /api/v3/customer/{id}``: (status, envelope bytes)."""
         cid = int(path[len(CUSTOMER_PATH) + 1 :])
         obj = self._store.customers.get(cid)
         if obj is None or (lag > 0 and not self._store.visible(cid, lag)):
@@ -829,6 +845,7 @@ class Sandbox:
         return 200, _wire.envelope(200, obj)
 
     def _lookup(self, path: str, query: str, lag: float) -> tuple[int, bytes]:
+        """A ``where`` query or the ``external_key:`` path form: (status, envelope bytes)."""
         if path.startswith(_KEY_PREFIX):
             obj = self._store.by_key(unquote(path[len(_KEY_PREFIX) :]))
             if obj is None or (lag > 0 and not self._store.visible(obj["customer_id"], lag)):
@@ -850,6 +867,7 @@ class Sandbox:
     def _other(
         self, method: str, path: str, query: str, rec: tuple[str, str, str, str, float]
     ) -> web.StreamResponse:
+        """A plain listing, or the 400 of an unknown endpoint (the redirect target too)."""
         if method == "GET" and path == CUSTOMER_PATH:  # a plain listing, no where filter
             status, body = self._lookup(path, query, 0.0)
             self._record(*rec, status)

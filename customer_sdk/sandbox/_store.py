@@ -128,7 +128,8 @@ class Store:
         self._stamp = ""
 
     def _now_text(self) -> str:
-        # "2015-03-19 08:55:33" (chargeover-api.md); formatted once per second, not per create.
+        """The current local time as ChargeOver writes it: ``2015-03-19 08:55:33``."""
+        # chargeover-api.md, "Looking customers up"; formatted once a second, not per create.
         now = int(time.time())
         if now != self._stamp_second:
             self._stamp_second = now
@@ -342,6 +343,7 @@ def _sort_key_of(field: str) -> Callable[[dict[str, Any]], tuple[int, Any]]:
     """A sort key on one field: nulls first, then numbers, then text (never compared across)."""
 
     def key(obj: dict[str, Any]) -> tuple[int, Any]:
+        """Sort key of one stored object."""
         value = obj.get(field)
         if value is None:
             return (0, 0)
