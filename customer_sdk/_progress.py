@@ -9,6 +9,7 @@ reaches the screen or the report goes through :func:`scrub`, which masks the sec
 from __future__ import annotations
 
 import csv
+import os
 import shutil
 import time
 from collections.abc import Callable, Iterable
@@ -128,17 +129,16 @@ def render_line(
         parts.append(f"{tally.resumed} resumed")
     parts.append(f"{throttled} throttled")
     counts = f"{done}/{total}" if total is not None else f"{done}"
-    tail = f" {counts} {rate:,.0f} rows/s {eta} | " + ", ".join(parts)
+    core = f"{counts} {rate:,.0f} rows/s {eta}"
+    tail = " | " + ", ".join(parts)
     if not bar:
-        return f"{_duration(elapsed)}{tail} | {requests} requests"
+        return f"{_duration(elapsed)} {core}{tail} | {requests} requests"
     pct = f"{100 * done / total:3.0f}%" if total else "  ?%"
-    room = width - len(tail) - len(pct) - 4
-    if room >= 10:
-        cells = min(room, 40)
-        filled = cells * done // total if total else 0
-        line = f"{pct} [{'#' * filled}{'.' * (cells - filled)}]{tail}"
-    else:
-        line = f"{pct}{tail}"
+    # The bar takes what the counts leave, between 10 and 40 cells; on a narrow terminal the
+    # counts are cut instead, never the bar, the rate or the ETA.
+    cells = max(10, min(40, width - 1 - len(pct) - len(core) - len(tail) - 4))
+    filled = cells * done // total if total else 0
+    line = f"{pct} [{'#' * filled}{'.' * (cells - filled)}] {core}{tail}"
     return line[: max(width - 1, 20)]
 
 
@@ -207,8 +207,16 @@ class Progress:
             self.stream.write("\n")
             self.stream.flush()
 
+    def _columns(self) -> int:
+        try:
+            columns = os.get_terminal_size(self.stream.fileno()).columns
+        except (OSError, ValueError, AttributeError):
+            columns = 0
+        # A fresh pty reports 0 columns: fall back like shutil.get_terminal_size does.
+        return columns if columns > 0 else shutil.get_terminal_size((100, 24)).columns
+
     def _draw(self, tally: Tally, *, throttled: int, requests: int) -> None:
-        width = shutil.get_terminal_size((100, 24)).columns if self.tty else 200
+        width = self._columns() if self.tty else 200
         line = render_line(
             tally,
             self.total,
@@ -277,7 +285,7 @@ def format_summary(
         title,
         [
             ("created", f"{c['created']:,}"),
-            ("already existed", f"{c['existed']:,}"),
+            ("existed (found by key)", f"{c['existed']:,}"),
             ("rejected", f"{c['rejected']:,}"),
             ("unknown", f"{c['unknown']:,}"),
             ("failed", f"{c['failed']:,}"),

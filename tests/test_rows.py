@@ -281,6 +281,9 @@ def test_progress_line_shows_bar_counts_rate_eta_and_throttles() -> None:
     assert "1 rejected" in line
     assert "7 throttled" in line
     assert len(line) < 120
+    narrow = render_line(tally, 204, 2.0, throttled=7, requests=60, width=60, bar=True)
+    assert re.match(r" 25% \[#{2}\.{8}\] 51/204 26 rows/s ETA 0:06 \| 50 created", narrow)
+    assert len(narrow) == 59
     plain = render_line(tally, 204, 2.0, throttled=7, requests=60, width=120, bar=False)
     assert "[" not in plain
     assert "60 requests" in plain
@@ -307,7 +310,7 @@ def test_summary_table_lists_every_outcome() -> None:
     tally.add("created")
     tally.add("existed", resumed=True)
     text = format_summary(tally, elapsed=2.0, requests=9, throttled=1)
-    for label in ("created", "already existed", "rejected", "unknown", "failed", "resumed"):
+    for label in ("created", "existed (found by key)", "rejected", "unknown", "failed", "resumed"):
         assert label in text
     assert "HTTP requests" in text
     assert "rows/s" in text

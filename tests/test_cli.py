@@ -1,0 +1,414 @@
+"""The customer-sdk command line: import (dry run, sandbox, env), progress, exit codes, secrets."""
+
+from __future__ import annotations
+
+import asyncio
+import csv
+import fcntl
+import os
+import pty
+import re
+import signal
+import struct
+import subprocess
+import sys
+import termios
+import time
+from pathlib import Path
+
+import pytest
+
+from customer_sdk.cli import main
+from customer_sdk.sandbox import Sandbox
+
+ROOT = Path(__file__).resolve().parent.parent
+EXAMPLE = ROOT / "examples" / "customers.csv"
+CANARY_USER = "canary-user-5f3a"
+CANARY_PASS = "canary-pass-9d1e7c"
+
+
+def _write_csv(path: Path, n: int, *, bad: dict[int, dict[str, str]] | None = None) -> Path:
+    """Write n customers; ``bad`` overrides cells of some rows (0-based) to make them invalid."""
+    bad = bad or {}
+    columns = ["external_key", "company", "language_id", "no_taxes", "tags", "bill_country"]
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, columns, lineterminator="\n")
+        writer.writeheader()
+        for i in range(n):
+            row = {
+                "external_key": f"cli-{i:05d}",
+                "company": f"Company {i} Ltd",
+                "language_id": "1",
+                "no_taxes": "no",
+                "tags": "a;b",
+                "bill_country": "Ísland",
+            }
+            row.update(bad.get(i, {}))
+            writer.writerow(row)
+    return path
+
+
+def _env(sb: Sandbox) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEOVER_")}
+    env.update(
+        CHARGEOVER_BASE_URL=sb.base_url,
+        CHARGEOVER_USERNAME=sb.username,
+        CHARGEOVER_PASSWORD=sb.password,
+    )
+    return env
+
+
+def _cli(*args: str) -> list[str]:
+    return [sys.executable, "-m", "customer_sdk", *args]
+
+
+def _report_rows(path: Path) -> list[dict[str, str]]:
+    with path.open(encoding="utf-8", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+@pytest.fixture
+def no_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """No CHARGEOVER_* variables in the environment."""
+    for name in list(os.environ):
+        if name.startswith("CHARGEOVER_"):
+            monkeypatch.delenv(name)
+
+
+# --- dry run and usage -----------------------------------------------------------------------
+
+
+def test_dry_run_reports_every_invalid_row_of_the_example(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_env: None
+) -> None:
+    """--dry-run sends nothing, needs no credentials, and lists all 12 invalid example rows."""
+    report = tmp_path / "failures.csv"
+    status = main(["import", str(EXAMPLE), "--dry-run", "--report", str(report)])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert re.search(r"valid\s+2,988", out)
+    assert re.search(r"rejected\s+12", out)
+    rows = _report_rows(report)
+    assert len({r["row"] for r in rows}) == 12
+    assert len(rows) == 13  # one row has two bad fields: one line each
+    by_field = {r["field"]: r for r in rows}
+    assert by_field["language_id"]["reason"].startswith("expected a whole number")
+    assert by_field["notes"]["reason"].startswith("unknown column")
+    assert {r["outcome"] for r in rows} == {"rejected"}
+    # Row numbers are the file's lines: the line really holds that key.
+    lines = EXAMPLE.read_bytes().decode("utf-8").split("\n")  # LF only, as grep -n counts
+    for r in rows:
+        assert lines[int(r["row"]) - 1].lstrip('"').startswith(r["external_key"])
+
+
+def test_dry_run_of_a_clean_file_exits_0(tmp_path: Path, no_env: None) -> None:
+    """A file without invalid rows passes the dry run with status 0."""
+    assert main(["import", str(_write_csv(tmp_path / "ok.csv", 20)), "--dry-run"]) == 0
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["import", "missing.csv"], "no such file"),
+        (["import", "{f}", "--burst", "5"], "--burst needs --rate"),
+        (["import", "{f}", "--redis", "redis://127.0.0.1:1"], "--redis needs --rate"),
+        (["import", "{f}", "--faults", "create:400=1"], "add --sandbox"),
+        (["import", "{f}", "--batch-size", "30"], "at most 25"),
+        (["import", "{f}", "--sandbox", "--faults", "create:nope=1"], "--faults"),
+        (["import", "{f}"], "missing environment variables"),
+        (["import", "{f}", "--shard", "4/4"], "shard index"),
+        (["import", "{f}", "--concurrency", "0"], "must be >= 1"),
+        (["frobnicate"], "invalid choice"),
+        (["create", "--company", "X"], "missing environment variables"),
+    ],
+)
+def test_usage_and_configuration_errors_exit_2(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    no_env: None,
+    args: list[str],
+    message: str,
+) -> None:
+    """Bad options, bad combinations and missing credentials exit 2 with a one-line reason."""
+    f = _write_csv(tmp_path / "in.csv", 3)
+    status = main([a.replace("{f}", str(f)) for a in args])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert message in err
+    assert "Traceback" not in err
+
+
+def test_python_dash_m_works() -> None:
+    """`python -m customer_sdk --version` runs the same command line."""
+    done = subprocess.run(_cli("--version"), capture_output=True, text=True, check=False)
+    assert done.returncode == 0
+    assert done.stdout.startswith("customer-sdk ")
+
+
+# --- imports into a sandbox ------------------------------------------------------------------
+
+
+async def test_import_via_env_into_an_in_process_sandbox(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CHARGEOVER_* point the import at a sandbox; valid rows land once, bad rows are reported."""
+    src = _write_csv(
+        tmp_path / "in.csv",
+        60,
+        bad={7: {"language_id": "abc"}, 30: {"company": ""}, 31: {"no_taxes": "maybe"}},
+    )
+    report = tmp_path / "failures.csv"
+    faults = "create:reset_after_commit=0.1,503_before_commit=0.1,truncated_201=0.05"
+    async with Sandbox(username=CANARY_USER, password=CANARY_PASS, faults=faults, seed=3) as sb:
+        for name, value in _env(sb).items():
+            monkeypatch.setenv(name, value)
+        args = ["import", str(src), "--report", str(report), "--concurrency", "4"]
+        status = await asyncio.to_thread(main, args)
+        assert sb.counters["faulted"] > 0
+        stored = sorted(c["external_key"] for c in sb.customers.values())
+    out, err = capsys.readouterr()
+    assert status == 1
+    assert stored == sorted(f"cli-{i:05d}" for i in range(60) if i not in {7, 30, 31})
+    created = re.search(r"created\s+(\d+)", out)
+    existed = re.search(r"existed \(found by key\)\s+(\d+)", out)
+    assert created
+    assert existed
+    # A create whose answer was lost is found by key: "existed", yet made by this run.
+    assert int(created[1]) + int(existed[1]) == 57
+    assert re.search(r"rejected\s+3", out)
+    rows = _report_rows(report)
+    assert [(r["row"], r["field"]) for r in rows] == [
+        ("9", "language_id"),
+        ("32", "company"),
+        ("33", "no_taxes"),
+    ]
+    for text in (out, err, report.read_text(encoding="utf-8")):
+        assert CANARY_PASS not in text
+        assert CANARY_USER not in text
+
+
+async def test_a_clean_import_exits_0_and_a_second_run_finds_every_row_existing(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Status 0 when all rows are created; re-running reports them all as already existing."""
+    src = _write_csv(tmp_path / "in.csv", 25)
+    async with Sandbox() as sb:
+        for name, value in _env(sb).items():
+            monkeypatch.setenv(name, value)
+        first = await asyncio.to_thread(main, ["import", str(src), "--quiet"])
+        second = await asyncio.to_thread(main, ["import", str(src), "--quiet"])
+        assert len(sb.customers) == 25
+    out = capsys.readouterr().out
+    assert (first, second) == (0, 0)
+    assert re.search(r"existed \(found by key\)\s+25", out)
+
+
+async def test_wrong_credentials_stop_the_job_with_status_3(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """401s stop the import early (status 3) and the wrong password is never printed."""
+    src = _write_csv(tmp_path / "in.csv", 200)
+    report = tmp_path / "failures.csv"
+    async with Sandbox() as sb:
+        for name, value in _env(sb).items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("CHARGEOVER_PASSWORD", CANARY_PASS)
+        status = await asyncio.to_thread(main, ["import", str(src), "--report", str(report)])
+        assert sb.counters["create"] < 50  # stopped early, not after 200 failures
+        assert not sb.customers
+    out, err = capsys.readouterr()
+    assert status == 3
+    assert "AuthenticationError" in err
+    for text in (out, err, report.read_text(encoding="utf-8")):
+        assert CANARY_PASS not in text
+
+
+async def test_create_command_prints_the_id_then_existed(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`create` prints 'created ID', and 'existed ID' for the same key; bad fields exit 1."""
+    async with Sandbox() as sb:
+        for name, value in _env(sb).items():
+            monkeypatch.setenv(name, value)
+        args = ["create", "--company", "Åsa AB", "--external-key", "one", "--field", "tags=x;y"]
+        first = await asyncio.to_thread(main, args)
+        second = await asyncio.to_thread(main, args)
+        bad = await asyncio.to_thread(
+            main, ["create", "--company", "X", "--field", "language_id=abc"]
+        )
+        stored = sb.by_key("one")
+    out, err = capsys.readouterr()
+    assert (first, second, bad) == (0, 0, 1)
+    assert stored is not None
+    assert out.splitlines() == [
+        f"created {stored['customer_id']}",
+        f"existed {stored['customer_id']}",
+    ]
+    assert "language_id: expected a whole number" in err
+
+
+def test_journal_in_use_by_another_process_is_refused(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_env: None
+) -> None:
+    """A journal locked by another import is refused (status 2) before anything is sent."""
+    src = _write_csv(tmp_path / "in.csv", 5)
+    journal = tmp_path / "job.db"
+    with (tmp_path / "job.db.lock").open("w") as held:
+        fcntl.flock(held, fcntl.LOCK_EX)
+        status = main(["import", str(src), "--sandbox", "--journal", str(journal)])
+    assert status == 2
+    assert "in use by another import" in capsys.readouterr().err
+
+
+def test_a_shard_refuses_another_shards_journal(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_env: None
+) -> None:
+    """Shards must not share a journal: shard 1/2 on shard 0/2's journal exits 2."""
+    src = _write_csv(tmp_path / "in.csv", 10)
+    journal = str(tmp_path / "job.db")
+    base = ["import", str(src), "--sandbox", "--faults", "", "--journal", journal, "--quiet"]
+    assert main([*base, "--shard", "0/2"]) == 0
+    assert main([*base, "--shard", "1/2"]) == 2
+    assert "--journal" in capsys.readouterr().err
+
+
+# --- progress and the sandbox subcommand (subprocesses) --------------------------------------
+
+
+def _read_pty(fd: int, proc: subprocess.Popen[bytes], timeout: float) -> bytes:
+    """Read everything the child writes to its pty until it exits (EIO at end on Linux)."""
+    chunks = []
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            data = os.read(fd, 65536)
+        except OSError:
+            break
+        if not data:
+            break
+        chunks.append(data)
+    proc.wait(timeout=max(1.0, deadline - time.monotonic()))
+    return b"".join(chunks)
+
+
+def test_progress_is_a_redrawn_bar_on_a_tty(tmp_path: Path) -> None:
+    """On a terminal the progress line is redrawn in place (CR), with bar, rate, ETA, counts."""
+    src = _write_csv(tmp_path / "in.csv", 300)
+    master, slave = pty.openpty()
+    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
+    args = [
+        "import",
+        str(src),
+        "--sandbox",
+        "--faults",
+        "",
+        "--sandbox-rate",
+        "200",
+        "--rate",
+        "150",
+    ]
+    proc = subprocess.Popen(_cli(*args), stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+    os.close(slave)
+    try:
+        text = _read_pty(master, proc, 60).decode("utf-8")
+    finally:
+        os.close(master)
+    assert proc.returncode == 0, text
+    redraws = [part for part in text.split("\r") if "rows/s" in part]
+    assert len(redraws) >= 3
+    assert re.search(r"\d+% \[#*\.*\] \d+/300 ", text), text
+    assert all(len(part.rstrip("\n")) < 120 for part in redraws)
+    assert "ETA " in text
+    assert "throttled" in text
+    assert "300 created" in text
+    assert re.search(r"created\s+300", text)
+
+
+def test_progress_degrades_to_periodic_plain_lines_without_a_tty(tmp_path: Path) -> None:
+    """Piped output gets a plain progress line per interval, never a carriage return."""
+    src = _write_csv(tmp_path / "in.csv", 300)
+    args = [
+        "import",
+        str(src),
+        "--sandbox",
+        "--faults",
+        "",
+        "--rate",
+        "150",
+        "--progress-interval",
+        "0.3",
+    ]
+    done = subprocess.run(_cli(*args), capture_output=True, text=True, timeout=60, check=False)
+    assert done.returncode == 0, done.stderr
+    lines = [line for line in done.stderr.splitlines() if "rows/s" in line]
+    # ~2 s of work at one line per 0.3 s: several lines, far fewer than the redraws on a TTY.
+    assert 3 <= len(lines) <= 20, done.stderr
+    assert "\r" not in done.stderr
+    assert lines[-1].split()[1] == "300/300"
+
+
+def test_sandbox_command_prints_exports_and_stops_on_sigterm(tmp_path: Path) -> None:
+    """`sandbox` prints export lines that work with `create`, and exits 0 on SIGTERM."""
+    proc = subprocess.Popen(
+        _cli("sandbox", "--username", CANARY_USER, "--password", CANARY_PASS, "--rate", "50"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stdout is not None
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEOVER_")}
+        banner = proc.stdout.readline()
+        for _ in range(3):
+            name, _, value = proc.stdout.readline().removeprefix("export ").strip().partition("=")
+            env[name] = value
+        assert banner.startswith("# ChargeOver sandbox on http://127.0.0.1:")
+        assert env["CHARGEOVER_USERNAME"] == CANARY_USER
+        assert env["CHARGEOVER_PASSWORD"] == CANARY_PASS
+        created = subprocess.run(
+            _cli("create", "--company", "Via Env", "--external-key", "e-1"),
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=30,
+            check=False,
+        )
+        assert created.returncode == 0, created.stderr
+        assert created.stdout.startswith("created ")
+        assert CANARY_PASS not in created.stdout + created.stderr
+        proc.send_signal(signal.SIGTERM)
+        rest, err = proc.communicate(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 0, err
+    assert "sandbox stopped: 1 customers" in rest
+
+
+def test_sigint_stops_an_import_with_a_summary_and_status_130(tmp_path: Path) -> None:
+    """Ctrl-C mid-import prints the summary so far and exits 130 (resumable with a journal)."""
+    src = _write_csv(tmp_path / "in.csv", 2000)
+    journal = tmp_path / "job.db"
+    args = ["import", str(src), "--sandbox", "--faults", "", "--rate", "100"]
+    proc = subprocess.Popen(
+        _cli(*args, "--journal", str(journal), "--progress-interval", "0.2"),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert proc.stderr is not None
+        for line in proc.stderr:  # wait for the first progress line: the import is running
+            if "rows/s" in line:
+                break
+        proc.send_signal(signal.SIGINT)
+        out, err = proc.communicate(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 130, err
+    assert "interrupted by SIGINT" in out
+    assert "re-run with the same --journal" in out
+    assert "Traceback" not in err
