@@ -1,0 +1,167 @@
+"""Soak: 20,000 creates through a sandbox that faults at least 15 % of requests ambiguously.
+
+With keys every call must return, each with the id of the one stored customer carrying its key
+(0 duplicates, 0 lost, 0 false failures). Without keys the SDK must never send a payload twice:
+every ambiguous fault surfaces as OutcomeUnknownError, and nothing else does.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import time
+from collections.abc import Awaitable, Callable, Iterator
+
+import pytest
+
+from customer_sdk import ChargeOverClient, CreatedCustomer, OutcomeUnknownError, RetryPolicy
+from customer_sdk.sandbox import Sandbox
+
+pytestmark = pytest.mark.slow
+
+N = 20_000
+CONCURRENCY = 64
+USER, PASSWORD = "soak-user", "soak-pass-51e0"
+
+# faults.md's ambiguous classes, each at 2 %: 22 % of creates. No stall: it only adds time.
+AMBIGUOUS = (
+    "reset_before_commit",
+    "reset_after_commit",
+    "close_after_commit",
+    "500_after_commit",
+    "503_after_commit",
+    "502_html",
+    "504_html",
+    "truncated_201",
+    "malformed_201",
+    "empty_201",
+    "garbage_status",
+)
+CREATE_FAULTS = "create:" + ",".join(f"{name}=0.02" for name in AMBIGUOUS)
+# A lagging lookup makes a reconcile resend into a duplicate-key 400 (F23).
+LOOKUP_FAULTS = "lookup:lag=0.2"
+
+
+@pytest.fixture(autouse=True)
+def _collect_garbage() -> Iterator[None]:
+    """Collect after the test so a leaked transport warns (an error) inside it."""
+    yield
+    gc.collect()
+
+
+async def run_all(
+    client: ChargeOverClient, call: Callable[[ChargeOverClient, int], Awaitable[CreatedCustomer]]
+) -> tuple[dict[int, CreatedCustomer], dict[int, BaseException]]:
+    """Make N calls, CONCURRENCY at a time; every call's result or exception, by index."""
+    results: dict[int, CreatedCustomer] = {}
+    errors: dict[int, BaseException] = {}
+    indexes = iter(range(N))
+
+    async def worker() -> None:
+        for i in indexes:
+            try:
+                results[i] = await call(client, i)
+            except Exception as exc:
+                errors[i] = exc
+
+    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    return results, errors
+
+
+def fault_rate(sb: Sandbox) -> tuple[float, str]:
+    """The share of requests the sandbox faulted, and a line describing it."""
+    rate = sb.counters["faulted"] / sb.counters["requests"]
+    faults: dict[str, int] = {}
+    for e in sb.audit:
+        if e.fault is not None:
+            faults[e.fault] = faults.get(e.fault, 0) + 1
+    return rate, (
+        f"{sb.counters['faulted']} of {sb.counters['requests']} requests faulted "
+        f"({rate:.1%}): {sorted(faults.items())}"
+    )
+
+
+def client_for(sb: Sandbox) -> ChargeOverClient:
+    """A no-wait client with a generous attempt budget (lag can repeat) and 64 connections."""
+    return ChargeOverClient(
+        sb.base_url,
+        username=USER,
+        password=PASSWORD,
+        retry=RetryPolicy.no_wait(attempts=16),
+        max_connections=CONCURRENCY,
+        timeout=30.0,
+    )
+
+
+async def test_soak_keyed_creates_lose_nothing_and_duplicate_nothing() -> None:
+    """20k keyed creates under >= 15 % ambiguous faults: all return, 1 row each, ids match."""
+    async with Sandbox(
+        username=USER, password=PASSWORD, faults=f"{CREATE_FAULTS};{LOOKUP_FAULTS}", seed=7
+    ) as sb:
+        started = time.monotonic()
+        async with client_for(sb) as client:
+
+            async def call(c: ChargeOverClient, i: int) -> CreatedCustomer:
+                return await c.customers.create(company=f"Soak {i}", external_key=f"soak-{i}")
+
+            results, errors = await run_all(client, call)
+            held = len(client._transport._session.connector._acquired)  # type: ignore[union-attr]
+        elapsed = time.monotonic() - started
+        rate, described = fault_rate(sb)
+        assert errors == {}, f"{len(errors)} false failures, e.g. {next(iter(errors.values()))!r}"
+        assert len(results) == N
+        assert held == 0
+        assert rate >= 0.15, described
+        # 0 lost, 0 duplicates: one stored customer per key, and it is the one returned.
+        assert len(sb.customers) == N, described
+        for i in range(N):
+            stored = sb.by_key(f"soak-{i}")
+            assert stored is not None
+            assert stored["customer_id"] == results[i].id
+        assert sum(e.committed for e in sb.audit) == N
+        reconciled = sum(1 for r in results.values() if not r.created)
+        assert reconciled > 0  # after-commit faults were settled by lookup
+        # A lagging lookup sent some creates again into a duplicate-key 400 (F23), settled too.
+        assert any(e.kind == "create" and e.status == 400 for e in sb.audit)
+        print(f"\nkeyed soak: {N} creates in {elapsed:.1f} s; {described}; {reconciled} found")
+
+
+async def test_soak_keyless_creates_are_never_sent_twice() -> None:
+    """20k keyless creates: no payload stored twice; OutcomeUnknownError exactly per fault."""
+    async with Sandbox(username=USER, password=PASSWORD, faults=CREATE_FAULTS, seed=11) as sb:
+        started = time.monotonic()
+        async with client_for(sb) as client:
+
+            async def call(c: ChargeOverClient, i: int) -> CreatedCustomer:
+                return await c.customers.create(company=f"Keyless {i}")
+
+            results, errors = await run_all(client, call)
+            held = len(client._transport._session.connector._acquired)  # type: ignore[union-attr]
+        elapsed = time.monotonic() - started
+        rate, described = fault_rate(sb)
+        assert held == 0
+        assert rate >= 0.15, described
+        unknown = {i for i, e in errors.items() if type(e) is OutcomeUnknownError}
+        assert set(errors) == unknown, (
+            f"false failures: {[errors[i] for i in set(errors) - unknown][:3]}"
+        )
+        assert len(results) + len(unknown) == N
+        # Never resent: one POST per call, so each payload reached the server at most once.
+        creates = [e for e in sb.audit if e.kind == "create"]
+        assert len(creates) == N
+        faulted = [e for e in creates if e.fault is not None]
+        assert {e.fault for e in faulted} <= set(AMBIGUOUS)
+        # Every ambiguous fault, and nothing else, was reported as unknown.
+        assert len(unknown) == len(faulted), described
+        companies: dict[str, int] = {}
+        for cid, customer in sb.customers.items():
+            assert customer["company"] not in companies, "a payload was stored twice"
+            companies[customer["company"]] = cid
+        for i, r in results.items():
+            assert companies[f"Keyless {i}"] == r.id
+        # The customers nobody was told about are exactly the after-commit faults' commits,
+        # and each belongs to a call that was reported unknown.
+        untold = set(companies) - {f"Keyless {i}" for i in results}
+        assert untold <= {f"Keyless {i}" for i in unknown}
+        assert len(untold) == sum(e.committed for e in faulted)
+        print(f"\nkeyless soak: {N} in {elapsed:.1f} s; {described}; {len(unknown)} unknown")
