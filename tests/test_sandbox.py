@@ -136,16 +136,19 @@ class Wire:
         return None
 
 
-async def wire(sb: Sandbox, method: str, target: str, body: bytes = b"") -> Wire:
+async def wire(
+    sb: Sandbox, method: str, target: str, body: bytes = b"", *, auth: bytes | None = None
+) -> Wire:
     """Send one request on a fresh raw socket and read until the server ends the connection."""
     host, port = sb.base_url.removeprefix("http://").rsplit(":", 1)
     reader, writer = await asyncio.open_connection(host, int(port))
     head = (
         f"{method} {target} HTTP/1.1\r\nHost: {host}:{port}\r\n"
-        f"Authorization: {basic(sb)['Authorization']}\r\nContent-Type: application/json\r\n"
-        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+        f"Content-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n"
     )
-    writer.write(head.encode() + body)
+    authorization = basic(sb)["Authorization"].encode() if auth is None else auth
+    writer.write(head.encode() + b"Authorization: " + authorization + b"\r\n\r\n" + body)
     chunks: list[bytes] = []
     end = "eof"
     try:
@@ -347,7 +350,38 @@ async def test_signature_auth_refused(sb: Sandbox, http: aiohttp.ClientSession, 
     assert sb.customers == {}
 
 
+@pytest.mark.parametrize(
+    "auth",
+    [
+        'ChargeOver co_public_key="\xc3\xa9\xed\xa0\x80" co_nonce="n" co_timestamp="1"'.encode(
+            "latin-1"
+        ),
+        b'ChargeOver co_public_key="x" co_nonce="n" co_timestamp="1e999" co_signature="s"',
+        b"Basic \xc3\xa9\xc3\xa9",
+        b"Bearer abc",
+        b"Basic",
+    ],
+)
+async def test_hostile_authorization_headers_are_a_clean_401(sb: Sandbox, auth: bytes) -> None:
+    """Malformed, non-ASCII or unknown-scheme Authorization headers get a 401, never a 500."""
+    w = await wire(sb, "GET", f"{CUSTOMER}/1", auth=auth)
+    assert w.status == 401
+    assert orjson.loads(w.body)["message"].startswith("Invalid or incorrect authorization [")
+
+
 # --- reads -----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "target", [f"{CUSTOMER}/\u00b2", f"{CUSTOMER}/{'9' * 5000}", f"{CUSTOMER}/"]
+)
+async def test_odd_ids_are_an_unknown_endpoint(
+    sb: Sandbox, http: aiohttp.ClientSession, target: str
+) -> None:
+    """Non-ASCII digits, a 5000-digit id or no id are a 400 of kind other, not a crash."""
+    status, env, _ = await call(http, sb, "GET", quote(target))
+    assert (status, env["message"]) == (400, INVALID)
+    assert sb.audit[-1].kind == "other"
 
 
 async def test_get_404_has_null_response(sb: Sandbox, http: aiohttp.ClientSession) -> None:

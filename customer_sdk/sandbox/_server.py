@@ -159,11 +159,16 @@ def _classify(method: str, path: str, query: str) -> str:
         tail = path[len(CUSTOMER_PATH) + 1 :]
         if tail.startswith("external_key:"):
             return "lookup"
-        if tail.isdigit():
+        if _is_id(tail):
             return "get"
     elif path == BULK_PATH and method == "POST":
         return "bulk"
     return "other"
+
+
+def _is_id(text: str) -> bool:
+    """Whether a path segment is a customer id: ASCII digits only, of a sane length."""
+    return 0 < len(text) <= 18 and text.isascii() and text.isdigit()
 
 
 def _json(status: int, body: bytes, headers: dict[str, str] | None = None) -> web.Response:
@@ -540,10 +545,10 @@ class Sandbox:
             return "Invalid or incorrect authorization [Request timestamp is out of range.]"
         # The exact URL as sent (query included), lowercased, and the exact body bytes.
         url = f"{self._scheme}://{request.host}{request.raw_path}".lower()
-        message = b"||".join((public.encode(), url.encode(), nonce.encode(), stamp.encode(), body))
+        message = b"||".join((_b(public), _b(url), _b(nonce), _b(stamp), body))
         expected = hmac.new(self._pass_b, message, hashlib.sha256).hexdigest().encode()
-        ok_key = hmac.compare_digest(public.encode(), self._user_b)
-        ok_sig = hmac.compare_digest(signature.encode(), expected)
+        ok_key = hmac.compare_digest(_b(public), self._user_b)
+        ok_sig = hmac.compare_digest(_b(signature), expected)
         if ok_key and ok_sig:
             return None
         return "Invalid or incorrect authorization [Signature mismatch.]"
@@ -804,7 +809,7 @@ class Sandbox:
                 return {"code": 400, "status": "Error", "message": message, "response": False}
             if method == "GET" and isinstance(uri, str) and uri.startswith(CUSTOMER_PATH + "/"):
                 tail = uri[len(CUSTOMER_PATH) + 1 :]
-                obj = self._store.customers.get(int(tail)) if tail.isdigit() else None
+                obj = self._store.customers.get(int(tail)) if _is_id(tail) else None
                 if obj is not None:
                     return {"code": 200, "status": "OK", "message": "", "response": obj}
                 return {"code": 404, "status": "Error", "message": NOT_FOUND, "response": None}
@@ -875,6 +880,11 @@ class Sandbox:
         # Unknown endpoints (the redirect target included) are a 400 (chargeover-api.md, "Errors").
         self._record(*rec, 400)
         return _error(400, INVALID)
+
+
+def _b(text: str) -> bytes:
+    """Header text back to bytes, whatever it holds (a hostile header must not raise)."""
+    return text.encode("utf-8", "surrogatepass")
 
 
 def _gone() -> web.Response:
