@@ -94,16 +94,19 @@ class PauseGate:
 class _Pacer:
     """GCRA pacing (a token bucket kept as one "theoretical arrival time") plus the pause.
 
-    Slots are *reserved* before sleeping, so concurrent callers are spaced out instead of all
-    waking at the same instant. A caller whose slot fell inside a pause that began while it
-    slept reserves again after the pause, so a pause never ends in a burst.
+    Callers queue on a lock and only the one at the head waits for the next slot, so slots go
+    out evenly spaced, in arrival order, and a rate change applies from the next slot on
+    (reserving slots ahead for every waiter would keep the old rate for all of them). A caller
+    whose slot fell inside a pause that began while it slept waits the pause out and takes a
+    fresh slot, so a pause never ends in a burst.
     """
 
-    __slots__ = ("_clock", "_sleep", "_tat", "gate", "interval", "tolerance")
+    __slots__ = ("_clock", "_lock", "_sleep", "_tat", "gate", "interval", "tolerance")
 
     def __init__(self, rate: float | None, burst: int, clock: Clock, sleep: Sleep) -> None:
         self._clock = clock
         self._sleep = sleep
+        self._lock = asyncio.Lock()
         self.gate = PauseGate(clock=clock, sleep=sleep)
         self._tat = 0.0
         self.interval = 0.0
@@ -117,19 +120,24 @@ class _Pacer:
 
     async def acquire(self) -> None:
         gate = self.gate
-        while True:
+        if self.interval == 0.0:  # unpaced: no queue, only the pause
             if gate.paused_until > self._clock():
                 await gate.acquire()
-            if self.interval == 0.0:
-                return
-            now = self._clock()
-            tat = max(self._tat, now)
-            self._tat = tat + self.interval
-            wait = tat - self.tolerance - now
-            if wait <= 0:
-                return
-            await self._sleep(wait)
-            if gate.paused_until <= self._clock():
+            return
+        async with self._lock:
+            repaused = False
+            while True:
+                if gate.paused_until > self._clock():
+                    await gate.acquire()
+                now = self._clock()
+                slot = max(self._tat, now)
+                wait = slot - self.tolerance - now
+                if wait > 0:
+                    await self._sleep(wait)
+                    if not repaused and gate.paused_until > self._clock():
+                        repaused = True  # a pause began meanwhile: after it, a fresh slot
+                        continue
+                self._tat = slot + self.interval
                 return
 
     def pause(self, retry_after: float | None) -> None:
@@ -313,6 +321,13 @@ class AdaptiveLimiter:
         """The clock time until which every caller is held (0 when never paused)."""
         return self._pacer.gate.paused_until
 
+    def _sent_rate(self, now: float) -> float:
+        # Before the first measurement bucket closes, estimate from the open one (over at
+        # least 0.1 s, so a handful of requests in a millisecond is not read as thousands).
+        if self._measured > 0:
+            return self._measured
+        return self._bucket_count / max(now - self._bucket_start, 0.1)
+
     def _count_send(self) -> None:
         now = self._clock()
         elapsed = now - self._bucket_start
@@ -339,9 +354,8 @@ class AdaptiveLimiter:
         now = self._clock()
         if now - self._last_decrease < self.decrease_guard:
             return
-        # The rate being sent when throttled: the paced rate, or what was measured unpaced
-        # (never less than the requests of the current, still-open bucket imply).
-        sending = self.rate if self.rate is not None else max(self._measured, self.min_rate)
+        # The rate being sent when throttled: the paced rate, or what was measured unpaced.
+        sending = self.rate if self.rate is not None else max(self._sent_rate(now), self.min_rate)
         self._w_max = sending
         self._k = (sending * (1 - self.beta) / self.scale) ** (1 / 3)
         self._last_decrease = now
