@@ -72,7 +72,7 @@ _SUCCESS_SHAPED: Final = frozenset(
         "gzip_bomb_201",
     }
 )
-_BEFORE_COMMIT_STATUS: Final = {
+_ERROR_ANSWERS: Final = {
     "500_before_commit": (500, "Internal server error."),
     "503_before_commit": (503, "Service temporarily unavailable."),
     "500_after_commit": (500, "Internal server error."),
@@ -675,7 +675,7 @@ class Sandbox:
             self._record(*rec, None, fault)
             return self._reset(request)
         if fault in ("500_before_commit", "503_before_commit", "400", "401", "403"):
-            status, message = _BEFORE_COMMIT_STATUS[fault]
+            status, message = _ERROR_ANSWERS[fault]
             self._record(*rec, status, fault)
             return _error(status, message, None if status >= 500 else False)
         if fault in ("502_html", "504_html"):
@@ -714,7 +714,7 @@ class Sandbox:
             self._record(*rec, None, fault, committed)
             return self._close(request, _GARBAGE)
         if fault in ("500_after_commit", "503_after_commit"):
-            code, message = _BEFORE_COMMIT_STATUS[fault]
+            code, message = _ERROR_ANSWERS[fault]
             self._record(*rec, code, fault, committed)
             return _error(code, message, None)
         # The rest are 2xx-shaped: the status line of success, the body broken.
@@ -825,7 +825,7 @@ class Sandbox:
             self._record(*rec, None, fault)
             return self._reset(request)
         if fault in ("500", "503"):
-            status, message = _BEFORE_COMMIT_STATUS[fault]
+            status, message = _ERROR_ANSWERS[fault]
             self._record(*rec, status, fault)
             return _error(status, message, None)
         if fault == "stall":
