@@ -72,6 +72,7 @@ _SUCCESS_SHAPED: Final = frozenset(
         "gzip_bomb_201",
     }
 )
+# Status and message of each fault that answers with a JSON error envelope.
 _ERROR_ANSWERS: Final = {
     "500_before_commit": (500, "Internal server error."),
     "503_before_commit": (503, "Service temporarily unavailable."),
