@@ -284,13 +284,13 @@ def format_summary(
     return format_table(
         title,
         [
+            ("rows", f"{done:,}"),
             ("created", f"{c['created']:,}"),
             ("existed (found by key)", f"{c['existed']:,}"),
             ("rejected", f"{c['rejected']:,}"),
             ("unknown", f"{c['unknown']:,}"),
             ("failed", f"{c['failed']:,}"),
             ("resumed (from journal)", f"{tally.resumed:,}"),
-            ("rows", f"{done:,}"),
             ("elapsed", f"{elapsed:.1f} s"),
             ("rows/s", f"{rate:,.0f}"),
             ("HTTP requests", f"{requests:,}"),
