@@ -26,6 +26,7 @@ import logging
 import os
 import shlex
 import signal
+import sqlite3
 import sys
 import threading
 import time
@@ -430,7 +431,10 @@ class _Import:
             _fail("--faults and --sandbox-rate configure the embedded sandbox: add --sandbox")
         if a.sandbox and a.redis is not None:
             _fail("--sandbox runs inside this process; --redis is for several processes")
-        if a.journal is not None and a.report is not None and a.journal == a.report:
+        outputs = [p.resolve() for p in (a.journal, a.report) if p is not None]
+        if a.file.resolve() in outputs:
+            _fail("--journal and --report must not be the input file")
+        if len(set(outputs)) < len(outputs):
             _fail("--journal and --report must be different files")
 
     def total(self) -> tuple[str, int]:
@@ -492,7 +496,6 @@ class _Import:
     async def run(self) -> int:
         """Run the import; returns the exit status."""
         a = self.args
-        self.check_args()
         if a.dry_run:
             return await self.dry_run()
         job_id, total = self.total()
@@ -637,6 +640,9 @@ class _Import:
             self.stopped = f"{_reason(exc)} (check CHARGEOVER_USERNAME / CHARGEOVER_PASSWORD)"
         except JournalMismatchError as exc:
             _fail(f"--journal {a.journal}: {exc}")
+        except sqlite3.Error as exc:
+            # Raised by the journal only (the SDK itself uses no SQLite), e.g. not a database.
+            _fail(f"--journal {a.journal}: not a usable journal ({exc})")
         finally:
             stopper.remove()
             if drawer is not None:
@@ -673,6 +679,8 @@ def sb_faults(spec: str | None) -> str:
 
 async def _cmd_import(args: argparse.Namespace, out: IO[str], err: IO[str]) -> int:
     run = _Import(args, out, err)
+    # Before the report is created: a --report naming the input must not truncate it.
+    run.check_args()
     if args.report is not None:
         try:
             run.report = FailureReport(args.report)

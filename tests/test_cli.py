@@ -118,6 +118,10 @@ def test_dry_run_of_a_clean_file_exits_0(tmp_path: Path, no_env: None) -> None:
         (["import", "{f}"], "missing environment variables"),
         (["import", "{f}", "--shard", "4/4"], "shard index"),
         (["import", "{f}", "--concurrency", "0"], "must be >= 1"),
+        (["import", "{f}", "--journal", "{f}"], "must not be the input file"),
+        (["import", "{f}", "--journal", "x.db", "--report", "x.db"], "different files"),
+        (["import", "{f}", "--dry-run", "--report", "{f}"], "must not be the input file"),
+        (["import", "{f}", "--sandbox", "--journal", "{notdb}"], "not a usable journal"),
         (["frobnicate"], "invalid choice"),
         (["create", "--company", "X"], "missing environment variables"),
     ],
@@ -131,11 +135,14 @@ def test_usage_and_configuration_errors_exit_2(
 ) -> None:
     """Bad options, bad combinations and missing credentials exit 2 with a one-line reason."""
     f = _write_csv(tmp_path / "in.csv", 3)
-    status = main([a.replace("{f}", str(f)) for a in args])
+    notdb = tmp_path / "not-a.db"
+    notdb.write_text("this is not a SQLite database, just text long enough to be read\n" * 20)
+    status = main([a.replace("{f}", str(f)).replace("{notdb}", str(notdb)) for a in args])
     err = capsys.readouterr().err
     assert status == 2
     assert message in err
     assert "Traceback" not in err
+    assert f.read_text(encoding="utf-8").startswith("external_key,company")  # input untouched
 
 
 def test_python_dash_m_works() -> None:
