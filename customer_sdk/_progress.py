@@ -342,7 +342,8 @@ class FailureReport:
         Args:
             row: The row's line in the input file.
             key: Its ``external_key``, if any.
-            outcome: ``rejected``, ``unknown`` or ``failed``.
+            outcome: ``rejected``, ``unknown``, ``failed``, or ``unfinished`` (the job stopped
+                before the row had a result).
             problems: Field problems (one line each).
             reason: The whole-row reason, used when ``problems`` is empty.
         """

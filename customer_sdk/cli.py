@@ -337,7 +337,7 @@ class _Stopper:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._installed: list[int] = []
 
-    def install(self, task: asyncio.Task[Any]) -> None:
+    def install(self, task: asyncio.Future[Any]) -> None:
         if threading.current_thread() is not threading.main_thread():
             return
         self._loop = asyncio.get_running_loop()
@@ -345,7 +345,7 @@ class _Stopper:
             self._loop.add_signal_handler(sig, self._on_signal, sig, task)
             self._installed.append(sig)
 
-    def _on_signal(self, sig: int, task: asyncio.Task[Any]) -> None:
+    def _on_signal(self, sig: int, task: asyncio.Future[Any]) -> None:
         if self.signalled is None:
             self.signalled = sig
             task.cancel()
@@ -375,6 +375,7 @@ class _Import:
         self.retries: Counter[str] = Counter()
         self.sandbox: Sandbox | None = None
         self.stopped: str | None = None
+        self.unfinished = 0
 
     # rows ---------------------------------------------------------------------------------
 
@@ -459,6 +460,20 @@ class _Import:
             extra.append(("sandbox: customers stored", f"{len(self.sandbox.customers):,}"))
         return extra
 
+    def report_unfinished(self) -> None:
+        """After a stop, report the rows handed to the job that got no result.
+
+        Some may have been sent (the job stopped mid-request), so they are UNKNOWN until a
+        re-run settles them: with the same journal it looks them up, and without one the
+        create finds an existing key anyway. Rows never read are counted in the notes.
+        """
+        self.unfinished = len(self.meta)
+        if self.report is not None:
+            reason = "the import stopped before this row had a result; re-run to settle it"
+            for line, key in sorted(self.meta.values()):
+                self.report.add(line, key, "unfinished", reason=reason)
+        self.meta.clear()
+
     def notes(self) -> str:
         """Lines printed under the summary: where the report went, why the job stopped."""
         text = ""
@@ -466,6 +481,10 @@ class _Import:
             text += f"failures report: {self.report.path} ({self.report.lines} lines)\n"
         if self.stopped:
             text += f"stopped: {self.stopped}\n"
+            text += (
+                f"unfinished: {self.unfinished:,} rows were read but have no result; "
+                "rows after them were not read\n"
+            )
         return text
 
     def exit_status(self, interrupted: bool, auth_failed: bool) -> int:
@@ -542,6 +561,7 @@ class _Import:
         else:
             if a.redis is not None:
                 limiter = self.redis_limiter(stack)
+                await self.check_limiter(limiter)
             try:
                 client = ChargeOverClient.from_env(retry=policy, limiter=limiter)
             except ConfigurationError as exc:
@@ -574,6 +594,19 @@ class _Import:
             _fail(f"--redis {_redact_url(a.redis)}: {exc}")
         stack.push_async_callback(limiter.aclose)
         return _OnePoller(limiter)
+
+    @staticmethod
+    async def check_limiter(limiter: Limiter) -> None:
+        """Take one slot up front: an unreachable Redis is a configuration error (status 2).
+
+        Otherwise every row would fail on its own with the same error.
+        """
+        from customer_sdk.contrib.redis import LimiterUnavailableError
+
+        try:
+            await limiter.acquire()
+        except LimiterUnavailableError as exc:
+            _fail(f"--redis: {exc}")
 
     def client_rate(self) -> float | None:
         """The job's own rate: --rate; under --sandbox by default just below its limit."""
@@ -651,6 +684,8 @@ class _Import:
                     await drawer
         if not interrupted and not auth_failed:
             progress.total = self.tally.done  # the line count was an estimate
+        else:
+            self.report_unfinished()
         if not a.quiet:
             progress.finish(self.tally, **counters())
         if self.stopped and not interrupted:
@@ -769,9 +804,9 @@ async def _cmd_sandbox(args: argparse.Namespace, out: IO[str], err: IO[str]) -> 
         )
     except FaultSpecError as exc:
         _fail(f"--faults: {exc}")
-    stop = asyncio.Event()
     stopper = _Stopper()
-    waiter = asyncio.ensure_future(stop.wait())
+    # Nothing resolves this future: SIGINT/SIGTERM cancel it, which is the signal to stop.
+    waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
     try:
         await sb.start()
     except OSError as exc:

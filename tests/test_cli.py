@@ -123,6 +123,7 @@ def test_dry_run_of_a_clean_file_exits_0(tmp_path: Path, no_env: None) -> None:
         (["import", "{f}", "--dry-run", "--report", "{f}"], "must not be the input file"),
         (["import", "{f}", "--sandbox", "--journal", "{notdb}"], "not a usable journal"),
         (["frobnicate"], "invalid choice"),
+        (["import", "{f}", "--redis", "redis://:pw-canary@127.0.0.1:1/0", "--rate", "5"], "Redis"),
         (["create", "--company", "X"], "missing environment variables"),
     ],
 )
@@ -142,6 +143,7 @@ def test_usage_and_configuration_errors_exit_2(
     assert status == 2
     assert message in err
     assert "Traceback" not in err
+    assert "pw-canary" not in err
     assert f.read_text(encoding="utf-8").startswith("external_key,company")  # input untouched
 
 
@@ -394,12 +396,15 @@ def test_sandbox_command_prints_exports_and_stops_on_sigterm(tmp_path: Path) -> 
 
 
 def test_sigint_stops_an_import_with_a_summary_and_status_130(tmp_path: Path) -> None:
-    """Ctrl-C mid-import prints the summary so far and exits 130 (resumable with a journal)."""
+    """Ctrl-C mid-import prints the summary so far, reports unfinished rows, and exits 130."""
     src = _write_csv(tmp_path / "in.csv", 2000)
     journal = tmp_path / "job.db"
+    report = tmp_path / "failures.csv"
     args = ["import", str(src), "--sandbox", "--faults", "", "--rate", "100"]
     proc = subprocess.Popen(
-        _cli(*args, "--journal", str(journal), "--progress-interval", "0.2"),
+        _cli(
+            *args, "--journal", str(journal), "--report", str(report), "--progress-interval", "0.2"
+        ),
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -419,3 +424,31 @@ def test_sigint_stops_an_import_with_a_summary_and_status_130(tmp_path: Path) ->
     assert "interrupted by SIGINT" in out
     assert "re-run with the same --journal" in out
     assert "Traceback" not in err
+    # Rows handed to the job without a result are listed, not silently dropped.
+    unfinished = [r for r in _report_rows(report) if r["outcome"] == "unfinished"]
+    assert unfinished
+    assert re.search(rf"unfinished: {len(unfinished)} rows", out)
+
+
+async def test_batches_and_jsonl(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A JSONL file imports through _bulk batches: 100 rows in 4 requests of 25."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        "".join(
+            f'{{"external_key": "j-{i}", "company": "J {i}", "no_taxes": true, "tags": ["t"]}}\n'
+            for i in range(100)
+        ),
+        encoding="utf-8",
+    )
+    async with Sandbox() as sb:
+        for name, value in _env(sb).items():
+            monkeypatch.setenv(name, value)
+        status = await asyncio.to_thread(main, ["import", str(src), "--batch-size", "25"])
+        assert sb.counters["bulk"] == 4
+        assert sb.counters["create"] == 0
+        assert len(sb.customers) == 100
+    out = capsys.readouterr().out
+    assert status == 0
+    assert re.search(r"HTTP requests\s+4\n", out)
