@@ -13,6 +13,7 @@ import asyncio
 import contextlib
 import gc
 import json
+import math
 import socket
 import ssl
 import sys
@@ -25,6 +26,7 @@ import pytest
 import trustme
 
 from customer_sdk import (
+    AdaptiveLimiter,
     AuthenticationError,
     BadRequestError,
     ChargeOverClient,
@@ -115,6 +117,7 @@ def assert_one_row(sb: Sandbox, key: str, customer_id: int) -> None:
     assert row["customer_id"] == customer_id
     assert sb.by_key(key) == row
     assert len(sb.customers) == 1
+    assert sum(e.committed for e in sb.audit) == 1  # no other request stored anything
 
 
 def commit_event(sb: Sandbox) -> asyncio.Event:
@@ -167,8 +170,7 @@ async def test_f1_refused_connection_is_resent_and_makes_one_row() -> None:
     async def sleep(_: float) -> None:
         # The retry's wait is where the server comes up: the first attempt met nothing.
         blocker.close()
-        if not events[1:]:
-            await sb.start()
+        await sb.start()
 
     try:
         async with client_for(
@@ -200,8 +202,7 @@ async def test_f2_connect_timeout_is_resent_and_makes_one_row() -> None:
         # The retry's wait is where the host becomes reachable: the real server takes the port.
         filler.close()
         listener.close()
-        if not events[1:]:
-            await sb.start()
+        await sb.start()
 
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -269,6 +270,13 @@ AFTER_COMMIT = [
     pytest.param("503_after_commit", id="F12-503_after_commit"),
     pytest.param("garbage_status", id="F21-garbage_status"),
 ]
+UNREADABLE_201 = [
+    pytest.param("truncated_201", id="F9-truncated_201"),
+    pytest.param("stall_body_201", id="F10-stall_body_201"),
+    pytest.param("malformed_201", id="F11-malformed_201"),
+    pytest.param("empty_201", id="F11-empty_201"),
+    pytest.param("noid_201", id="F11-noid_201"),
+]
 
 
 @pytest.mark.parametrize("fault", BEFORE_COMMIT)
@@ -302,16 +310,19 @@ async def test_ambiguous_failure_after_commit_is_found_without_a_resend(fault: s
         assert_one_row(sb, "k", created.id)
 
 
-@pytest.mark.parametrize("fault", BEFORE_COMMIT + AFTER_COMMIT)
+@pytest.mark.parametrize("fault", BEFORE_COMMIT + AFTER_COMMIT + UNREADABLE_201)
 async def test_ambiguous_failure_without_key_is_never_resent(fault: str) -> None:
-    """Without an external_key an ambiguous failure is OutcomeUnknownError after 1 POST (F4-F13)."""
-    async with Sandbox(username=USER, password=PASSWORD, faults=f"create:script={fault}") as sb:
-        async with client_for(sb.base_url) as client:
+    """Without an external_key an ambiguous failure is OutcomeUnknownError after 1 POST (F4-F21)."""
+    async with Sandbox(
+        username=USER, password=PASSWORD, faults=f"create:script={fault}", stall_seconds=STALL
+    ) as sb:
+        timeout = SHORT_TIMEOUT if "stall" in fault else 10.0
+        async with client_for(sb.base_url, timeout=timeout) as client:
             with pytest.raises(OutcomeUnknownError) as info:
                 await client.customers.create(company="Acme")
         assert info.value.external_key is None
         assert wire(sb) == (1, 0)
-        stored = "after_commit" in fault or fault == "garbage_status"
+        stored = fault not in {p.values[0] for p in BEFORE_COMMIT}
         assert len(sb.customers) == stored
 
 
@@ -493,16 +504,7 @@ async def test_f8_caller_timeout_mid_flight_cancels_cleanly() -> None:
 # --- F9-F11: a 201 whose body is lost ------------------------------------------------------------
 
 
-@pytest.mark.parametrize(
-    "fault",
-    [
-        pytest.param("truncated_201", id="F9-truncated_201"),
-        pytest.param("stall_body_201", id="F10-stall_body_201"),
-        pytest.param("malformed_201", id="F11-malformed_201"),
-        pytest.param("empty_201", id="F11-empty_201"),
-        pytest.param("noid_201", id="F11-noid_201"),
-    ],
-)
+@pytest.mark.parametrize("fault", UNREADABLE_201)
 async def test_created_but_unreadable_201_is_settled_by_lookup_only(fault: str) -> None:
     """A 201 with a cut, stalled, malformed, empty or id-less body: lookup only (F9-F11)."""
     async with Sandbox(
@@ -627,6 +629,28 @@ async def test_f15_a_burst_over_the_server_rate_is_spread_by_jitter() -> None:
         assert len(sb.customers) == 16
         for i, r in enumerate(results):
             assert [c["customer_id"] for c in rows(sb, f"b{i}")] == [r.id]
+
+
+async def test_f15_a_burst_of_429s_brings_the_adaptive_rate_down() -> None:
+    """An unpaced AdaptiveLimiter meeting a 20/s server settles on a finite rate (F15)."""
+    # Started unpaced (its default). With initial_rate=... it collapses to min_rate for good:
+    # the first success before any 429 sets the rate to inf (reported to the lead).
+    limiter = AdaptiveLimiter()
+    retry = RetryPolicy(initial_backoff=0.05, max_backoff=0.4, attempts=40, deadline=30)
+    async with Sandbox(
+        username=USER, password=PASSWORD, rate=20.0, burst=5, retry_after="none"
+    ) as sb:
+        async with client_for(sb.base_url, retry=retry, limiter=limiter) as client:
+            results = await asyncio.gather(
+                *(client.customers.create(company="Acme", external_key=f"a{i}") for i in range(30))
+            )
+        assert sb.counters["throttled"] > 0
+        assert limiter.throttles == sb.counters["throttled"]
+        assert limiter.rate is not None  # was None (unpaced): the 429s cut it to a rate
+        assert limiter.min_rate <= limiter.rate < math.inf
+        assert all(r.created for r in results)
+        assert wire(sb) == (30 + sb.counters["throttled"], 0)
+        assert len(sb.customers) == 30
 
 
 # --- F16-F19: answers that are final -----------------------------------------------------------
