@@ -16,7 +16,14 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from benchmarks import bench_create, bench_import
+from benchmarks import (
+    bench_batch,
+    bench_bulk,
+    bench_cli,
+    bench_create,
+    bench_import,
+    bench_ratelimit,
+)
 
 README = Path(__file__).with_name("README.md")
 START, END = "<!-- results:start -->", "<!-- results:end -->"
@@ -30,11 +37,35 @@ SUITE: Suite = {
         ["--concurrency", "1", "16", "64", "256", "--requests", "4000", "--rounds", "7", "--all"],
         ["--concurrency", "1", "64", "--requests", "1500", "--rounds", "3"],
     ),
+    "P2": (
+        "P2 create_many vs a raw aiohttp worker pool (canned server; peak RSS per size)",
+        bench_bulk.main,
+        ["--sizes", "10000", "100000", "1000000", "--rounds", "3", "2", "1"],
+        ["--sizes", "10000", "100000", "--rounds", "1", "1"],
+    ),
+    "P3": (
+        "P3 _bulk batching vs one create per request under a server limit (sandbox)",
+        bench_batch.main,
+        ["--seconds", "8", "--rounds", "2", "--canned-rows", "20000"],
+        ["--seconds", "4", "--rounds", "1", "--canned-rows", "5000"],
+    ),
+    "P4": (
+        "P4 rate-limit efficiency against the sandbox's limiter",
+        bench_ratelimit.main,
+        ["--seconds", "20", "--adaptive-seconds", "45", "--pause-gate-seconds", "15"],
+        ["--seconds", "8", "--adaptive-seconds", "36", "--pause-gate-seconds", "0"],
+    ),
     "P5": (
         "P5 import time vs aiohttp",
         bench_import.main,
         ["--samples", "21"],
         ["--samples", "7"],
+    ),
+    "P6": (
+        "P6 a whole `customer-sdk import` of a generated CSV (subprocess, sandbox, no limit)",
+        bench_cli.main,
+        ["--rows", "100000", "--variant", "plain", "journal", "batch25"],
+        ["--rows", "10000", "--variant", "plain"],
     ),
 }
 
