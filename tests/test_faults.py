@@ -939,24 +939,36 @@ async def test_f23_lagging_lookup_leads_to_duplicate_400_then_found() -> None:
 # --- F24: cancellation -----------------------------------------------------------------------
 
 
-async def test_f24_cancel_mid_request_propagates_and_leaks_nothing() -> None:
+@pytest.mark.parametrize(
+    ("faults", "stalled", "seen"),
+    [
+        pytest.param("create:script=stall", "create", (1, 0), id="F24-during-POST"),
+        pytest.param(
+            "create:script=503_after_commit;lookup:script=stall",
+            "lookup",
+            (1, 1),
+            id="F24-during-reconcile-lookup",
+        ),
+    ],
+)
+async def test_f24_cancel_mid_request_propagates_and_leaks_nothing(
+    faults: str, stalled: str, seen: tuple[int, int]
+) -> None:
     """Cancelling a create mid-request raises CancelledError, holds no connection (F24)."""
     events: list[RetryEvent] = []
-    async with Sandbox(
-        username=USER, password=PASSWORD, faults="create:script=stall", stall_seconds=STALL
-    ) as sb:
+    async with Sandbox(username=USER, password=PASSWORD, faults=faults, stall_seconds=STALL) as sb:
         committed = commit_event(sb)
         async with client_for(sb.base_url, retry=RetryPolicy.no_wait(on_retry=events.append)) as c:
             task = asyncio.create_task(c.customers.create(company="Acme", external_key="k"))
             async with asyncio.timeout(10):
-                await sb.wait_for_audit(lambda e: e.kind == "create")  # the POST is in
+                await sb.wait_for_audit(lambda e: e.kind == stalled)  # that request is in
             task.cancel()
             with pytest.raises(asyncio.CancelledError):
                 await task
             assert held_connections(c) == 0
-            assert events == []
-            assert wire(sb) == (1, 0)
-            # The server still commits: the caller settles it later by key, 1 row.
+            assert [e.action for e in events] == ([] if stalled == "create" else ["lookup"])
+            assert wire(sb) == seen  # nothing more was sent after the cancel
+            # The server commits anyway: the caller settles it later by key, 1 row.
             await committed.wait()
             found = await c.customers.find_by_external_key("k")
         assert found is not None
