@@ -245,6 +245,7 @@ class AdaptiveLimiter:
         "_bucket_count",
         "_bucket_start",
         "_clock",
+        "_curve_start",
         "_k",
         "_last_decrease",
         "_measured",
@@ -296,8 +297,11 @@ class AdaptiveLimiter:
             None if initial_rate is None else self._clamp(initial_rate)
         )  # the current rate; None = unpaced
         self._pacer = _Pacer(self.rate, 1, clock, sleep)
+        # A given starting rate is treated as the top of a curve that starts now: it holds,
+        # then climbs slowly (the convex part) until a 429 says where the limit is.
         self._w_max = self.rate or 0.0
         self._k = 0.0
+        self._curve_start = clock()
         self._last_decrease = -math.inf
         self._measured = 0.0
         self._bucket_start = clock()
@@ -358,15 +362,17 @@ class AdaptiveLimiter:
         sending = self.rate if self.rate is not None else max(self._sent_rate(now), self.min_rate)
         self._w_max = sending
         self._k = (sending * (1 - self.beta) / self.scale) ** (1 / 3)
-        self._last_decrease = now
+        self._last_decrease = self._curve_start = now
         self._set(self._clamp(sending * self.beta))
 
     def on_success(self) -> None:
         """Climb along the cubic curve (nothing to do before the first 429)."""
         if self.rate is None:
             return
-        t = self._clock() - self._last_decrease
+        t = self._clock() - self._curve_start
         target = self.scale * (t - self._k) ** 3 + self._w_max
+        if not math.isfinite(target):
+            return
         if self._measured > 0:
             # botocore's cap: never more than twice what is actually being sent.
             target = min(target, 2 * self._measured)

@@ -273,3 +273,19 @@ async def test_adaptive_paces_at_its_current_rate() -> None:
     for _ in range(4):
         await lim.acquire()
     assert t.sleeps == pytest.approx([1 / 7] * 3)
+
+
+async def test_a_given_start_rate_holds_then_climbs_and_the_first_429_cuts_at_once() -> None:
+    """With initial_rate R: successes keep ~R at first, climb slowly later; a 429 at once cuts."""
+    t = FakeTime()
+    lim = AdaptiveLimiter(initial_rate=200.0, clock=t.clock, sleep=t.sleep)
+    lim.on_success()
+    assert lim.rate == pytest.approx(200.0)
+    t.now += 2.0
+    lim.on_success()
+    assert lim.rate == pytest.approx(200.0 + 0.4 * 8)
+    fresh = AdaptiveLimiter(initial_rate=200.0, clock=t.clock, sleep=t.sleep)
+    fresh.on_throttled(None)  # no guard before the first cut
+    assert fresh.rate == pytest.approx(140.0)
+    fresh.on_success()
+    assert fresh.rate == pytest.approx(140.0)
