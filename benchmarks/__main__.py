@@ -11,8 +11,10 @@ import argparse
 import contextlib
 import datetime
 import io
+import os
 import platform
 import re
+import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -77,18 +79,27 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="update benchmarks/README.md")
     parser.add_argument("--only", nargs="+", choices=sorted(SUITE), default=sorted(SUITE))
     args = parser.parse_args(argv)
+    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
     sections = [
         f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-        f"({platform.machine()}, Python {platform.python_version()})."
+        f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+        f"load average at start {load}){' with --quick' if args.quick else ''}."
     ]
+    started = time.monotonic()
     for name in args.only:
         title, run, full, quick = SUITE[name]
+        argv = quick if args.quick else full
         print(f"\n### {title}\n", flush=True)
         out = io.StringIO()
+        began = time.monotonic()
         with contextlib.redirect_stdout(out):
-            run(quick if args.quick else full)
-        print(out.getvalue(), flush=True)
-        sections.append(f"### {title}\n\n{out.getvalue().strip()}")
+            run(list(argv))
+        took = time.monotonic() - began
+        command = f"python -m {run.__module__} {' '.join(argv)}"
+        text = f"{out.getvalue().strip()}\n\n_`{command}` took {took:.0f} s._"
+        print(text, flush=True)
+        sections.append(f"### {title}\n\n{text}")
+    sections.append(f"_The whole suite took {time.monotonic() - started:.0f} s._")
     if args.write:
         text = README.read_text()
         body = "\n\n".join(sections)

@@ -122,7 +122,7 @@ def measure(impl: str, base: str, n: int, concurrency: int) -> Measured:
 
 
 HEADER = (
-    "| rows | client | rows/s (median) | spread | vs raw pool | CPU/row | peak RSS |\n"
+    "| rows | client | rows/s (median) | spread | vs raw pool | CPU/row (vs raw) | peak RSS |\n"
     "|---|---|---|---|---|---|---|"
 )
 
@@ -160,13 +160,21 @@ def main(argv: list[str] | None = None) -> int:
             rps = [n / m.result["wall"] for m in ms]
             ratio = statistics.median(ratios[n]) if impl == "create_many" else 1.0
             cpu = statistics.median(m.result["cpu"] for m in ms) / n * 1e6
+            cpu_ratio = cpu / (
+                statistics.median(m.result["cpu"] for m in runs[n, IMPLS[0]]) / n * 1e6
+            )
             rss = max(m.max_rss_mb for m in ms)
             print(
                 f"| {n:,} | {impl} | {statistics.median(rps):,.0f} "
-                f"| {min(rps):,.0f}-{max(rps):,.0f} | {ratio:.2f}x | {cpu:.0f} us | {rss:.1f} MB |"
+                f"| {min(rps):,.0f}-{max(rps):,.0f} | {ratio:.2f}x "
+                f"| {cpu:.0f} us ({cpu_ratio:.2f}x) | {rss:.1f} MB |"
             )
     small, large = min(args.sizes), max(args.sizes)
-    print(f"\nconcurrency {args.concurrency}; rounds per size: {rounds}.")
+    print(
+        f"\nconcurrency {args.concurrency}; rounds per size: "
+        + ", ".join(f"{n:,}: {k}" for n, k in rounds.items())
+        + "; peak RSS is the largest of the rounds."
+    )
     for impl in IMPLS:
         grow = max(m.max_rss_mb for m in runs[large, impl]) - max(
             m.max_rss_mb for m in runs[small, impl]
