@@ -936,6 +936,19 @@ async def test_f23_lagging_lookup_leads_to_duplicate_400_then_found() -> None:
         assert_one_row(sb, "k", created.id)
 
 
+@pytest.mark.parametrize("auth", ["basic", "signature"])
+async def test_f23_reconcile_round_trips_a_hard_key_under_either_auth(auth: str) -> None:
+    """F5 + F23 with a key full of where-syntax and non-ASCII, signed or basic: 1 row (F23)."""
+    key = "k:1,2\\3/ü %#&?"
+    faults = "create:script=reset_after_commit;lookup:script=lag"
+    async with Sandbox(username=USER, password=PASSWORD, faults=faults, lookup_lag=60.0) as sb:
+        async with client_for(sb.base_url, auth=auth) as client:
+            created = await client.customers.create(company="Acme", external_key=key)
+        assert (created.created, created.attempts) == (False, 4)
+        assert wire(sb) == (2, 2)
+        assert_one_row(sb, key, created.id)
+
+
 # --- F24: cancellation -----------------------------------------------------------------------
 
 
