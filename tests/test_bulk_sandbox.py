@@ -234,8 +234,11 @@ async def test_a_journaled_job_cancelled_midway_resumes_to_exactly_once(
             async with job:
                 second = [r async for r in job]
     assert sorted(r.index for r in second) == list(range(400))
-    resumed = [r for r in second if r.resumed]
-    assert {r.index for r in resumed} == {r.index for r in first}
+    # Every row the first run reported is taken from the journal, and so are rows it finished
+    # but had not handed out at the cut: at most a results queue (64) plus one per worker.
+    resumed = {r.index for r in second if r.resumed}
+    assert {r.index for r in first} <= resumed
+    assert len(resumed) <= 150 + 64 + 8
     assert {r.outcome for r in second} <= {RowOutcome.CREATED, RowOutcome.EXISTED}
     stored = keys_stored(sb)
     assert len(stored) == 400
