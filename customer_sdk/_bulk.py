@@ -481,6 +481,8 @@ class BulkJob:
         if self._started:
             return
         self._started = True
+        if self._closed:
+            raise ChargeOverError("the bulk job is closed")
         if self._client.closed:
             raise ChargeOverError("the client is closed")
         if self._journal_path is not None:
@@ -585,8 +587,9 @@ class BulkJob:
                 await self._emit(_from_journal(index, key, entry.outcome, entry))
                 continue
             if rejected is not None:
+                # Never sent, so no need to wait for the commit: a rerun would reject it again.
                 text = None if rejected.error is None else _error_text(rejected.error)
-                await journal.record_outcomes(
+                journal.record_outcomes_nowait(
                     [(index, content_hash, True, rejected.outcome.value, None, text)]
                 )
                 await self._emit(rejected)
@@ -777,6 +780,10 @@ class BulkJob:
         for _, result in pairs:
             error = result.error
             await self._emit(result)
+            if error is not None and self._client.closed:
+                # Every further row would fail the same way.
+                self._stop(ChargeOverError("the client was closed while the bulk job ran"))
+                return
             if isinstance(error, _FATAL_TYPES):
                 self._auth_failures += 1
                 if self._auth_failures >= self.max_auth_failures:

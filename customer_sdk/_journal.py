@@ -304,18 +304,12 @@ class Journal:
         """
         await self._submit("write", self._rows(entries, RowState.IN_FLIGHT))
 
-    async def record_outcomes(
-        self, outcomes: Iterable[tuple[int, str, bool, str, int | None, str | None]]
-    ) -> None:
-        """Durably record rows' outcomes (one commit for all of them).
-
-        Args:
-            outcomes: Per row ``(index, hash, final, outcome, customer_id, error)``: ``final``
-                True means ``done`` (never sent again), False ``failed`` (retried next run);
-                ``outcome`` is the outcome's name; ``error`` the error text, or None.
-        """
+    @staticmethod
+    def _outcome_rows(
+        outcomes: Iterable[tuple[int, str, bool, str, int | None, str | None]],
+    ) -> list[tuple[Any, ...]]:
         now = time.time()
-        rows = [
+        return [
             (
                 index,
                 content_hash,
@@ -327,7 +321,29 @@ class Journal:
             )
             for index, content_hash, final, outcome, customer_id, error in outcomes
         ]
-        await self._submit("write", rows)
+
+    async def record_outcomes(
+        self, outcomes: Iterable[tuple[int, str, bool, str, int | None, str | None]]
+    ) -> None:
+        """Durably record rows' outcomes (one commit for all of them).
+
+        Args:
+            outcomes: Per row ``(index, hash, final, outcome, customer_id, error)``: ``final``
+                True means ``done`` (never sent again), False ``failed`` (retried next run);
+                ``outcome`` is the outcome's name; ``error`` the error text, or None.
+        """
+        await self._submit("write", self._outcome_rows(outcomes))
+
+    def record_outcomes_nowait(
+        self, outcomes: Iterable[tuple[int, str, bool, str, int | None, str | None]]
+    ) -> None:
+        """Queue outcomes without waiting for their commit (for rows that were never sent).
+
+        Args:
+            outcomes: As :meth:`record_outcomes`.
+        """
+        if not self._closed:
+            self._ops.put(("write", self._outcome_rows(outcomes), None))
 
     async def read(self, start: int, limit: int = _CHUNK) -> list[JournalEntry]:
         """Read entries with ``index >= start`` in index order, at most ``limit``.

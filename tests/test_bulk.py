@@ -663,3 +663,21 @@ async def test_a_journal_for_other_input_is_refused_before_sending(
             await collect(client.customers.create_many(changed, journal=path, job_id="a"))
     assert len(server.received) == before
     assert job_tasks() == []
+
+
+async def test_closing_the_client_mid_job_stops_the_job(server: BulkServer, sleeps: Sleeps) -> None:
+    """A client closed under a running job ends the iteration with a clear error, at once."""
+    from customer_sdk import ChargeOverError
+
+    client = make_client(server.base_url, sleeps)
+    job = client.customers.create_many(keyed(200), concurrency=4)
+
+    async def consume() -> None:
+        async with job:
+            async for _ in job:
+                await client.aclose()
+
+    with pytest.raises(ChargeOverError, match="client was closed"):
+        await consume()
+    assert server.count("POST") < 20
+    assert job_tasks() == []
