@@ -62,7 +62,16 @@ if TYPE_CHECKING:
     from customer_sdk._ratelimit import Limiter
     from customer_sdk.sandbox import Sandbox
 
-__all__ = ["EXIT_AUTH", "EXIT_FAILED", "EXIT_INTERRUPTED", "EXIT_OK", "EXIT_USAGE", "main"]
+__all__ = [
+    "EXIT_AUTH",
+    "EXIT_FAILED",
+    "EXIT_INTERRUPTED",
+    "EXIT_OK",
+    "EXIT_USAGE",
+    "build_parser",
+    "main",
+    "redis_budget_name",
+]
 
 EXIT_OK: Final = 0
 EXIT_FAILED: Final = 1
@@ -289,6 +298,27 @@ def _reason(error: BaseException | None) -> str:
     if error is None:
         return ""
     return f"{type(error).__name__}: {error}"
+
+
+def redis_budget_name(environ: Mapping[str, str]) -> str:
+    """The Redis key prefix of an account's shared budget, as ``import --redis`` uses it.
+
+    Every process and host importing into one ChargeOver account computes the same name from
+    its ``CHARGEOVER_*`` variables, so they share one rate and one 429 pause without being told
+    a name. It is hashed: the key names in Redis need not reveal the account's URL or username.
+
+    Args:
+        environ: The environment holding ``CHARGEOVER_BASE_URL`` (or ``CHARGEOVER_INSTANCE``)
+            and ``CHARGEOVER_USERNAME``.
+
+    Returns:
+        E.g. ``customer_sdk:3f2a9c0d1e4b5a6f``.
+    """
+    account = "|".join(
+        environ.get(k, "")
+        for k in ("CHARGEOVER_BASE_URL", "CHARGEOVER_INSTANCE", "CHARGEOVER_USERNAME")
+    )
+    return "customer_sdk:" + hashlib.sha256(account.encode()).hexdigest()[:16]
 
 
 class _OnePoller:
@@ -581,13 +611,7 @@ class _Import:
             from customer_sdk.contrib.redis import RedisLimiter
         except ImportError as exc:
             _fail(str(exc))
-        env = os.environ
-        account = "|".join(
-            env.get(k, "")
-            for k in ("CHARGEOVER_BASE_URL", "CHARGEOVER_INSTANCE", "CHARGEOVER_USERNAME")
-        )
-        # Hashed: the key names in Redis need not reveal the account's URL or username.
-        name = "customer_sdk:" + hashlib.sha256(account.encode()).hexdigest()[:16]
+        name = redis_budget_name(os.environ)
         try:
             limiter = RedisLimiter(a.redis, rate=a.rate, burst=a.burst or 1, name=name)
         except ValueError as exc:
