@@ -681,3 +681,56 @@ async def test_closing_the_client_mid_job_stops_the_job(server: BulkServer, slee
         await consume()
     assert server.count("POST") < 20
     assert job_tasks() == []
+
+
+async def test_a_refusing_server_is_probed_and_the_job_resumes_when_it_returns(
+    server: BulkServer,
+) -> None:
+    """Connection refused (F26's other face): workers hold, only probes try; back → resume.
+
+    Waits run at 1/50 of real time. The server goes away after 10 results and comes back on
+    the same port once the third probe has been refused.
+    """
+    waits: list[float] = []
+
+    async def scaled(seconds: float) -> None:
+        waits.append(seconds)
+        await asyncio.sleep(seconds / 50)
+
+    async def down() -> None:
+        assert server._server is not None
+        server._server.close()
+        for task in list(server._tasks):  # drop the keep-alive connections too
+            task.cancel()
+        await asyncio.gather(*server._tasks, return_exceptions=True)
+        await server._server.wait_closed()
+
+    async def back_after_three_probes() -> None:
+        while [w for w in waits if w in (0.5, 1.0, 2.0)][:3] != [0.5, 1.0, 2.0]:
+            await asyncio.sleep(0.005)
+        await asyncio.sleep(0.05)  # let the third probe meet the closed port
+        server._server = await asyncio.start_server(server._handle, server.host, server.port)
+
+    concurrency = 8
+    results: list[RowResult] = []
+    async with ChargeOverClient(
+        server.base_url, username=USER, password=PASSWORD, retry=RetryPolicy(sleep=scaled)
+    ) as client:
+        job = client.customers.create_many(keyed(60), concurrency=concurrency)
+        restart: asyncio.Task[None] | None = None
+        async with asyncio.timeout(30), job:
+            async for r in job:
+                results.append(r)
+                if len(results) == 10:
+                    await down()
+                    restart = asyncio.create_task(back_after_three_probes())
+        assert restart is not None
+        await restart
+    assert sorted(r.index for r in results) == list(range(60))
+    assert {r.outcome for r in results} <= {RowOutcome.CREATED, RowOutcome.EXISTED}
+    assert len(server.customers) == 60
+    assert job.stats.circuit_opened >= 1
+    refused = job.stats.http_requests - len(server.received)
+    # one refused attempt per worker before the circuit opened, one more for each request
+    # already past the gate, then the (at most 4) probes before the server was back
+    assert refused <= 2 * concurrency + 4
