@@ -166,3 +166,74 @@ async def test_soak_keyless_creates_are_never_sent_twice() -> None:
         assert untold <= {f"Keyless {i}" for i in unknown}
         assert len(untold) == sum(e.committed for e in faulted)
         print(f"\nkeyless soak: {N} in {elapsed:.1f} s; {described}; {len(unknown)} unknown")
+
+
+# Every create and lookup fault at once, stalls and 429s included, with short real timeouts and
+# backoffs: the invariants of the keyed soak must not depend on which faults are in play.
+MIXED_CREATE = "create:" + ",".join(
+    f"{name}=0.02"
+    for name in (
+        *AMBIGUOUS,
+        "stall",
+        "stall_body_201",
+        "noid_201",
+        "500_before_commit",
+        "503_before_commit",
+        "429@0",
+        "429@none",
+        "429@date-60",
+        "429@junk",
+    )
+)
+MIXED_LOOKUP = (
+    "lookup:lag=0.1,500=0.05,503=0.05,reset=0.05,stall=0.02,truncated_200=0.05,429@0=0.05"
+)
+
+
+async def test_soak_every_fault_at_once_still_one_row_per_key() -> None:
+    """5k keyed creates under every create and lookup fault, stalls and 429s too: 1 row each."""
+    n = 5_000
+    async with Sandbox(
+        username=USER,
+        password=PASSWORD,
+        faults=f"{MIXED_CREATE};{MIXED_LOOKUP}",
+        seed=1,
+        stall_seconds=0.4,
+        lookup_lag=0.2,
+    ) as sb:
+        retry = RetryPolicy(initial_backoff=0.01, max_backoff=0.1, attempts=30)
+        async with ChargeOverClient(
+            sb.base_url,
+            username=USER,
+            password=PASSWORD,
+            retry=retry,
+            timeout=0.25,  # below the stall; a slow ordinary answer is just one more ambiguity
+            max_connections=32,
+        ) as client:
+            results: dict[int, CreatedCustomer] = {}
+            errors: dict[int, BaseException] = {}
+            indexes = iter(range(n))
+
+            async def worker() -> None:
+                for i in indexes:
+                    try:
+                        results[i] = await client.customers.create(
+                            company="Mixed", external_key=f"m-{i}"
+                        )
+                    except Exception as exc:
+                        errors[i] = exc
+
+            await asyncio.gather(*(worker() for _ in range(32)))
+            held = len(client._transport._session.connector._acquired)  # type: ignore[union-attr]
+        faults = collections.Counter(e.fault for e in sb.audit if e.fault is not None)
+        described = f"{sum(faults.values())} of {sb.counters['requests']} faulted: {faults}"
+        assert errors == {}, f"{len(errors)} false failures, e.g. {next(iter(errors.values()))!r}"
+        assert held == 0
+        for i in range(n):
+            stored = sb.by_key(f"m-{i}")
+            assert stored is not None, described
+            assert stored["customer_id"] == results[i].id
+        # Stalled creates commit late, or not at all once their key is taken: never a second row.
+        assert len(sb.customers) == n, described
+        assert faults["stall"] > 0
+        assert faults["429@0"] > 0
