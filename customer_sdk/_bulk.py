@@ -647,6 +647,7 @@ class BulkJob:
                 await self._finish([(row, await self._send_one(row, journaled=False))])
                 continue
             batch = [row]
+            alone: list[_Row] = []  # rows to reconcile first: never inside a _bulk call
             while len(batch) < size:
                 try:
                     more = queue.get_nowait()
@@ -655,8 +656,10 @@ class BulkJob:
                 if more is None:
                     queue.put_nowait(None)  # this worker's (or another's) stop: keep it
                     break
-                batch.append(more)
+                (batch if more.prior is None else alone).append(more)
             await self._send_batch(batch)
+            for other in alone:
+                await self._finish([(other, await self._send_one(other, journaled=False))])
 
     async def _mark_in_flight(self, rows: list[_Row]) -> None:
         if self._journal is not None:

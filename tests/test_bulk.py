@@ -734,3 +734,29 @@ async def test_a_refusing_server_is_probed_and_the_job_resumes_when_it_returns(
     # one refused attempt per worker before the circuit opened, one more for each request
     # already past the gate, then the (at most 4) probes before the server was back
     assert refused <= 2 * concurrency + 4
+
+
+async def test_a_resumed_in_flight_row_is_looked_up_not_batched(
+    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """With batch_size > 1, a row left in flight is reconciled alone; the others go in _bulk."""
+    from customer_sdk._journal import Journal, row_hash
+
+    path = tmp_path / "j.db"
+    rows = keyed(5, "bat")
+    journal = await Journal.open(path, "f")
+    await journal.record_in_flight([(2, row_hash(rows[2]))])
+    await journal.aclose()
+    server.store(rows[2])  # the earlier run's request did land
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(
+            client.customers.create_many(
+                rows, concurrency=1, batch_size=5, journal=path, job_id="f"
+            )
+        )
+    got = {r.index: r.outcome for r in results}
+    assert got == {0: "created", 1: "created", 2: "existed", 3: "created", 4: "created"}
+    bulk_calls = [e for e in server.received if e.target.startswith("/api/v3/_bulk")]
+    assert [len(e.json) for e in bulk_calls] == [4]
+    assert server.count("GET") == 1
+    assert len(server.customers) == 5
