@@ -633,11 +633,12 @@ async def test_f15_a_burst_over_the_server_rate_is_spread_by_jitter() -> None:
             assert [c["customer_id"] for c in rows(sb, f"b{i}")] == [r.id]
 
 
-async def test_f15_a_burst_of_429s_brings_the_adaptive_rate_down() -> None:
-    """An unpaced AdaptiveLimiter meeting a 20/s server settles on a finite rate (F15)."""
-    # Started unpaced (its default). With initial_rate=... it collapses to min_rate for good:
-    # the first success before any 429 sets the rate to inf (reported to the lead).
-    limiter = AdaptiveLimiter()
+@pytest.mark.parametrize("initial_rate", [None, 200.0])
+async def test_f15_a_burst_of_429s_brings_the_adaptive_rate_down(
+    initial_rate: float | None,
+) -> None:
+    """An AdaptiveLimiter (unpaced, or at 200/s) meeting a 20/s server lowers its rate (F15)."""
+    limiter = AdaptiveLimiter(initial_rate=initial_rate)
     retry = RetryPolicy(initial_backoff=0.05, max_backoff=0.4, attempts=40, deadline=30)
     async with Sandbox(
         username=USER, password=PASSWORD, rate=20.0, burst=5, retry_after="none"
@@ -648,8 +649,8 @@ async def test_f15_a_burst_of_429s_brings_the_adaptive_rate_down() -> None:
             )
         assert sb.counters["throttled"] > 0
         assert limiter.throttles == sb.counters["throttled"]
-        assert limiter.rate is not None  # was None (unpaced): the 429s cut it to a rate
-        assert limiter.min_rate <= limiter.rate < math.inf
+        assert limiter.rate is not None  # unpaced (None) before: the 429s set a rate
+        assert limiter.min_rate <= limiter.rate < (initial_rate or math.inf)
         assert all(r.created for r in results)
         assert wire(sb) == (30 + sb.counters["throttled"], 0)
         assert len(sb.customers) == 30
