@@ -171,31 +171,58 @@ def build_parser() -> argparse.ArgumentParser:
     )
     imp.add_argument("file", type=Path, metavar="FILE")
     imp.add_argument("--format", choices=["csv", "jsonl"], help="default: from the extension")
-    imp.add_argument("--concurrency", type=_positive_int, default=16, help="default 16")
-    imp.add_argument("--rate", type=_positive_float, help="requests/s (default: no client limit)")
-    imp.add_argument("--burst", type=_positive_int, help="requests allowed at once (with --rate)")
-    imp.add_argument("--adaptive", action="store_true", help="lower the rate on 429s, then climb")
     imp.add_argument(
-        "--batch-size", type=_positive_int, default=1, help="rows per _bulk call (1-25; default 1)"
+        "--concurrency", type=_positive_int, default=16, metavar="N", help="requests in flight (16)"
+    )
+    imp.add_argument(
+        "--rate",
+        type=_positive_float,
+        metavar="R",
+        help="requests/s to stay under (default: found adaptively from 429s; with --sandbox "
+        f"{SANDBOX_CLIENT_SHARE:g} x its limit)",
+    )
+    imp.add_argument(
+        "--burst", type=_positive_int, metavar="B", help="requests at once under --rate (1)"
+    )
+    imp.add_argument(
+        "--adaptive", action="store_true", help="with --rate: start there, adapt to 429s"
+    )
+    imp.add_argument(
+        "--batch-size",
+        type=_positive_int,
+        default=1,
+        metavar="N",
+        help="rows per POST /_bulk call, 1-25 (default 1: one POST per row)",
     )
     imp.add_argument(
         "--journal",
         type=Path,
+        metavar="PATH",
         help="SQLite journal making the import resumable (default: none); re-run with the same "
         "journal to skip finished rows and reconcile interrupted ones",
     )
-    imp.add_argument("--report", type=Path, help="write every failed row to this CSV")
+    imp.add_argument(
+        "--report",
+        type=Path,
+        metavar="CSV",
+        help="write row, external_key, outcome, field, reason for every problem to this CSV",
+    )
     imp.add_argument("--dry-run", action="store_true", help="validate every row, send nothing")
     imp.add_argument(
         "--redis", metavar="URL", help="share the rate limit through Redis (needs --rate)"
     )
     imp.add_argument(
-        "--shard", type=_shard, metavar="i/n", help="import only shard i of n (by external_key)"
+        "--shard",
+        type=_shard,
+        metavar="i/n",
+        help="import only the rows of shard i of n (by a hash of external_key); "
+        "each shard needs its own --journal",
     )
     imp.add_argument("--sandbox", action="store_true", help="import into an embedded sandbox")
     imp.add_argument(
         "--sandbox-rate",
         type=_positive_float,
+        metavar="R",
         help=f"the embedded sandbox's server limit (default {SANDBOX_RATE:g}/s)",
     )
     imp.add_argument("--faults", metavar="SPEC", help="the embedded sandbox's fault plan")
