@@ -172,8 +172,9 @@ async def test_a_retry_after_pauses_every_worker_for_that_long() -> None:
     after = [e.time - throttle.time for e in sb.audit if e.time > throttle.time]
     inside = [t for t in after if t < retry_after]
     assert len(inside) <= concurrency - 1
-    assert all(t < 0.5 for t in inside), inside  # only requests already in flight
-    assert min(t for t in after if t >= 0.5) >= retry_after
+    # only requests already in flight (1 s of slack for a loaded machine), then silence
+    assert all(t < 1.0 for t in inside), inside
+    assert min(t for t in after if t >= 1.0) >= retry_after
 
 
 async def test_bulk_sends_ceil_n_over_25_requests_and_reports_items_per_row(
