@@ -63,7 +63,7 @@ from customer_sdk.errors import (
 )
 
 if TYPE_CHECKING:
-    from customer_sdk._journal import Journal, JournalCursor
+    from customer_sdk._journal import Journal, JournalCursor, JournalEntry
     from customer_sdk._transport import AiohttpTransport
 
 __all__ = ["BulkJob", "BulkStats", "RowOutcome", "RowResult"]
@@ -321,6 +321,10 @@ class BulkJob:
     results come in completion order. Leaving ``async with`` (or breaking out of an
     ``async for`` outside one) stops the workers cleanly: rows being sent stay ``in_flight`` in
     the journal and are reconciled by the next run.
+
+    Results must be consumed: the job holds at most a small queue of them and its workers wait
+    while it is full (that is what keeps memory flat). A sync iterable is read on the event
+    loop; for a source that blocks (a socket, a slow pipe) pass an async iterable.
 
     Attributes:
         stats: Live counters (:class:`BulkStats`).
@@ -584,7 +588,7 @@ class BulkJob:
                 self._verified.set()  # every recorded row checked: workers may send
             key = row.key if row is not None else (rejected.key if rejected else None)
             if entry is not None and entry.state == "done":
-                await self._emit(_from_journal(index, key, entry.outcome, entry))
+                await self._emit(_from_journal(index, key, entry))
                 continue
             if rejected is not None:
                 # Never sent, so no need to wait for the commit: a rerun would reject it again.
@@ -895,11 +899,11 @@ def _final(result: RowResult) -> bool:
     return not (result.outcome is RowOutcome.UNKNOWN and result.key is not None)
 
 
-def _from_journal(index: int, key: str | None, outcome: str | None, entry: Any) -> RowResult:
+def _from_journal(index: int, key: str | None, entry: JournalEntry) -> RowResult:
+    """A done row's result as the journal recorded it (its error kept as text only)."""
     error = ChargeOverError(entry.error) if entry.error else None
-    return RowResult(
-        index, key, RowOutcome(outcome or "unknown"), entry.customer_id, error, resumed=True
-    )
+    outcome = RowOutcome(entry.outcome or "unknown")
+    return RowResult(index, key, outcome, entry.customer_id, error, resumed=True)
 
 
 def _stats_line(stats: BulkStats) -> str:
