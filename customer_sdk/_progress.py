@@ -122,24 +122,53 @@ def render_line(
     total = max(total, done) if total is not None else None
     rate = done / elapsed if elapsed > 0 else 0.0
     eta = f"ETA {_duration((total - done) / rate)}" if total and rate > 0 else "ETA --:--"
-    c = tally.counts
-    parts = [f"{c['created']} created", f"{c['existed']} existed"]
-    parts += [f"{c[n]} {n}" for n in ("rejected", "unknown", "failed") if c[n]]
-    if tally.resumed:
-        parts.append(f"{tally.resumed} resumed")
-    parts.append(f"{throttled} throttled")
     counts = f"{done}/{total}" if total is not None else f"{done}"
     core = f"{counts} {rate:,.0f} rows/s {eta}"
-    tail = " | " + ", ".join(parts)
+    tail = " | " + ", ".join(_parts(tally, throttled, _LONG))
     if not bar:
         return f"{_duration(elapsed)} {core}{tail} | {requests} requests"
     pct = f"{100 * done / total:3.0f}%" if total else "  ?%"
-    # The bar takes what the counts leave, between 10 and 40 cells; on a narrow terminal the
-    # counts are cut instead, never the bar, the rate or the ETA.
-    cells = max(10, min(40, width - 1 - len(pct) - len(core) - len(tail) - 4))
+    room = width - 1 - len(pct) - len(core) - 4
+    if len(tail) + 10 > room:
+        # A narrow terminal: short labels, so the throttled count is not the part cut off.
+        tail = " | " + " ".join(_parts(tally, throttled, _SHORT))
+    # The bar takes what the counts leave, between 10 and 40 cells; if even the short counts
+    # do not fit they are cut, never the bar, the rate or the ETA.
+    cells = max(10, min(40, room - len(tail)))
     filled = cells * done // total if total else 0
     line = f"{pct} [{'#' * filled}{'.' * (cells - filled)}] {core}{tail}"
     return line[: max(width - 1, 20)]
+
+
+_LONG: Final = {
+    "created": "created",
+    "existed": "existed",
+    "rejected": "rejected",
+    "unknown": "unknown",
+    "failed": "failed",
+    "resumed": "resumed",
+    "throttled": "throttled",
+}
+_SHORT: Final = {
+    "created": "new",
+    "existed": "found",
+    "rejected": "rej",
+    "unknown": "unk",
+    "failed": "fail",
+    "resumed": "resumed",
+    "throttled": "429s",
+}
+
+
+def _parts(tally: Tally, throttled: int, label: dict[str, str]) -> list[str]:
+    """The counts shown: created and existed always, the others once they are not zero."""
+    c = tally.counts
+    parts = [f"{c['created']} {label['created']}", f"{c['existed']} {label['existed']}"]
+    parts += [f"{c[n]} {label[n]}" for n in ("rejected", "unknown", "failed") if c[n]]
+    if tally.resumed:
+        parts.append(f"{tally.resumed} {label['resumed']}")
+    parts.append(f"{throttled} {label['throttled']}")
+    return parts
 
 
 class Progress:

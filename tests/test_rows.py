@@ -281,9 +281,14 @@ def test_progress_line_shows_bar_counts_rate_eta_and_throttles() -> None:
     assert "1 rejected" in line
     assert "7 throttled" in line
     assert len(line) < 120
-    narrow = render_line(tally, 204, 2.0, throttled=7, requests=60, width=60, bar=True)
-    assert re.match(r" 25% \[#{2}\.{8}\] 51/204 26 rows/s ETA 0:06 \| 50 created", narrow)
-    assert len(narrow) == 59
+    # 80 columns: short labels, so the throttled count still shows.
+    narrow = render_line(tally, 204, 2.0, throttled=7, requests=60, width=80, bar=True)
+    assert narrow.endswith("| 50 new 0 found 1 rej 7 429s"), narrow
+    assert re.match(r" 25% \[#+\.+\] 51/204 26 rows/s ETA 0:06 \| ", narrow)
+    assert len(narrow) < 80
+    tiny = render_line(tally, 204, 2.0, throttled=7, requests=60, width=60, bar=True)
+    assert len(tiny) == 59
+    assert tiny.startswith(" 25% [##........] 51/204 26 rows/s ETA 0:06 | 50 new")
     plain = render_line(tally, 204, 2.0, throttled=7, requests=60, width=120, bar=False)
     assert "[" not in plain
     assert "60 requests" in plain
