@@ -102,7 +102,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"Sandbox limit L = {args.limit:g} requests/s (bucket {args.burst}); client `rate=L`, "
         f"concurrency {args.concurrency}; {args.seconds:g} s of input per run, "
-        f"{args.rounds} rounds.\n"
+        f"rounds: {args.rounds}.\n"
     )
     print(
         "| mode | rows stored | requests | rows/request | 429s | rows/s (median) | spread |\n"
@@ -130,7 +130,7 @@ def main(argv: list[str] | None = None) -> int:
     canned = asyncio.run(unlimited(args.canned_rows, args.rounds + 1, args.concurrency))
     print(
         f"\nNo limit (canned server, {args.canned_rows:,} rows per run, "
-        f"{args.rounds + 1} rounds):\n\n"
+        f"rounds: {args.rounds + 1}):\n\n"
         "| mode | HTTP requests | rows/s (median) | spread |\n|---|---|---|---|"
     )
     for mode, jobs in canned.items():

@@ -9,8 +9,10 @@ one before it. The layers, each including the previous:
 1. ``raw aiohttp``: ``session.post`` of ``json.dumps`` of the dict, ``json.loads`` of the answer;
 2. ``transport.send``: the SDK's transport, sending prebuilt bytes with the SDK's headers;
 3. ``client._send``: plus the limiter, per-request bookkeeping and 429 accounting;
-4. ``create(**fields)``: plus validation, serialisation, parsing and the retry state;
-5. ``create_many``: plus the bulk job (queues, job limiter, results stream), one job per round.
+4. ``_create_wire``: plus the create path given an already valid wire dict (serialisation,
+   retry state, parsing the answer, the result object);
+5. ``create(**fields)``: plus validating the fields into the wire dict;
+6. ``create_many``: plus the bulk job (queues, job limiter, results stream), one job per round.
 
 Run: ``python -m benchmarks.bench_layers [--requests 20000] [--rounds 5] [--concurrency 16]``
 """
@@ -52,7 +54,7 @@ def _pool(one: Callable[[int], Awaitable[None]], concurrency: int) -> Round:
 def layers(
     base: str, session: aiohttp.ClientSession, client: ChargeOverClient, concurrency: int
 ) -> dict[str, Round]:
-    """The five layers as round runners, sharing one client and one raw session."""
+    """The six layers as round runners, sharing one client and one raw session."""
     url = base + proto.CUSTOMER_PATH
     raw_headers = {
         "Content-Type": "application/json",
@@ -77,6 +79,9 @@ def layers(
         resp = await client._send(request, run_state)
         assert orjson.loads(resp.body)["response"]["id"]
 
+    async def create_wire(i: int) -> None:
+        assert (await client.customers._create_wire(payload(i), None)).id
+
     async def create(i: int) -> None:
         assert (await client.customers.create(**payload(i))).id
 
@@ -90,13 +95,16 @@ def layers(
         "raw aiohttp": _pool(raw, concurrency),
         "transport.send": _pool(transport_send, concurrency),
         "client._send": _pool(client_send, concurrency),
+        "_create_wire": _pool(create_wire, concurrency),
         "create(**fields)": _pool(create, concurrency),
         "create_many": create_many,
     }
 
 
-async def measure(base: str, requests: int, rounds: int, concurrency: int) -> dict[str, float]:
-    """Median client CPU microseconds per create, per layer."""
+async def measure(
+    base: str, requests: int, rounds: int, concurrency: int
+) -> dict[str, list[float]]:
+    """Client CPU microseconds per create, per layer, one value per round."""
     cpu: dict[str, list[float]] = {}
     async with (
         aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=concurrency)) as session,
@@ -117,7 +125,7 @@ async def measure(base: str, requests: int, rounds: int, concurrency: int) -> di
                 await runners[name](serial, requests)
                 cpu.setdefault(name, []).append((time.process_time() - start) / requests * 1e6)
                 serial += requests
-    return {name: statistics.median(values) for name, values in cpu.items()}
+    return cpu
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -129,13 +137,17 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     with canned_server() as base:
         got = asyncio.run(measure(base, args.requests, args.rounds, args.concurrency))
-    print("| layer | client CPU/create (median) | vs raw | added by this layer |")
-    print("|---|---|---|---|")
+    print("| layer | client CPU/create (median) | spread | vs raw | added by this layer |")
+    print("|---|---|---|---|---|")
     previous = None
-    raw = got["raw aiohttp"]
-    for name, value in got.items():
+    raw = statistics.median(got["raw aiohttp"])
+    for name, values in got.items():
+        value = statistics.median(values)
         added = "" if previous is None else f"{value - previous:+.1f} us"
-        print(f"| {name} | {value:.1f} us | {value / raw:.2f}x | {added} |")
+        print(
+            f"| {name} | {value:.1f} us | {min(values):.0f}-{max(values):.0f} "
+            f"| {value / raw:.2f}x | {added} |"
+        )
         previous = value
     print(
         f"\nconcurrency {args.concurrency}, {args.requests:,} creates per layer per round, "
