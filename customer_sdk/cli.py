@@ -274,7 +274,10 @@ def _logging(verbosity: int, stream: IO[str]) -> Iterator[None]:
     point of a verbose run but would tear the progress line apart in a normal one.
     """
     handler = logging.StreamHandler(stream)
-    handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+    # On a terminal a log line first clears the progress line it interrupts (CR, erase line);
+    # the next redraw puts the progress line back under it.
+    clear = "\r\x1b[K" if stream.isatty() else ""
+    handler.setFormatter(logging.Formatter(clear + "%(levelname)s %(message)s"))
     level = [logging.ERROR, logging.WARNING, logging.DEBUG][min(verbosity, 2)]
     old_level, old_propagate = logger.level, logger.propagate
     logger.addHandler(handler)

@@ -171,8 +171,9 @@ async def test_import_via_env_into_an_in_process_sandbox(
     async with Sandbox(username=CANARY_USER, password=CANARY_PASS, faults=faults, seed=3) as sb:
         for name, value in _env(sb).items():
             monkeypatch.setenv(name, value)
-        args = ["import", str(src), "--report", str(report), "--concurrency", "4"]
-        status = await asyncio.to_thread(main, args)
+        journal = tmp_path / "job.db"
+        args = ["import", str(src), "--report", str(report), "--concurrency", "4", "-vv"]
+        status = await asyncio.to_thread(main, [*args, "--journal", str(journal)])
         assert sb.counters["faulted"] > 0
         stored = sorted(c["external_key"] for c in sb.customers.values())
     out, err = capsys.readouterr()
@@ -191,7 +192,9 @@ async def test_import_via_env_into_an_in_process_sandbox(
         ("32", "company"),
         ("33", "no_taxes"),
     ]
-    for text in (out, err, report.read_text(encoding="utf-8")):
+    assert "DEBUG" in err  # -vv logged every request, and still no secret in it
+    journal_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("job.db*"))
+    for text in (out, err, report.read_text(encoding="utf-8"), journal_bytes.decode("latin-1")):
         assert CANARY_PASS not in text
         assert CANARY_USER not in text
 
