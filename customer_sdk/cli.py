@@ -20,7 +20,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
-import fcntl
 import hashlib
 import logging
 import os
@@ -298,8 +297,14 @@ def _journal_lock(journal: Path) -> Iterator[None]:
     Shards of one import each need their own journal; a second process pointed at the same
     journal is refused here rather than interleaving its rows with the first one's. The lock is
     released by the kernel however the process ends (SIGKILL included), so a kill never leaves
-    the journal locked.
+    the journal locked. Where ``flock`` does not exist (Windows) only the journal's own job-id
+    check applies.
     """
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - not POSIX
+        yield
+        return
     lock_path = journal.with_name(journal.name + ".lock")
     try:
         fd = os.open(lock_path, os.O_RDWR | os.O_CREAT, 0o600)
@@ -616,7 +621,7 @@ class _Import:
                 paced = f"{rate:g}/s" if rate else "adaptive"
                 self.err.write(
                     f"sandbox: {sb.base_url}, server limit {limit:g}/s, client {paced}, "
-                    f"faults: {sb_faults(a.faults)}\n"
+                    f"faults: {_describe_faults(a.faults)}\n"
                 )
         else:
             if a.redis is not None:
@@ -759,7 +764,7 @@ class _Import:
         return self.exit_status(interrupted, auth_failed)
 
 
-def sb_faults(spec: str | None) -> str:
+def _describe_faults(spec: str | None) -> str:
     """Describe the embedded sandbox's fault plan for the banner line."""
     if spec is None:
         return "a few of each kind (default; --faults '' for none)"
