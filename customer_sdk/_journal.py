@@ -205,27 +205,34 @@ class Journal:
             error: BaseException | None = None
             try:
                 conn.execute("BEGIN IMMEDIATE")
+                rows: list[tuple[Any, ...]] = []
                 for kind, payload, fut in ops:
                     if kind == "write":
-                        conn.executemany(_UPSERT, payload)
-                        done.append((fut, None))
-                    elif kind == "read":
-                        done.append((fut, payload(conn)))
-                    else:  # close
+                        rows.extend(payload)  # one executemany for the whole group
+                    else:
+                        if rows:
+                            conn.executemany(_UPSERT, rows)
+                            rows = []
+                        if kind == "read":
+                            done.append((fut, payload(conn)))
+                            continue
                         closing = True
+                    if fut is not None:
                         done.append((fut, None))
+                if rows:
+                    conn.executemany(_UPSERT, rows)
                 conn.execute("COMMIT")
                 self.commits += 1
             except BaseException as exc:  # resolve every waiter, whatever broke
                 error = exc
                 if conn.in_transaction:
                     conn.rollback()
-                done = [(fut, None) for _, _, fut in ops]
+                done = [(fut, None) for _, _, fut in ops if fut is not None]
                 closing = closing or any(kind == "close" for kind, _, _ in ops)
             if closing:
                 conn.close()
-            for fut, result in done:
-                self._resolve(fut, result, error)
+            if done:
+                self._resolve_all(done, error)
         self._drain_after_close()
 
     def _fail_all(self, exc: BaseException) -> None:
@@ -249,16 +256,21 @@ class Journal:
     def _resolve(
         self, fut: asyncio.Future[Any] | None, result: Any, exc: BaseException | None
     ) -> None:
-        if fut is None:
-            return
+        if fut is not None:
+            self._resolve_all([(fut, result)], exc)
 
+    def _resolve_all(
+        self, done: list[tuple[asyncio.Future[Any] | None, Any]], exc: BaseException | None
+    ) -> None:
+        # One wake-up of the loop per commit, not one per waiter.
         def settle() -> None:
-            if fut.done():
-                return
-            if exc is not None:
-                fut.set_exception(exc)
-            else:
-                fut.set_result(result)
+            for fut, result in done:
+                if fut is None or fut.done():
+                    continue
+                if exc is not None:
+                    fut.set_exception(exc)
+                else:
+                    fut.set_result(result)
 
         # RuntimeError: the loop is closed, so nobody is waiting any more.
         with contextlib.suppress(RuntimeError):
