@@ -228,7 +228,8 @@ class AdaptiveLimiter:
     sent at the old rate, so they pause (if they carry ``Retry-After``) but do not cut again.
 
     Args:
-        initial_rate: The starting rate, or None to start unpaced and measure.
+        initial_rate: The starting rate (held, then climbing slowly until a 429 shows where
+            the limit is), or None to start unpaced and measure.
         min_rate: The rate is never cut below this. Default 0.5 per second.
         max_rate: The rate never climbs above this (None: no ceiling).
         beta: The multiplicative decrease factor. Default 0.7 (CUBIC's).
