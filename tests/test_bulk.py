@@ -87,6 +87,18 @@ def make_client(base: str, sleeps: Sleeps, **kw: Any) -> ChargeOverClient:
     return ChargeOverClient(base, username=USER, password=PASSWORD, retry=retry, **kw)
 
 
+def hold(server: BulkServer, n: int, seconds: float) -> tuple[list[s.Action], asyncio.Event]:
+    """``n`` POST actions that stall; the event is set when the n-th stalled request arrived."""
+    all_held = asyncio.Event()
+
+    async def stall(ex: s.Exchange) -> None:
+        if server.count("POST") == n:
+            all_held.set()
+        await asyncio.sleep(seconds)
+
+    return [stall] * n, all_held
+
+
 def keyed(n: int, prefix: str = "k") -> list[dict[str, Any]]:
     """``n`` valid rows with keys ``{prefix}0`` ..."""
     return [{"company": f"Co {i}", "external_key": f"{prefix}{i}"} for i in range(n)]
@@ -222,10 +234,11 @@ async def test_leaving_async_with_early_stops_every_worker(
     server: BulkServer, sleeps: Sleeps
 ) -> None:
     """Breaking out and leaving ``async with`` leaves no task running."""
-    server.post_script += [s.stall(0.3, store=True)] * 4
+    actions, held = hold(server, 4, 5.0)
+    server.post_script += actions
     async with make_client(server.base_url, sleeps) as client:
         async with client.customers.create_many(keyed(50), concurrency=4):
-            await asyncio.sleep(0.05)  # workers are now stalled mid-request
+            await asyncio.wait_for(held.wait(), 10)  # every worker is mid-request
             assert len(job_tasks()) >= 4
         assert job_tasks() == []
 
@@ -247,7 +260,8 @@ async def test_cancelling_the_consumer_propagates_and_cleans_up(
     server: BulkServer, sleeps: Sleeps
 ) -> None:
     """CancelledError from the consumer is not swallowed and the workers stop."""
-    server.post_script += [s.stall(5.0)] * 4
+    actions, held = hold(server, 4, 5.0)
+    server.post_script += actions
     async with make_client(server.base_url, sleeps) as client:
 
         async def consume() -> None:
@@ -256,7 +270,7 @@ async def test_cancelling_the_consumer_propagates_and_cleans_up(
                     pass
 
         task = asyncio.create_task(consume())
-        await asyncio.sleep(0.1)
+        await asyncio.wait_for(held.wait(), 10)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
@@ -760,3 +774,19 @@ async def test_a_resumed_in_flight_row_is_looked_up_not_batched(
     assert [len(e.json) for e in bulk_calls] == [4]
     assert server.count("GET") == 1
     assert len(server.customers) == 5
+
+
+async def test_rows_being_sent_when_the_job_is_left_stay_in_flight(
+    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """Leaving the job while requests stall leaves exactly those rows in_flight, none done."""
+    path = tmp_path / "j.db"
+    actions, held = hold(server, 3, 5.0)
+    server.post_script += actions
+    async with make_client(server.base_url, sleeps) as client:
+        async with client.customers.create_many(keyed(10), concurrency=3, journal=path):
+            await asyncio.wait_for(held.wait(), 10)  # all three workers are mid-request
+        states = _states(path)
+    assert sorted(i for i, st in states.items() if st == "in_flight") == [0, 1, 2]
+    assert "done" not in states.values()
+    assert job_tasks() == []
