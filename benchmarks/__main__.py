@@ -36,7 +36,7 @@ SUITE: Suite = {
     "P1": (
         "P1 customers.create() vs raw aiohttp (canned loopback server)",
         bench_create.main,
-        ["--concurrency", "1", "16", "64", "256", "--requests", "4000", "--rounds", "7", "--all"],
+        ["--concurrency", "1", "16", "64", "256", "--requests", "4000", "--rounds", "5", "--all"],
         ["--concurrency", "1", "64", "--requests", "1500", "--rounds", "3"],
     ),
     "P2": (
