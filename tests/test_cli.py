@@ -119,7 +119,7 @@ def test_dry_run_of_a_clean_file_exits_0(tmp_path: Path, no_env: None) -> None:
         (["import", "{f}", "--shard", "4/4"], "shard index"),
         (["import", "{f}", "--concurrency", "0"], "must be >= 1"),
         (["import", "{f}", "--journal", "{f}"], "must not be the input file"),
-        (["import", "{f}", "--journal", "x.db", "--report", "x.db"], "different files"),
+        (["import", "{f}", "--journal", "{tmp}/x.db", "--report", "{tmp}/x.db"], "different"),
         (["import", "{f}", "--dry-run", "--report", "{f}"], "must not be the input file"),
         (["import", "{f}", "--sandbox", "--journal", "{notdb}"], "not a usable journal"),
         (["frobnicate"], "invalid choice"),
@@ -138,13 +138,15 @@ def test_usage_and_configuration_errors_exit_2(
     f = _write_csv(tmp_path / "in.csv", 3)
     notdb = tmp_path / "not-a.db"
     notdb.write_text("this is not a SQLite database, just text long enough to be read\n" * 20)
-    status = main([a.replace("{f}", str(f)).replace("{notdb}", str(notdb)) for a in args])
+    argv = [a.replace("{f}", str(f)).replace("{notdb}", str(notdb)) for a in args]
+    status = main([a.replace("{tmp}", str(tmp_path)) for a in argv])
     err = capsys.readouterr().err
     assert status == 2
     assert message in err
     assert "Traceback" not in err
     assert "pw-canary" not in err
     assert f.read_text(encoding="utf-8").startswith("external_key,company")  # input untouched
+    assert not (tmp_path / "x.db").exists()  # nothing is created before the options are checked
 
 
 def test_python_dash_m_works() -> None:
