@@ -54,8 +54,8 @@ SUITE: Suite = {
     "P4": (
         "P4 rate-limit efficiency against the sandbox's limiter",
         bench_ratelimit.main,
-        ["--seconds", "20", "--adaptive-seconds", "45", "--pause-gate-seconds", "15"],
-        ["--seconds", "8", "--adaptive-seconds", "36", "--pause-gate-seconds", "0"],
+        ["--seconds", "20", "--adaptive-seconds", "45", "--no-rate-seconds", "15"],
+        ["--seconds", "8", "--adaptive-seconds", "36", "--no-rate-seconds", "0"],
     ),
     "P5": (
         "P5 import time vs aiohttp",

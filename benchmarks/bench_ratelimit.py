@@ -6,8 +6,8 @@ Three client settings run one after another, each for a fixed number of seconds 
 - ``rate=L``: the client knows the limit (its own token bucket);
 - ``adaptive=True``: the client does not know the limit and has to find it from the 429s
   (``create_many``'s default when no rate is given);
-- for context, a client built with ``limiter=PauseGate()``, which governs the job alone: no
-  rate at all, only each 429's Retry-After pausing every worker.
+- for context, a client given a limiter of its own with no rate (:class:`RetryAfterOnly`),
+  which then governs the job alone: only each 429's Retry-After pauses every worker.
 
 The figures come from the sandbox's audit log of that run (arrival times on the machine-wide
 monotonic clock, the status sent): achieved rate = successful requests per second between the
@@ -92,11 +92,20 @@ def figures(audit: list[list[Any]], limit: float) -> Figures:
     )
 
 
+class RetryAfterOnly(PauseGate):
+    """A client limiter with no rate: only the shared pause after a 429.
+
+    ``create_many`` adds an adaptive limiter of its own only while the client has the default
+    :class:`~customer_sdk.PauseGate`; a limiter the caller chose, even one that behaves the
+    same, governs alone. This subclass is that choice, so the job runs with no rate at all.
+    """
+
+
 # name -> (ChargeOverClient options, create_many options); "L" stands for the limit.
 SETTINGS: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
     "rate=L": ({}, {"rate": "L"}),
     "adaptive=True": ({}, {"adaptive": True}),
-    "limiter=PauseGate() (Retry-After only)": ({"limiter": "PauseGate"}, {}),
+    "no rate (Retry-After pauses only)": ({"limiter": "RetryAfterOnly"}, {}),
 }
 
 
@@ -110,7 +119,7 @@ async def run_all(
         for name, seconds in durations.items():
             client_options, job_options = SETTINGS[name]
             options = {k: (limit if v == "L" else v) for k, v in job_options.items()}
-            limiter: Limiter | None = PauseGate() if client_options.get("limiter") else None
+            limiter: Limiter | None = RetryAfterOnly() if client_options.get("limiter") else None
             # A fresh client per setting: a limiter's state must not carry over.
             async with ChargeOverClient(
                 sb.base_url, username=sb.username, password=sb.password, limiter=limiter
@@ -133,14 +142,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--burst", type=int, default=10, help="server bucket size")
     parser.add_argument("--seconds", type=float, default=20.0, help="input seconds, rate=L")
     parser.add_argument("--adaptive-seconds", type=float, default=45.0)
-    parser.add_argument("--pause-gate-seconds", type=float, default=15.0, help="0 to skip")
+    parser.add_argument("--no-rate-seconds", type=float, default=15.0, help="0 to skip")
     parser.add_argument("--concurrency", type=int, default=16)
     args = parser.parse_args(argv)
     # The SDK logs each throttled attempt at WARNING; the counts are in the table instead.
     logging.getLogger("customer_sdk").addHandler(logging.NullHandler())
     durations = {"rate=L": args.seconds, "adaptive=True": args.adaptive_seconds}
-    if args.pause_gate_seconds > 0:
-        durations["limiter=PauseGate() (Retry-After only)"] = args.pause_gate_seconds
+    if args.no_rate_seconds > 0:
+        durations["no rate (Retry-After pauses only)"] = args.no_rate_seconds
     got = asyncio.run(run_all(args.limit, args.burst, durations, args.concurrency))
     limit = args.limit
     print(
