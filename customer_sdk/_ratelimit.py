@@ -216,13 +216,22 @@ class AdaptiveLimiter:
     """Finds an unknown rate limit: CUBIC, as botocore's adaptive retry mode does.
 
     Until the first 429 nothing is paced (``initial_rate=None``, as in botocore): the job runs
-    as fast as its concurrency allows while the send rate is measured. On a 429 the rate that
-    was being sent becomes ``W_max`` and the rate drops to ``beta * W_max`` (multiplicative
-    decrease). Each success then sets the rate on the cubic curve
-    ``scale * (t - K)**3 + W_max`` (``t`` = seconds since the decrease,
-    ``K = cbrt(W_max * (1 - beta) / scale)``): a quick climb back towards ``W_max``, a plateau
-    near it, then a slow probe beyond. The rate never climbs past twice the measured send rate,
-    so a job that is not using its allowance does not bank an unusable one.
+    as fast as its concurrency allows while the send and success rates are measured. On a 429
+    the rate that was getting through becomes ``W_max`` — the paced rate or the measured send
+    rate, whichever is lower (as botocore does); on the first cut from the unpaced start, the
+    rate of answers that were not 429 when that is lower still (so a start that sent 300/s
+    at a 50/s limit lands near 50 in one step) — and the rate drops to ``beta * W_max``
+    (multiplicative decrease). Each success then sets the rate on the cubic curve
+    ``scale * (t - K)**3 + W_max`` (``t`` = seconds since the decrease, or since the end of
+    the 429's pause; ``K = cbrt(W_max * (1 - beta) / scale)``): a quick climb back towards
+    ``W_max``, then a slow probe beyond along the convex part. Once two cuts in a row find
+    nearly the same ``W_max`` (within 15 %), the rate holds just under it (0.9 ``W_max``: it was
+    measured as the 429 came, so a little above the limit) for ``hold`` seconds before
+    probing: the one departure from plain CUBIC, because when 429s carry
+    ``Retry-After`` every probe past the limit costs the whole job that pause. Measurements
+    restart after a pause, so the silence of a pause is never read as a low rate. The rate
+    never climbs past twice the measured send rate, so a job that is not using its allowance
+    does not bank an unusable one.
 
     429s that arrive within ``decrease_guard`` seconds of a decrease were answers to requests
     sent at the old rate, so they pause (if they carry ``Retry-After``) but do not cut again.
@@ -235,6 +244,8 @@ class AdaptiveLimiter:
         beta: The multiplicative decrease factor. Default 0.7 (CUBIC's).
         scale: CUBIC's scale constant C. Default 0.4 (botocore's).
         decrease_guard: Seconds after a decrease during which 429s do not cut again.
+        hold: Seconds the rate stays at a confirmed ``W_max`` before probing beyond it.
+            Default 10.
         clock: Monotonic seconds (injectable for tests).
         sleep: How to wait (injectable for tests).
 
@@ -247,13 +258,19 @@ class AdaptiveLimiter:
         "_bucket_start",
         "_clock",
         "_curve_start",
+        "_cut_w",
+        "_holding",
         "_k",
         "_last_decrease",
         "_measured",
+        "_ok_count",
+        "_ok_measured",
+        "_ok_start",
         "_pacer",
         "_w_max",
         "beta",
         "decrease_guard",
+        "hold",
         "max_rate",
         "min_rate",
         "rate",
@@ -263,6 +280,7 @@ class AdaptiveLimiter:
 
     _BUCKET = 0.5  # seconds per send-rate measurement bucket (botocore's)
     _SMOOTH = 0.8  # weight of the newest bucket in the smoothed send rate (botocore's)
+    _PLATEAU = 0.9  # a confirmed W_max is held at this fraction of it
 
     def __init__(
         self,
@@ -273,6 +291,7 @@ class AdaptiveLimiter:
         beta: float = 0.7,
         scale: float = 0.4,
         decrease_guard: float = 0.5,
+        hold: float = 10.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -288,6 +307,9 @@ class AdaptiveLimiter:
         _check_rate("scale", scale)
         if not decrease_guard >= 0:
             raise ValueError(f"decrease_guard must be >= 0, got {decrease_guard!r}")
+        if not hold >= 0:
+            raise ValueError(f"hold must be >= 0, got {hold!r}")
+        self.hold = hold
         self.min_rate = min_rate
         self.max_rate = max_rate
         self.beta = beta
@@ -301,12 +323,17 @@ class AdaptiveLimiter:
         # A given starting rate is treated as the top of a curve that starts now: it holds,
         # then climbs slowly (the convex part) until a 429 says where the limit is.
         self._w_max = self.rate or 0.0
+        self._holding = False
+        self._cut_w = 0.0  # W_max of the last cut (0 before any)
         self._k = 0.0
         self._curve_start = clock()
         self._last_decrease = -math.inf
         self._measured = 0.0
         self._bucket_start = clock()
         self._bucket_count = 0
+        self._ok_measured = 0.0
+        self._ok_start = self._bucket_start
+        self._ok_count = 0
         self.throttles = 0
 
     def __repr__(self) -> str:
@@ -333,6 +360,11 @@ class AdaptiveLimiter:
             return self._measured
         return self._bucket_count / max(now - self._bucket_start, 0.1)
 
+    def _ok_rate(self, now: float) -> float:
+        if self._ok_measured > 0:
+            return self._ok_measured
+        return self._ok_count / max(now - self._ok_start, 0.1)
+
     def _count_send(self) -> None:
         now = self._clock()
         elapsed = now - self._bucket_start
@@ -357,21 +389,62 @@ class AdaptiveLimiter:
         self._pacer.pause(retry_after)
         self.throttles += 1
         now = self._clock()
-        if now - self._last_decrease < self.decrease_guard:
-            return
-        # The rate being sent when throttled: the paced rate, or what was measured unpaced.
-        sending = self.rate if self.rate is not None else max(self._sent_rate(now), self.min_rate)
-        self._w_max = sending
-        self._k = (sending * (1 - self.beta) / self.scale) ** (1 / 3)
-        self._last_decrease = self._curve_start = now
-        self._set(self._clamp(sending * self.beta))
+        resume = max(now, self._pacer.gate.paused_until)
+        guarded = now - self._last_decrease < self.decrease_guard
+        if not guarded:
+            # The rate that got through. Paced: the rate, or the measured send rate when lower
+            # (botocore's min(measured, fill rate)). Unpaced: the send rate, or the rate of
+            # answers that were not 429 when that is lower.
+            if self.rate is not None:
+                through = self.rate
+                if self._measured > 0:
+                    through = min(through, self._measured)
+            else:
+                through = self._sent_rate(now)
+                ok = self._ok_rate(now)
+                if ok > 0:
+                    through = min(through, ok)
+            through = max(through, self.min_rate)
+            # Two cuts at nearly the same W_max: the limit is found, so hold there before
+            # probing past it again.
+            previous = self._cut_w
+            self._holding = previous > 0 and abs(through - previous) <= 0.15 * previous
+            self._cut_w = through
+            self._w_max = through
+            self._k = (through * (1 - self.beta) / self.scale) ** (1 / 3)
+            self._last_decrease = now
+            self._curve_start = resume
+            self._set(self._clamp(through * self.beta))
+        if resume > now:
+            # Nothing is sent during a pause: measure again from its end, or the pause would
+            # read as a low rate (and the curve starts from there, too).
+            self._bucket_start = self._ok_start = resume
+            self._bucket_count = self._ok_count = 0
+            if guarded:
+                self._curve_start = max(self._curve_start, resume)
 
     def on_success(self) -> None:
-        """Climb along the cubic curve (nothing to do before the first 429)."""
+        """Count the success; climb along the cubic curve (not before the first 429)."""
+        now = self._clock()
+        elapsed = now - self._ok_start
+        if elapsed >= self._BUCKET:
+            current = self._ok_count / elapsed
+            self._ok_measured = self._SMOOTH * current + (1 - self._SMOOTH) * self._ok_measured
+            self._ok_start = now
+            self._ok_count = 0
+        self._ok_count += 1
         if self.rate is None:
             return
-        t = self._clock() - self._curve_start
-        target = self.scale * (t - self._k) ** 3 + self._w_max
+        past = now - self._curve_start - self._k  # seconds past W_max on the curve
+        if not self._holding:
+            target = self.scale * past**3 + self._w_max
+        elif past < self.hold:
+            # W_max was measured as the 429 came, so it is a little above the limit: hold
+            # just under it, then probe.
+            target = self.scale * min(past, 0.0) ** 3 + self._w_max
+            target = min(target, self._PLATEAU * self._w_max)
+        else:
+            target = self.scale * (past - self.hold) ** 3 + self._w_max
         if not math.isfinite(target):
             return
         if self._measured > 0:

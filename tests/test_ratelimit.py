@@ -218,7 +218,7 @@ async def test_a_429_cuts_the_rate_by_beta_once_per_guard_window() -> None:
 async def test_the_rate_climbs_back_along_the_cubic_curve() -> None:
     """After a cut from W_max the rate is back at W_max at t = K and above it afterwards."""
     t = FakeTime()
-    lim = AdaptiveLimiter(initial_rate=100.0, clock=t.clock, sleep=t.sleep)
+    lim = AdaptiveLimiter(initial_rate=100.0, hold=0.0, clock=t.clock, sleep=t.sleep)
     lim.on_throttled(None)
     start = t.now
     assert lim.rate == pytest.approx(70.0)
@@ -276,7 +276,7 @@ async def test_adaptive_paces_at_its_current_rate() -> None:
 
 
 async def test_a_given_start_rate_holds_then_climbs_and_the_first_429_cuts_at_once() -> None:
-    """With initial_rate R: successes keep ~R at first, climb slowly later; a 429 at once cuts."""
+    """With initial_rate R: successes keep about R at first, climb slowly; a 429 cuts at once."""
     t = FakeTime()
     lim = AdaptiveLimiter(initial_rate=200.0, clock=t.clock, sleep=t.sleep)
     lim.on_success()
@@ -289,3 +289,44 @@ async def test_a_given_start_rate_holds_then_climbs_and_the_first_429_cuts_at_on
     assert fresh.rate == pytest.approx(140.0)
     fresh.on_success()
     assert fresh.rate == pytest.approx(140.0)
+
+
+async def test_a_confirmed_limit_is_held_just_under_before_probing() -> None:
+    """Once two cuts find nearly the same W_max, the rate holds at 0.9 W_max, then probes.
+
+    It climbs to 0.9 W_max, stays there for ``hold`` seconds, and only then probes past
+    W_max; a first cut alone does not hold.
+    """
+    t = FakeTime()
+    lim = AdaptiveLimiter(initial_rate=100.0, hold=10.0, clock=t.clock, sleep=t.sleep)
+    lim.on_throttled(None)  # W_max 100, not yet confirmed
+    k = (100.0 * 0.3 / 0.4) ** (1 / 3)
+    t.now += k + 2.0
+    lim.on_success()
+    assert lim.rate is not None
+    assert lim.rate > 100.0  # no hold after a first cut: probing
+    lim.on_throttled(None)  # W_max about 103: within 15 % of 100, confirmed
+    w = lim._w_max
+    start = t.now
+    k = (w * 0.3 / 0.4) ** (1 / 3)
+    for after in (0.0, 5.0, 9.5):
+        t.now = start + k + after
+        lim.on_success()
+        assert lim.rate == pytest.approx(0.9 * w)
+    t.now = start + k + 12.0
+    lim.on_success()
+    assert lim.rate == pytest.approx(w + 0.4 * 8)
+
+
+async def test_an_unpaced_start_cuts_to_the_rate_that_got_through() -> None:
+    """Sending 300/s while only 50/s are answered without 429: W_max is 50, not 300."""
+    t = FakeTime()
+    lim = AdaptiveLimiter(clock=t.clock, sleep=t.sleep)
+    for _ in range(20):  # 2 s: 30 sends per 0.1 s, 5 of them answered without a 429
+        for n in range(30):
+            await lim.acquire()
+            if n < 5:
+                lim.on_success()
+        t.now += 0.1
+    lim.on_throttled(None)
+    assert lim.rate == pytest.approx(0.7 * 50.0, rel=0.1)
