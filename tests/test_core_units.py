@@ -689,4 +689,4 @@ def test_the_exception_tree_matches_its_drawing() -> None:
         if isinstance(getattr(errors, n), type)
         and issubclass(getattr(errors, n), errors.ChargeOverError)
     }
-    assert seen == len(drawn_everything) == 19
+    assert seen == len(drawn_everything) >= 20  # every exported error class is drawn
