@@ -356,44 +356,6 @@ def redis_budget_name(environ: Mapping[str, str]) -> str:
     return "customer_sdk:" + hashlib.sha256(account.encode()).hexdigest()[:16]
 
 
-class _OnePoller:
-    """Lets one worker of this process at a time ask a shared limiter for a slot.
-
-    Redis' GCRA answers "wait N µs" without reserving the slot, so 16 workers x 4 processes
-    all wake at the same instant and 63 of them are told to wait again: a thundering herd of
-    script calls that costs more CPU than the imports themselves. Queuing the workers of a
-    process behind one lock keeps the grant order and rate the same with a few Redis calls per
-    slot. A 429 pause still reaches every worker: it is stored in Redis and checked per slot.
-
-    Args:
-        inner: The shared limiter.
-    """
-
-    def __init__(self, inner: Limiter) -> None:
-        self._inner = inner
-        self._lock = asyncio.Lock()
-
-    def __repr__(self) -> str:
-        return f"_OnePoller({self._inner!r})"
-
-    async def acquire(self) -> None:
-        """Wait for this process's turn, then for a slot of the shared budget."""
-        async with self._lock:
-            await self._inner.acquire()
-
-    def on_throttled(self, retry_after: float | None) -> None:
-        """Share the 429 through the inner limiter.
-
-        Args:
-            retry_after: Seconds from the 429, or None.
-        """
-        self._inner.on_throttled(retry_after)
-
-    def on_success(self) -> None:
-        """Pass the success on."""
-        self._inner.on_success()
-
-
 class _Stopper:
     """Turns SIGINT/SIGTERM into cancelling one task (main thread only; a no-op elsewhere)."""
 
@@ -652,7 +614,7 @@ class _Import:
         except ValueError as exc:
             _fail(f"--redis {_redact_url(a.redis)}: {exc}")
         stack.push_async_callback(limiter.aclose)
-        return _OnePoller(limiter)
+        return limiter
 
     @staticmethod
     async def check_limiter(limiter: Limiter) -> None:

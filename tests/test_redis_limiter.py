@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 import redis.asyncio as aioredis
@@ -153,9 +154,140 @@ def test_invalid_settings_are_refused(rate: float, burst: int) -> None:
         RedisLimiter("redis://127.0.0.1:1/0", rate=rate, burst=burst)
 
 
+class _CountingRedis(aioredis.Redis):
+    """Counts the limiter's script calls and the most that were in flight at once."""
+
+    calls = 0
+    in_flight = 0
+    peak = 0
+    gate: asyncio.Event | None = None  # when set up, a script call waits for it (a slow Redis)
+
+    async def execute_command(self, *args: Any, **options: Any) -> Any:
+        if args[0] != "EVALSHA":
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        self.calls += 1
+        self.in_flight += 1
+        self.peak = max(self.peak, self.in_flight)
+        try:
+            if self.gate is not None:
+                await self.gate.wait()
+            return await super().execute_command(*args, **options)  # type: ignore[no-untyped-call]
+        finally:
+            self.in_flight -= 1
+
+
+@pytest.fixture
+async def counting(redis_url: str) -> AsyncIterator[_CountingRedis]:
+    """A script-call-counting Redis client on a flushed database."""
+    r = _CountingRedis.from_url(redis_url)
+    assert isinstance(r, _CountingRedis)
+    await r.flushdb()
+    yield r
+    await r.aclose()
+
+
+async def test_one_process_makes_one_redis_call_at_a_time(counting: _CountingRedis) -> None:
+    """16 concurrent acquirers: never two script calls in flight, and one call per slot."""
+    limiter = RedisLimiter(counting, rate=200, burst=1, name="herd")
+    times = await _grant_times(limiter, 60, workers=16)
+    assert counting.peak == 1
+    # The slot is booked, not polled: no waiter asks again after its wait.
+    assert counting.calls == len(times)
+
+
+async def test_waiters_are_granted_in_arrival_order(client: aioredis.Redis) -> None:
+    """Callers queued on one limiter get their slots first come, first served."""
+    limiter = RedisLimiter(client, rate=100, burst=1, name="fifo")
+    order: list[int] = []
+
+    async def one(i: int) -> None:
+        await limiter.acquire()
+        order.append(i)
+
+    tasks = []
+    for i in range(12):
+        tasks.append(asyncio.create_task(one(i)))
+        await asyncio.sleep(0)  # let it join the queue before the next one arrives
+    await asyncio.gather(*tasks)
+    assert order == list(range(12))
+
+
+async def test_a_cancelled_head_passes_its_booked_slot_on(counting: _CountingRedis) -> None:
+    """Cancelling the sleeping head and a queued waiter: the next waiter sends in the slot."""
+    sleeping = asyncio.Event()
+
+    async def sleep(seconds: float) -> None:
+        sleeping.set()
+        await asyncio.sleep(seconds)
+
+    limiter = RedisLimiter(counting, rate=5, burst=1, name="cancel", sleep=sleep)
+    await limiter.acquire()  # the next slot is 0.2 s away
+    head = asyncio.create_task(limiter.acquire())
+    await sleeping.wait()  # the head has booked that slot and sleeps until it
+    queued = asyncio.create_task(limiter.acquire())
+    last = asyncio.create_task(limiter.acquire())
+    await asyncio.sleep(0)
+    assert counting.calls == 2
+    head.cancel()
+    queued.cancel()
+    await asyncio.wait_for(last, 5)
+    assert head.cancelled()
+    assert queued.cancelled()
+    assert counting.calls == 2, "the last waiter used the head's booking, no new call"
+    # The queue still works after the cancellations: the next caller books the next slot.
+    await asyncio.wait_for(limiter.acquire(), 5)
+    assert counting.calls == 3
+
+
+async def test_a_head_cancelled_in_its_redis_call_does_not_stall_the_queue(
+    counting: _CountingRedis,
+) -> None:
+    """The head cancelled while its script call hangs: the waiters behind it still get slots."""
+    limiter = RedisLimiter(counting, rate=1000, burst=1, name="stuck")
+    counting.gate = asyncio.Event()
+    head = asyncio.create_task(limiter.acquire())
+    others = [asyncio.create_task(limiter.acquire()) for _ in range(3)]
+    while counting.in_flight == 0:
+        await asyncio.sleep(0)
+    head.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await head
+    counting.gate.set()
+    await asyncio.wait_for(asyncio.gather(*others), 5)
+    assert counting.peak == 1
+
+
+async def test_burst_1_keeps_the_full_rate(client: aioredis.Redis) -> None:
+    """With burst 1 at 100/s, 16 workers of one process get 0.9-1.05 of the rate."""
+    rate = 100.0
+    limiter = RedisLimiter(client, rate=rate, burst=1, name="full")
+    times = sorted(await _grant_times(limiter, 250, workers=16))
+    achieved = (len(times) - 1) / (times[-1] - times[0])
+    assert 0.9 * rate <= achieved <= 1.05 * rate, achieved
+
+
+async def test_after_a_pause_slots_resume_at_the_rate_not_as_a_burst(
+    client: aioredis.Redis,
+) -> None:
+    """A 429 pause empties the shared budget: the burst is not granted again at its end."""
+    rate = 20.0
+    limiter = RedisLimiter(client, rate=rate, burst=5, name="afterpause")
+    limiter.on_throttled(0.2)
+    await limiter.aclose()  # the pause is in Redis
+    loop = asyncio.get_running_loop()
+
+    async def one() -> float:
+        await limiter.acquire()
+        return loop.time()
+
+    times = sorted(await asyncio.gather(*(one() for _ in range(5))))
+    # Unpaused, these 5 would go at once (the burst); now they are 4 intervals (0.2 s) apart.
+    assert times[-1] - times[0] >= 0.75 * 4 / rate
+
+
 def _process_grants(url: str, rate: float, seconds: float, out: Path) -> None:
     async def run() -> None:
-        limiter = RedisLimiter(url, rate=rate, burst=4, name="multi")
+        limiter = RedisLimiter(url, rate=rate, burst=1, name="multi")
         stamps: list[float] = []
         end = time.time() + seconds
 
@@ -172,7 +304,7 @@ def _process_grants(url: str, rate: float, seconds: float, out: Path) -> None:
 
 
 def test_four_processes_together_keep_the_shared_rate(redis_url: str, tmp_path: Path) -> None:
-    """4 processes x 16 workers granted together stay within 0.9-1.05 of the shared rate."""
+    """4 processes x 16 workers, burst 1, together get 0.9-1.05 of the shared rate."""
     rate, seconds = 200.0, 3.0
     ctx = multiprocessing.get_context("spawn")
     outs = [tmp_path / f"p{i}.txt" for i in range(4)]

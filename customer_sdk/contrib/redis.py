@@ -7,8 +7,19 @@ one of them gets is invisible to the others. :class:`RedisLimiter` implements th
 - **GCRA in one Lua script** (the generic cell rate algorithm: one "theoretical arrival time" per
   account), evaluated atomically by Redis with Redis' own clock (``TIME``), so no two workers can
   take the same slot and client clock skew does not matter.
+- **Slots are reserved, not polled**: the script books the next free slot for the caller (even a
+  future one) and answers how long until it; the caller sleeps that long and sends without
+  asking again. A "come back in N µs" answer would make every waiter wake and ask together, and
+  a grant that arrives late would lose its slot (about 20 % of the rate with burst 1). Only
+  Redis' clock decides slots; the local clock only measures the relative wait it was told.
+- **One caller per process talks to Redis**: callers of one limiter queue locally, first come
+  first served, behind a head that makes the round trip and sleeps until its slot; so a process
+  holds at most one reservation and one Redis call at a time, however many workers it runs.
 - **A shared pause**: a 429's ``Retry-After`` sets a key with that expiry (only ever extended),
   and the same script refuses every slot while it lives, so every worker on every host waits.
+  Slots are booked at most a quarter second ahead, so a pause that begins after a booking lets
+  at most one request per limiter through; after the pause the budget starts empty (slots
+  resume at the rate, not as a burst), as the in-process limiters do.
 - **Redis down is never "unlimited"**: a failed script call raises
   :class:`LimiterUnavailableError` (a :class:`~customer_sdk.ChargeOverError`); a bulk job then
   fails the row rather than send it unmetered.
@@ -39,32 +50,51 @@ __all__ = ["LimiterUnavailableError", "RedisLimiter"]
 
 logger: Final = logging.getLogger("customer_sdk")
 
+# Seconds: the furthest ahead a slot is booked (a caller whose slot is later asks again then).
+# It bounds what a pause that begins after a booking can miss: one request per limiter.
+_RESERVE_AHEAD: Final = 0.25
+
 # KEYS[1] = the account's TAT (theoretical arrival time, µs on Redis' clock)
 # KEYS[2] = the shared pause key (its PTTL is the pause left)
 # ARGV[1] = emission interval in µs (1e6 / rate); ARGV[2] = tolerance in µs ((burst-1) * interval)
-# Returns 0 when a slot was taken, else the µs to wait before asking again.
+# ARGV[3] = the furthest ahead (µs) a slot may be booked
+# Returns {1, w}: the next slot is booked for the caller, w µs from now (0 = at once);
+#         {0, w}: nothing booked (a pause, or the slot is too far ahead): ask again in w µs.
 _ACQUIRE: Final = """
 local pause = redis.call('PTTL', KEYS[2])
-if pause > 0 then return pause * 1000 end
+if pause > 0 then return {0, pause * 1000} end
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local tolerance = tonumber(ARGV[2])
+local ahead = tonumber(ARGV[3])
 local tat = tonumber(redis.call('GET', KEYS[1]) or now)
 if tat < now then tat = now end
-local allow_at = tat - tolerance
-if now < allow_at then return math.ceil(allow_at - now) end
+local wait = tat - tolerance - now
+if wait > ahead then return {0, math.ceil(wait - ahead)} end
+if wait < 0 then wait = 0 end
 local new_tat = tat + interval
 local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
 redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
-return 0
+return {1, math.ceil(wait)}
 """
 
-# KEYS[1] = the pause key; ARGV[1] = pause in ms. Only ever extends a pause, never shortens it.
+# KEYS = as above; ARGV[1] = pause in ms; ARGV[2] = tolerance in µs. Only ever extends a pause,
+# never shortens it. The 429 says the server's budget is spent, so the TAT moves to the pause's
+# end plus the tolerance: the first slot after the pause is at its end, the next ones at the rate.
 _PAUSE: Final = """
-local left = redis.call('PTTL', KEYS[1])
+local left = redis.call('PTTL', KEYS[2])
 local want = tonumber(ARGV[1])
-if left < want then redis.call('SET', KEYS[1], '1', 'PX', want) end
+if left < want then
+  redis.call('SET', KEYS[2], '1', 'PX', want)
+  local t = redis.call('TIME')
+  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+  local tat = now + want * 1000 + tonumber(ARGV[2])
+  if tonumber(redis.call('GET', KEYS[1]) or 0) < tat then
+    local ttl_ms = math.ceil((tat - now) / 1000) + 1000
+    redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', ttl_ms)
+  end
+end
 return left
 """
 
@@ -76,13 +106,17 @@ class LimiterUnavailableError(ChargeOverError):
 class RedisLimiter:
     """A token-bucket (GCRA) limit and a 429 pause shared through Redis.
 
-    Use one per process, with the same ``name`` on every worker of one ChargeOver account.
+    Use one per process, with the same ``name`` on every worker of one ChargeOver account. Its
+    callers queue first come, first served; one at a time books a slot in Redis and sleeps until
+    it, so a process makes at most one Redis call at a time. A caller cancelled while it waits
+    leaves the queue without stalling it, and a slot it had booked goes to the next caller.
 
     Args:
         redis: A ``redis.asyncio.Redis`` client, or a ``redis://`` URL to open one (then closed
             by :meth:`aclose`).
         rate: Requests per second allowed across all workers.
-        burst: How many requests may go at once after an idle spell. Default 1.
+        burst: How many requests may go at once after an idle spell. Default 1: slots are booked
+            ahead, so a late wake-up does not lose its slot and burst 1 keeps the full rate.
         name: The key prefix naming the shared budget (one per ChargeOver account).
         sleep: How to wait (injectable for tests).
 
@@ -110,34 +144,64 @@ class RedisLimiter:
         self.rate = rate
         self.burst = burst
         self._interval_us = 1_000_000 / rate
+        self._tolerance_us = (burst - 1) * self._interval_us
         self._keys = [f"{name}:tat", f"{name}:pause"]
         self._acquire = self._redis.register_script(_ACQUIRE)
         self._pause = self._redis.register_script(_PAUSE)
         self._sleep = sleep
         self._pending: set[asyncio.Task[Any]] = set()
+        # The local queue: asyncio.Lock wakes its waiters in arrival order and passes the turn
+        # on when a waiter is cancelled, so the head is never lost.
+        self._turn = asyncio.Lock()
+        # A booked slot (event-loop time) whose caller was cancelled before it came.
+        self._spare: float | None = None
 
     def __repr__(self) -> str:
         # The Redis client's repr may show a password from its URL: never print it.
         return f"RedisLimiter(name={self._keys[0][:-4]!r}, rate={self.rate}, burst={self.burst})"
 
     async def acquire(self) -> None:
-        """Wait until the shared budget grants one request (and no shared pause is in force).
+        """Wait for this caller's turn, then until its booked slot of the shared budget.
 
         Raises:
             LimiterUnavailableError: Redis did not answer; nothing may be sent unmetered.
         """
-        args = [self._interval_us, (self.burst - 1) * self._interval_us]
-        while True:
-            try:
-                wait_us = await self._acquire(keys=self._keys, args=args)
-            except (RedisError, OSError) as exc:
-                raise LimiterUnavailableError(
-                    f"the shared rate limiter's Redis is unavailable ({type(exc).__name__}); "
-                    "not sending unmetered"
-                ) from None
-            if not wait_us:
-                return
-            await self._sleep(int(wait_us) / 1_000_000)
+        loop = asyncio.get_running_loop()
+        async with self._turn:
+            while True:
+                booked, at = self._take_spare(loop.time())
+                if not booked:
+                    booked, at = await self._book(loop)
+                delay = at - loop.time()
+                if delay > 0:
+                    try:
+                        await self._sleep(delay)
+                    except asyncio.CancelledError:
+                        if booked:
+                            self._spare = at  # the next caller in the queue sends in this slot
+                        raise
+                if booked:
+                    return
+
+    def _take_spare(self, now: float) -> tuple[bool, float]:
+        at, self._spare = self._spare, None
+        # A slot that passed long ago is not used: sent now it would add to the slots of now.
+        if at is None or at < now - self._interval_us / 1_000_000:
+            return False, now
+        return True, at
+
+    async def _book(self, loop: asyncio.AbstractEventLoop) -> tuple[bool, float]:
+        """One script call: (True, when the booked slot comes) or (False, when to ask again)."""
+        args = [self._interval_us, self._tolerance_us, _RESERVE_AHEAD * 1_000_000]
+        try:
+            booked, wait_us = await self._acquire(keys=self._keys, args=args)
+        except (RedisError, OSError) as exc:
+            raise LimiterUnavailableError(
+                f"the shared rate limiter's Redis is unavailable ({type(exc).__name__}); "
+                "not sending unmetered"
+            ) from None
+        # Redis' clock chose the slot; locally only the relative wait is measured, from now.
+        return bool(booked), loop.time() + int(wait_us) / 1_000_000
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Share a 429's pause with every worker (only ever extending the pause in force).
@@ -156,7 +220,10 @@ class RedisLimiter:
 
     async def _share_pause(self, retry_after: float) -> None:
         try:
-            await self._pause(keys=self._keys[1:], args=[max(1, math.ceil(retry_after * 1000))])
+            await self._pause(
+                keys=self._keys,
+                args=[max(1, math.ceil(retry_after * 1000)), self._tolerance_us],
+            )
         except (RedisError, OSError) as exc:
             logger.warning("could not share a 429 pause through Redis (%s)", type(exc).__name__)
 
