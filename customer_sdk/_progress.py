@@ -353,7 +353,9 @@ class FailureReport:
     def __init__(self, path: Path, *, secrets: Iterable[str] = ()) -> None:
         self.path = path
         self._secrets = tuple(secrets)
-        self._file = path.open("w", encoding="utf-8", newline="")
+        # backslashreplace: a key or column name read from bytes that are not UTF-8 carries
+        # surrogate escapes (see _rows), and one such row must not crash the whole import.
+        self._file = path.open("w", encoding="utf-8", errors="backslashreplace", newline="")
         self._writer = csv.writer(self._file)
         self._writer.writerow(self.HEADER)
         self.lines = 0

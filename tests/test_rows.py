@@ -337,3 +337,17 @@ def test_failure_report_is_safe_to_open_in_a_spreadsheet(tmp_path: Path) -> None
         ["7", "'=cmd()", "rejected", "b", "y"],
         ["9", "", "failed", "", "boom ***"],
     ]
+
+
+def test_failure_report_survives_a_key_that_is_not_utf8(tmp_path: Path) -> None:
+    """A row whose key (or column name) has undecodable bytes is reported, not a crash."""
+    src = tmp_path / "bad.csv"
+    src.write_bytes(b"external_key,comp\xffany\nk\xff1,Co\n")
+    [row] = list(read_rows(src))
+    report = FailureReport(tmp_path / "f.csv")
+    report.add(row.line, row.key, "rejected", row.errors)
+    report.close()
+    with (tmp_path / "f.csv").open(encoding="utf-8", newline="") as f:
+        lines = list(csv.reader(f))[1:]
+    assert {(r[0], r[1]) for r in lines} == {("2", "k\\udcff1")}
+    assert {r[3] for r in lines} >= {"external_key", "comp\\udcffany"}
