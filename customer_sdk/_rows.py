@@ -279,9 +279,11 @@ def _read_csv(f: IO[str]) -> Iterator[Row]:
         except StopIteration:
             return
         except csv.Error as exc:
-            # The csv module cannot re-synchronise inside a broken record: report it and stop
-            # rather than guess where the next record begins.
-            yield Row(line=start, key=None, wire=None, errors=(FieldError("$", str(exc)),))
+            # The csv module cannot re-synchronise inside a broken record (e.g. a cell over
+            # csv.field_size_limit()): stop rather than guess where the next record begins, and
+            # say so, or every row after this one would vanish from the counts and the report.
+            why = f"{exc}; reading stopped here: no later row of the file was imported"
+            yield Row(line=start, key=None, wire=None, errors=(FieldError("$", why),))
             return
         if not cells or all(c == "" for c in cells):
             continue  # a blank line is not a record

@@ -351,3 +351,11 @@ def test_failure_report_survives_a_key_that_is_not_utf8(tmp_path: Path) -> None:
         lines = list(csv.reader(f))[1:]
     assert {(r[0], r[1]) for r in lines} == {("2", "k\\udcff1")}
     assert {r[3] for r in lines} >= {"external_key", "comp\\udcffany"}
+
+
+def test_an_unparseable_record_stops_the_read_and_says_so(tmp_path: Path) -> None:
+    """A cell over the csv field limit is reported on its line, saying later rows were not read."""
+    path = _csv(tmp_path, "external_key,company\nk1,Co\nk2," + "x" * 200_000 + "\nk3,Co\n")
+    rows = list(read_rows(path))
+    assert [(r.line, r.ok) for r in rows] == [(2, True), (3, False)]
+    assert "no later row of the file was imported" in _errors(rows[1])["$"]
