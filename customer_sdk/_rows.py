@@ -154,9 +154,21 @@ def _echo(value: str) -> str:
     return repr(value if len(value) <= _ECHO else value[:_ECHO] + "…")
 
 
+def _encodable(value: str) -> bool:
+    """False when the text holds a surrogate (an undecodable byte kept by surrogateescape).
+
+    One C-level encode instead of a Python loop over every character of every cell.
+    """
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _convert(name: str, value: Any, out: list[FieldError]) -> Any:
     """Convert one cell (or JSON value) to the model's type; None means unset."""
-    if isinstance(value, str) and any("\udc80" <= c <= "\udcff" for c in value):
+    if isinstance(value, str) and not value.isascii() and not _encodable(value):
         # surrogateescape kept the undecodable bytes: say so instead of sending mojibake.
         out.append(FieldError(name, "is not valid UTF-8"))
         return None
