@@ -333,7 +333,10 @@ def test_progress_is_a_redrawn_bar_on_a_tty(tmp_path: Path) -> None:
     assert re.search(r"\d+% \[#*\.*\] \d+/300 ", text), text
     assert all(len(part.rstrip("\n")) < 120 for part in redraws)
     assert "ETA " in text
-    assert "throttled" in text
+    # Each drawn progress line (not just the summary table) carries the throttled count.
+    bars = [part for part in redraws if re.match(r"\s*\d+% \[", part)]
+    assert len(bars) >= 3
+    assert all("throttled" in part for part in bars)
     assert "300 created" in text
     assert re.search(r"created\s+300", text)
 
@@ -355,8 +358,12 @@ def test_progress_degrades_to_periodic_plain_lines_without_a_tty(tmp_path: Path)
     done = subprocess.run(_cli(*args), capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if "rows/s" in line]
-    # ~2 s of work at one line per 0.3 s: several lines, far fewer than the redraws on a TTY.
-    assert 3 <= len(lines) <= 20, done.stderr
+    summary = re.search(r"elapsed\s+([\d.]+) s", done.stdout)
+    assert summary, done.stdout
+    elapsed = float(summary[1])
+    # >= 2 s of work at one line per 0.3 s (plus the final one): several lines, but no more
+    # than the interval allows however slowly a loaded machine runs it (a TTY redraws 3x as often).
+    assert 3 <= len(lines) <= elapsed / 0.3 + 2, (elapsed, done.stderr)
     assert "\r" not in done.stderr
     assert lines[-1].split()[1] == "300/300"
 
