@@ -1018,6 +1018,8 @@ async def test_kinds_without_a_rule_are_untouched(sb: Sandbox, http: aiohttp.Cli
         ("create:script=400||ok", "empty script step"),
         ("create:script=ok|bogus", "'bogus'"),
         ("create:429@soon=0.1", "'soon'"),
+        ("create:429@date+inf=0.1", "'date+inf'"),
+        ("bulk:script=429@date-1e300", "'date-1e300'"),
         ("create:400=0.1;create:401=0.1", "two rules"),
         ("create:", "no faults"),
     ],

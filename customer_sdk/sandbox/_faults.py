@@ -70,6 +70,7 @@ _FAULTS_BY_KIND: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
 )
 # The Retry-After variants of ``429@V`` that are not plain numbers (faults.md, F14).
 _RETRY_AFTER_WORDS: Final = frozenset({"none", "inf", "nan", "junk"})
+_YEAR: Final = 365 * 24 * 3600.0
 
 
 class FaultSpecError(ValueError):
@@ -112,11 +113,11 @@ def _check_name(kind: str, name: str, rule: str) -> str:
         value = name[4:]
         if value in _RETRY_AFTER_WORDS or _is_number(value):
             return name
-        if value.startswith(("date+", "date-")) and _is_number(value[5:]):
+        if value.startswith(("date+", "date-")) and _is_date_offset(value[5:]):
             return name
         raise FaultSpecError(
             f"bad Retry-After value {value!r} in fault {name!r} (rule {rule!r}): expected "
-            "none, junk, inf, nan, a number, or date+N / date-N"
+            "none, junk, inf, nan, a number, or date+N / date-N (N seconds, at most a year)"
         )
     allowed = _FAULTS_BY_KIND[kind]
     if name not in allowed:
@@ -134,6 +135,19 @@ def _is_number(text: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _is_date_offset(text: str) -> bool:
+    """Whether ``text`` is the N of ``date+N``: an HTTP-date must be formattable, so finite.
+
+    ``date+inf`` would otherwise pass here and crash the handler (an aiohttp 500) when the
+    fault fires; a year is far beyond any Retry-After cap worth testing.
+    """
+    try:
+        seconds = float(text)
+    except ValueError:
+        return False
+    return abs(seconds) <= _YEAR  # also False for nan and inf
 
 
 def _parse_rule(kind: str, body: str, rule: str) -> FaultRule:
