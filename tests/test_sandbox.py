@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import base64
 import email.utils
+import io
 import logging
 import re
 import ssl
@@ -571,6 +572,17 @@ async def test_bulk_call_level_400(
     if message is not None:
         assert env["message"] == message
     assert sb.customers == {}
+
+
+async def test_a_body_over_the_size_limit_is_an_audited_400(
+    sb: Sandbox, http: aiohttp.ClientSession
+) -> None:
+    """A body aiohttp refuses to read gets a 400 envelope, and the audit records that 400."""
+    big = io.BytesIO(b"[" + b" " * (2 << 20) + b"]")  # over aiohttp's 1 MiB client_max_size
+    async with http.post(f"{sb.base_url}/api/v3/_bulk", data=big, headers=basic(sb)) as resp:
+        status, env = resp.status, orjson.loads(await resp.read())
+    assert (status, env["message"]) == (400, INVALID)
+    assert (sb.audit[-1].kind, sb.audit[-1].status) == ("bulk", 400)
 
 
 # --- rate limiting ---------------------------------------------------------------------------

@@ -476,7 +476,11 @@ class Sandbox:
             try:
                 body = await request.read()
             except Exception:  # the client went away mid-body, or sent too much
-                self._record(method, path, query, kind, arrived, None)
+                # Too much (over client_max_size) still gets its 400; a client that left gets
+                # nothing, and the audit must say which (status None = no status line sent).
+                transport = request.transport
+                sent = transport is not None and not transport.is_closing()
+                self._record(method, path, query, kind, arrived, 400 if sent else None)
                 return _error(400, INVALID)
         if self._outage_until and arrived < self._outage_until:
             self._record(method, path, query, kind, arrived, 503, "outage")
