@@ -585,6 +585,15 @@ async def test_a_body_over_the_size_limit_is_an_audited_400(
     assert (sb.audit[-1].kind, sb.audit[-1].status) == ("bulk", 400)
 
 
+async def test_tagless_customers_do_not_share_one_tags_list(sb: Sandbox) -> None:
+    """Each stored customer has its own tags list (mutating one changes no other)."""
+    async with client(sb) as c:
+        await c.customers.create(company="A")
+        await c.customers.create(company="B")
+    sb.customers[1]["tags"].append("x")
+    assert sb.customers[2]["tags"] == []
+
+
 # --- rate limiting ---------------------------------------------------------------------------
 
 

@@ -156,6 +156,7 @@ class Store:
         self._next_id = cid + 1
         obj: dict[str, Any] = {"customer_id": cid}
         obj.update(_TEMPLATE)
+        obj["tags"] = []  # the template's list must not be shared by every tagless customer
         for name, value in payload.items():
             if value is not None and name not in _READ_ONLY:
                 obj[name] = list(value) if type(value) is list else value
