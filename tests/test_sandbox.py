@@ -957,13 +957,18 @@ async def test_read_fault_on_the_wire(sb: Sandbox, kind: str, fault: str) -> Non
 async def test_lag_hides_young_customers(http: aiohttp.ClientSession) -> None:
     """lag: customers younger than lookup_lag are invisible to lookups and GETs, then appear."""
     async with Sandbox(lookup_lag=0.3, faults="lookup:lag=1.0;get:lag=1.0") as sb:
+        # A hand-moved clock: a loaded machine must not let the lag expire mid-test.
+        now = [100.0]
+        sb._store._clock = lambda: now[0]
         await call(http, sb, "POST", CUSTOMER, raw=create_body("k1"))
         _, env, _ = await call(http, sb, "GET", where("external_key:EQUALS:k1"))
         assert env["response"] == []
         assert (await call(http, sb, "GET", f"{CUSTOMER}/external_key:k1"))[0] == 404
         assert (await call(http, sb, "GET", f"{CUSTOMER}/1"))[0] == 404
         assert [e.fault for e in sb.audit[1:]] == ["lag"] * 3
-        await asyncio.sleep(0.35)  # the lag itself is what is tested: time must pass
+        now[0] += 0.29
+        assert (await call(http, sb, "GET", f"{CUSTOMER}/1"))[0] == 404  # still young
+        now[0] += 0.02  # now past lookup_lag
         _, env, _ = await call(http, sb, "GET", where("external_key:EQUALS:k1"))
         assert [o["external_key"] for o in env["response"]] == ["k1"]
         assert (await call(http, sb, "GET", f"{CUSTOMER}/1"))[0] == 200
