@@ -456,15 +456,20 @@ class BulkJob:
                 raise
         if self._finished:
             raise StopAsyncIteration
-        item = await self._results.get()
+        if self._closed and self._results.empty():
+            # Closed before its end (by another task, or after a ``break``): nothing more will
+            # come, so waiting would hang.
+            item: object = _END
+        else:
+            item = await self._results.get()
         if item is _END:
             self._finished = True
             await self.aclose()
             if self._error is not None:
                 raise self._error
             raise StopAsyncIteration
-        result: RowResult = item
-        return result
+        assert isinstance(item, RowResult)
+        return item
 
     async def aclose(self) -> None:
         """Stop every worker (rows being sent stay in flight) and close the journal. Idempotent."""
@@ -480,6 +485,12 @@ class BulkJob:
             await self._journal.aclose()
         if not self._finished:
             logger.info("bulk job closed before its end: %s", _stats_line(self.stats))
+            if self._error is None:
+                self._error = ChargeOverError("the bulk job was closed before its end")
+            # Wake a consumer blocked on the next result (another task closed the job). A full
+            # queue means nobody is blocked: __anext__ ends once the queue is drained.
+            with contextlib.suppress(asyncio.QueueFull):
+                self._results.put_nowait(_END)
 
     async def _start(self) -> None:
         if self._started:

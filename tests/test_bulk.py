@@ -110,6 +110,11 @@ async def collect(job: BulkJob) -> list[RowResult]:
         return [r async for r in job]
 
 
+async def collect_bare(job: BulkJob) -> list[RowResult]:
+    """Iterate a job to its end without entering it."""
+    return [r async for r in job]
+
+
 def job_tasks() -> list[asyncio.Task[Any]]:
     """The bulk job's tasks still alive on this loop."""
     return [
@@ -789,4 +794,29 @@ async def test_rows_being_sent_when_the_job_is_left_stay_in_flight(
         states = _states(path)
     assert sorted(i for i, st in states.items() if st == "in_flight") == [0, 1, 2]
     assert "done" not in states.values()
+    assert job_tasks() == []
+
+
+async def test_a_consumer_waiting_while_the_job_is_closed_elsewhere_is_released(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """aclose() from another task ends a consumer blocked on the next result with an error."""
+    from customer_sdk import ChargeOverError
+
+    actions, held = hold(server, 2, 5.0)
+    server.post_script += actions
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(keyed(2), concurrency=2)
+
+        task = asyncio.create_task(collect_bare(job))
+        await asyncio.wait_for(held.wait(), 10)  # the consumer waits, both rows are mid-request
+        await job.aclose()
+        with pytest.raises(ChargeOverError, match="closed"):
+            await asyncio.wait_for(task, 10)
+        left = client.customers.create_many(keyed(50), concurrency=2)
+        async with left:
+            await anext(aiter(left))
+        # Iterating a left job hands out what was already produced, then raises: never hangs.
+        with pytest.raises(ChargeOverError, match="closed"):
+            await asyncio.wait_for(collect_bare(left), 10)
     assert job_tasks() == []
