@@ -851,13 +851,16 @@ def _default_limiter(
     client: ChargeOverClient, rate: float | None, burst: int | None, adaptive: bool
 ) -> Limiter | None:
     """The job's own limiter (the client's limiter always applies as well)."""
+    # Waits go through the retry policy's sleep, as the client's default PauseGate's do, so a
+    # policy with an injected or disabled sleep (tests) covers the job's pauses too.
+    sleep = client._retrier.sleep
     if rate is not None:
         if adaptive:
-            return AdaptiveLimiter(initial_rate=rate)
-        return TokenBucket(rate, 1 if burst is None else burst)
+            return AdaptiveLimiter(initial_rate=rate, sleep=sleep)
+        return TokenBucket(rate, 1 if burst is None else burst, sleep=sleep)
     if adaptive or type(client.limiter) is PauseGate:
         # No rate given and the client has no limiter of its own: find the limit.
-        return AdaptiveLimiter()
+        return AdaptiveLimiter(sleep=sleep)
     return None  # the caller's limiter (e.g. a shared RedisLimiter) governs alone
 
 

@@ -820,3 +820,15 @@ async def test_a_consumer_waiting_while_the_job_is_closed_elsewhere_is_released(
         with pytest.raises(ChargeOverError, match="closed"):
             await asyncio.wait_for(collect_bare(left), 10)
     assert job_tasks() == []
+
+
+async def test_the_jobs_own_limiter_waits_through_the_clients_sleep(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """A 429's Retry-After pauses the job's default limiter via RetryPolicy.sleep, not the clock."""
+    server.post_script.append(s.status(429, headers={"Retry-After": "30"}))
+    async with make_client(server.base_url, sleeps) as client, asyncio.timeout(20):
+        results = await collect(client.customers.create_many(keyed(2), concurrency=1))
+    assert [r.outcome for r in results] == [RowOutcome.CREATED] * 2
+    # Without that the job's limiter would really wait 30 s and the timeout above would fire.
+    assert 30.0 in sleeps.calls
