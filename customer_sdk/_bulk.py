@@ -885,9 +885,11 @@ def _prepare(index: int, raw: object) -> tuple[_Row | None, RowResult | None]:
 
 def _judge(row: _Row, exc: ChargeOverError) -> tuple[RowOutcome, bool, ChargeOverError | None]:
     """A row's failed attempt: its outcome if final, whether to try again, and from where."""
-    if isinstance(exc, errors.BadRequestError | errors.NotFoundError | ValidationError):
+    if isinstance(exc, errors.BadRequestError | ValidationError):
         return RowOutcome.REJECTED, False, None
-    if isinstance(exc, (*_FATAL_TYPES, errors.RedirectError)):
+    if isinstance(exc, (*_FATAL_TYPES, errors.RedirectError, errors.NotFoundError)):
+        # Nothing stored, and nothing said against the row itself (a 404 is a wrong base path,
+        # say): FAILED, so a re-run with the journal sends it again; REJECTED would be final.
         return RowOutcome.FAILED, False, None
     if isinstance(exc, errors.RateLimitError | errors.ConnectError):
         return RowOutcome.FAILED, True, None  # nothing was stored

@@ -832,3 +832,18 @@ async def test_the_jobs_own_limiter_waits_through_the_clients_sleep(
     assert [r.outcome for r in results] == [RowOutcome.CREATED] * 2
     # Without that the job's limiter would really wait 30 s and the timeout above would fire.
     assert 30.0 in sleeps.calls
+
+
+async def test_a_404_on_create_is_failed_and_retried_by_the_next_run(
+    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """A 404 (e.g. a wrong base path) says nothing about the row: FAILED, sent again on resume."""
+    path = tmp_path / "j.db"
+    server.post_script.append(s.status(404, "no such endpoint"))
+    async with make_client(server.base_url, sleeps) as client:
+        first = await collect(client.customers.create_many(keyed(1), journal=path, job_id="f"))
+        assert [r.outcome for r in first] == [RowOutcome.FAILED]
+        assert _states(path) == {0: "failed"}
+        again = await collect(client.customers.create_many(keyed(1), journal=path, job_id="f"))
+    assert [(r.outcome, r.resumed) for r in again] == [(RowOutcome.CREATED, False)]
+    assert len(server.customers) == 1
