@@ -1,8 +1,8 @@
 """Processes for benchmarks: measured child runs and the sandbox server in its own process.
 
-A figure about memory must come from a fresh interpreter (``ru_maxrss`` only ever grows), and a
-server must not share a core's time slices with the client it serves. :func:`run_measured` runs a
-command to completion and reads the child's own resource usage from ``wait4``;
+A figure about memory must come from a fresh interpreter, and a server must not share a core's
+time slices with the client it serves. :func:`run_measured` runs a command to completion, takes
+its CPU time from ``wait4`` and its peak RSS from its own ``VmHWM`` (see :func:`vm_hwm_mb`);
 :class:`SandboxProcess` runs :class:`customer_sdk.sandbox.Sandbox` in a child process driven over
 its stdin/stdout with one JSON object per line (``python -m benchmarks._procs CONFIG``).
 """
@@ -48,15 +48,41 @@ class Measured:
     result: dict[str, Any]
 
 
-def run_measured(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> Measured:
-    """Run ``argv`` to completion and measure it with ``wait4`` (its own rusage, not ours).
+def vm_hwm_mb(pid: int | str = "self") -> float:
+    """A process's peak resident set size (``VmHWM``), MiB; 0.0 once it has exited.
 
-    Output goes to temporary files, so a chatty child cannot block on a full pipe.
+    Not ``ru_maxrss``: Linux carries the *parent's* high-water mark into a child across
+    fork/vfork and exec, so a child of a 60 MB benchmark runner reports at least 60 MB however
+    little it uses itself. ``VmHWM`` belongs to the memory map the child got at exec.
+    """
+    try:
+        with open(f"/proc/{pid}/status", encoding="ascii") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 1024  # kB
+    except OSError:
+        pass
+    return 0.0
+
+
+def run_measured(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -> Measured:
+    """Run ``argv`` to completion: CPU time from ``wait4``, peak RSS from its ``VmHWM``.
+
+    ``VmHWM`` only grows, so it is polled every 20 ms while the child runs and the last reading
+    is kept; a child that reports its own (``peak_rss_mb`` in its result) is believed instead,
+    being read at its very end. Output goes to temporary files, so a chatty child cannot block
+    on a full pipe.
     """
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         start = time.perf_counter()
         proc = subprocess.Popen(list(argv), stdout=out, stderr=err, env=env)
-        _, status, usage = os.wait4(proc.pid, 0)
+        peak = 0.0
+        while True:
+            peak = max(peak, vm_hwm_mb(proc.pid))
+            pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
+            if pid:
+                break
+            time.sleep(0.02)
         wall = time.perf_counter() - start
         proc.returncode = os.waitstatus_to_exitcode(status)  # reaped: Popen must not wait again
         out.seek(0)
@@ -70,7 +96,7 @@ def run_measured(argv: Sequence[str], *, env: Mapping[str, str] | None = None) -
     return Measured(
         wall=wall,
         cpu=usage.ru_utime + usage.ru_stime,
-        max_rss_mb=usage.ru_maxrss / 1024,  # Linux reports KiB
+        max_rss_mb=float(result.get("peak_rss_mb", peak)),
         returncode=proc.returncode,
         stdout=stdout,
         stderr=stderr,

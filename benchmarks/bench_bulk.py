@@ -4,7 +4,7 @@ Both sides read the rows from a generator (never a list), keep the same number o
 flight against the same canned loopback server (its own process), and count every answer. The
 baseline is what a careful user writes by hand: N workers pulling from a bounded queue, json in
 and out. Every (implementation, size) run is a fresh interpreter, so its peak RSS
-(``ru_maxrss`` from ``wait4``) belongs to that run alone; the sizes and implementations are
+(its own ``VmHWM``, read at its end) belongs to that run alone; the sizes and implementations are
 interleaved and the order rotates each round. Reported: median rows/s with the spread, the
 median of the per-round ratios to the raw pool, CPU per row and peak RSS, and the growth of the
 peak RSS from the smallest to the largest size.
@@ -27,7 +27,7 @@ from typing import Any
 import aiohttp
 
 from benchmarks._canned import canned_server
-from benchmarks._procs import Measured, print_result, run_measured
+from benchmarks._procs import Measured, print_result, run_measured, vm_hwm_mb
 from benchmarks.bench_create import PASSWORD, USER, payload
 
 IMPLS = ("raw pool", "create_many")
@@ -96,7 +96,7 @@ def child(impl: str, base: str, n: int, concurrency: int) -> None:
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     if created != n:
         raise RuntimeError(f"{impl}: {created} of {n} rows created")
-    print_result({"wall": wall, "cpu": cpu})
+    print_result({"wall": wall, "cpu": cpu, "peak_rss_mb": vm_hwm_mb()})
 
 
 def measure(impl: str, base: str, n: int, concurrency: int) -> Measured:

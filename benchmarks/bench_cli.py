@@ -3,7 +3,8 @@
 The sandbox (no rate limit) runs in its own process, a fresh one per variant so every import
 starts from an empty account; the CLI reaches it through the ``CHARGEOVER_*`` variables, as a
 user would reach ChargeOver. Measured from outside: wall time from spawn to exit (interpreter
-start-up included), the CLI process's own CPU and peak RSS from ``wait4``. The sandbox's
+start-up included), the CLI process's own CPU (``wait4``) and peak RSS (its ``VmHWM``,
+polled every 20 ms). The sandbox's
 ``committed`` counter must equal the number of rows, or the run counts as failed. There is no
 baseline: these are absolute figures for one machine, to be read with the P1/P2 ratios.
 
