@@ -14,6 +14,7 @@ import io
 import os
 import platform
 import re
+import subprocess
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -72,6 +73,26 @@ SUITE: Suite = {
 }
 
 
+def _revision() -> str:
+    """The commit measured, and whether the SDK's files differed from it."""
+    root = README.parent.parent
+    try:
+        head = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--", "customer_sdk"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+        ).stdout.strip()
+    except OSError:
+        return "commit unknown"
+    if not head:
+        return "commit unknown"
+    return f"commit {head}" + (" with uncommitted changes in customer_sdk/" if dirty else "")
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks, print their tables, optionally write them to the README."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
@@ -83,7 +104,8 @@ def main(argv: list[str] | None = None) -> int:
     sections = [
         f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
         f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"load average at start {load}){' with --quick' if args.quick else ''}."
+        f"load average at start {load}){' with --quick' if args.quick else ''}, "
+        f"{_revision()}."
     ]
     started = time.monotonic()
     for name in args.only:
