@@ -520,7 +520,9 @@ class BulkJob:
             for n in range(self.concurrency)
         ]
         self._tasks = [reader, *workers]
-        self._supervisor = loop.create_task(self._supervise(reader, workers))
+        self._supervisor = loop.create_task(
+            self._supervise(reader, workers), name="customer-sdk-bulk-supervisor"
+        )
 
     async def _supervise(
         self, reader: asyncio.Task[None], workers: list[asyncio.Task[None]]
@@ -825,7 +827,8 @@ class BulkJob:
                 "bulk job: %d outage-like failures in a row; holding every worker and probing",
                 circuit.threshold,
             )
-            if circuit.probe_task is None or circuit.probe_task.done():
+            # Not once closed: aclose() has already cancelled every task it knows of.
+            if not self._closed and (circuit.probe_task is None or circuit.probe_task.done()):
                 circuit.probe_task = asyncio.get_running_loop().create_task(
                     self._probe(), name="customer-sdk-bulk-probe"
                 )
