@@ -3,7 +3,9 @@
 Each record becomes a :class:`Row`: its line number in the file, its ``external_key`` as read,
 and either the validated wire dict or every problem found (a conversion that failed, an unknown
 column, anything :func:`customer_sdk._models.wire_from_mapping` refuses). A bad record is a value,
-never an exception: the caller reports it and carries on, so no row is ever lost.
+never an exception: the caller reports it and carries on, so no row is lost silently. The one
+record that ends the read is a CSV record the csv module cannot parse at all (it cannot find the
+next record after it): its error says that nothing after it was read.
 
 Columns (CSV) and keys (JSONL) are ChargeOver's wire field names (``chargeover-api.md``). CSV
 cells are text, converted here: an empty cell is unset, ints are digits, flags are
