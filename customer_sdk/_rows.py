@@ -256,18 +256,25 @@ class _Lines:
 
     ``csv.reader.line_num`` counts a lone CR inside a quoted cell as a line too; editors,
     ``grep -n`` and ``sed -n`` count only LF, and the reported row number must lead there.
+    A file with no LF at all uses CR-only line ends (classic Mac exports): there each CR ends
+    a line, as an editor shows it, or every row would be reported as line 1.
     """
 
     def __init__(self, f: IO[str]) -> None:
         self._f = f
         self.newlines = 0
+        self._lf = False
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
         line = next(self._f)
-        self.newlines += line.endswith("\n")
+        if line.endswith("\n"):
+            self.newlines += 1
+            self._lf = True
+        elif not self._lf and line.endswith("\r"):
+            self.newlines += 1
         return line
 
 

@@ -359,3 +359,11 @@ def test_an_unparseable_record_stops_the_read_and_says_so(tmp_path: Path) -> Non
     rows = list(read_rows(path))
     assert [(r.line, r.ok) for r in rows] == [(2, True), (3, False)]
     assert "no later row of the file was imported" in _errors(rows[1])["$"]
+
+
+def test_cr_only_line_ends_number_rows_by_cr(tmp_path: Path) -> None:
+    """A file with CR-only line ends (old Mac exports) numbers its rows as an editor shows them."""
+    path = tmp_path / "mac.csv"
+    path.write_bytes(b'external_key,company\rk1,Co\r\rk2,"Two\rLines"\rk3,Co\r')
+    rows = list(read_rows(path))
+    assert [(r.line, r.key) for r in rows] == [(2, "k1"), (4, "k2"), (6, "k3")]
