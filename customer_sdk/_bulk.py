@@ -305,13 +305,6 @@ def _error_text(exc: BaseException) -> str:
 
 _END: Final = object()
 _FATAL_TYPES: Final = (errors.AuthenticationError, errors.PermissionDeniedError, errors.TLSError)
-_TALLY: Final = {
-    RowOutcome.CREATED: "created",
-    RowOutcome.EXISTED: "existed",
-    RowOutcome.REJECTED: "rejected",
-    RowOutcome.UNKNOWN: "unknown",
-    RowOutcome.FAILED: "failed",
-}
 
 
 class BulkJob:
@@ -447,6 +440,8 @@ class BulkJob:
             AuthenticationError: ``max_auth_failures`` rows in a row were refused with 401
                 (PermissionDeniedError for 403, TLSError for a certificate failure).
             JournalMismatchError: The journal belongs to another input.
+            ChargeOverError: The job was closed (or its client was) before every row had a
+                result; the results already produced are handed out first.
         """
         if not self._started:
             try:
@@ -644,7 +639,7 @@ class BulkJob:
 
     async def _emit(self, result: RowResult) -> None:
         stats = self.stats
-        name = _TALLY[result.outcome]
+        name = result.outcome.value  # each outcome's value names its BulkStats counter
         setattr(stats, name, getattr(stats, name) + 1)
         if result.resumed:
             stats.resumed += 1

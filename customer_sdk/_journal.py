@@ -286,17 +286,10 @@ class Journal:
     # --- the API the job uses --------------------------------------------------------------
 
     @staticmethod
-    def _rows(
-        entries: Iterable[tuple[int, str]],
-        state: RowState,
-        outcome: str | None = None,
-        customer_id: int | None = None,
-        error: str | None = None,
-    ) -> list[tuple[Any, ...]]:
+    def _rows(entries: Iterable[tuple[int, str]], state: RowState) -> list[tuple[Any, ...]]:
+        # Pending and in-flight rows carry no outcome, id or error (a re-send clears them).
         now = time.time()
-        if error is not None:
-            error = error[:_ERROR_LIMIT]
-        return [(i, h, state.value, outcome, customer_id, error, now) for i, h in entries]
+        return [(i, h, state.value, None, None, None, now) for i, h in entries]
 
     def record_pending(self, index: int, content_hash: str) -> None:
         """Queue a row as pending; it is committed with the next durable write (no wait).
