@@ -710,9 +710,14 @@ async def test_a_refusing_server_is_probed_and_the_job_resumes_when_it_returns(
     the same port once the third probe has been refused.
     """
     waits: list[float] = []
+    third_probe_refused = asyncio.Event()
 
     async def scaled(seconds: float) -> None:
         waits.append(seconds)
+        # The probe loop waits 0.5, 1, 2 s, sending after each: the wait of 4 s begins only
+        # once the third probe has been refused.
+        if [w for w in waits if w in (0.5, 1.0, 2.0, 4.0)][:4] == [0.5, 1.0, 2.0, 4.0]:
+            third_probe_refused.set()
         await asyncio.sleep(seconds / 50)
 
     async def down() -> None:
@@ -724,9 +729,7 @@ async def test_a_refusing_server_is_probed_and_the_job_resumes_when_it_returns(
         await server._server.wait_closed()
 
     async def back_after_three_probes() -> None:
-        while [w for w in waits if w in (0.5, 1.0, 2.0)][:3] != [0.5, 1.0, 2.0]:
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(0.05)  # let the third probe meet the closed port
+        await third_probe_refused.wait()
         server._server = await asyncio.start_server(server._handle, server.host, server.port)
 
     concurrency = 8
