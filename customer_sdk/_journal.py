@@ -306,6 +306,10 @@ class Journal:
 
         Args:
             entries: ``(index, hash)`` of each row about to be sent.
+
+        Raises:
+            RuntimeError: The journal is closed.
+            sqlite3.Error: The commit failed (the job must stop: the promise is not durable).
         """
         await self._submit("write", self._rows(entries, RowState.IN_FLIGHT))
 
@@ -336,6 +340,10 @@ class Journal:
             outcomes: Per row ``(index, hash, final, outcome, customer_id, error)``: ``final``
                 True means ``done`` (never sent again), False ``failed`` (retried next run);
                 ``outcome`` is the outcome's name; ``error`` the error text, or None.
+
+        Raises:
+            RuntimeError: The journal is closed.
+            sqlite3.Error: The commit failed (the job must stop: the promise is not durable).
         """
         await self._submit("write", self._outcome_rows(outcomes))
 
@@ -359,6 +367,10 @@ class Journal:
 
         Returns:
             The entries.
+
+        Raises:
+            RuntimeError: The journal is closed.
+            sqlite3.Error: The read failed.
         """
 
         def query(conn: sqlite3.Connection) -> list[JournalEntry]:
