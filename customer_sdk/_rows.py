@@ -115,23 +115,27 @@ def scan_file(path: Path) -> tuple[str, int]:
         path: The input file.
 
     Returns:
-        The file's sha256 (hex) and its number of lines (a last line without ``\n`` counts).
+        The file's sha256 (hex) and its number of lines (a last line without ``\n`` counts;
+        a file without any ``\n`` counts its ``\r`` line ends).
 
     Raises:
         RowFileError: The file cannot be read.
     """
     digest = hashlib.sha256()
-    lines = 0
-    last = b"\n"
+    lines = crs = 0
+    last = b""
     try:
         with path.open("rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
                 lines += chunk.count(b"\n")
+                crs += chunk.count(b"\r")
                 last = chunk[-1:]
     except OSError as exc:
         raise RowFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    return digest.hexdigest(), lines + (last != b"\n")
+    # No LF at all: CR-only line ends, counted as the reader counts them (see _Lines).
+    eol = b"\n" if lines or not crs else b"\r"
+    return digest.hexdigest(), (lines or crs) + (last not in (b"", eol))
 
 
 def shard_of(row: Row, shards: int) -> int:

@@ -217,6 +217,9 @@ def test_scan_file_hashes_and_counts_lines(tmp_path: Path) -> None:
     assert lines == 3
     assert len(digest) == 64
     assert scan_file(_csv(tmp_path, "a\nb\n", "two.csv"))[1] == 2
+    assert scan_file(_csv(tmp_path, "a\rb\rc", "mac.csv"))[1] == 3
+    assert scan_file(_csv(tmp_path, "a\r\nb\r\n", "crlf.csv"))[1] == 2
+    assert scan_file(_csv(tmp_path, "", "empty.csv"))[1] == 0
 
 
 def test_shards_partition_rows_stably() -> None:
