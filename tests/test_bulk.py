@@ -623,6 +623,29 @@ async def test_a_row_is_durably_in_flight_before_its_request_arrives(
     assert _states(path) == {0: "done", 1: "done", 2: "done"}
 
 
+async def test_every_row_of_a_bulk_call_is_durably_in_flight_before_the_call_arrives(
+    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """When the server sees a _bulk call, another connection reads each of its rows in_flight."""
+    path = tmp_path / "j.db"
+    seen: list[dict[int, str]] = []
+
+    def check(ex: s.Exchange) -> None:
+        seen.append(_states(path))
+        server.default_post(ex)
+
+    server.post_script += [check] * 2
+    async with make_client(server.base_url, sleeps) as client:
+        await collect(
+            client.customers.create_many(keyed(8), concurrency=1, batch_size=4, journal=path)
+        )
+    assert [sorted(i for i, st in snap.items() if st == "in_flight") for snap in seen] == [
+        [0, 1, 2, 3],
+        [4, 5, 6, 7],
+    ]
+    assert set(_states(path).values()) == {"done"}
+
+
 async def test_a_resumed_job_skips_done_rows_and_reconciles_in_flight_ones(
     server: BulkServer, sleeps: Sleeps, tmp_path: Path
 ) -> None:
