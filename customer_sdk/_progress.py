@@ -344,6 +344,10 @@ class FailureReport:
         path: Where to write; an existing file is replaced.
         secrets: Values to mask in every cell.
 
+    Attributes:
+        secrets: Values masked in every cell written from now on (the CLI sets them once the
+            credentials are known).
+
     Raises:
         OSError: The file cannot be created.
     """
@@ -352,7 +356,7 @@ class FailureReport:
 
     def __init__(self, path: Path, *, secrets: Iterable[str] = ()) -> None:
         self.path = path
-        self._secrets = tuple(secrets)
+        self.secrets = tuple(secrets)
         # backslashreplace: a key or column name read from bytes that are not UTF-8 carries
         # surrogate escapes (see _rows), and one such row must not crash the whole import.
         self._file = path.open("w", encoding="utf-8", errors="backslashreplace", newline="")
@@ -383,10 +387,10 @@ class FailureReport:
             self._writer.writerow(
                 [
                     row,
-                    _cell(scrub(key or "", self._secrets)),
+                    _cell(scrub(key or "", self.secrets)),
                     outcome,
                     _cell(field),
-                    _cell(scrub(why, self._secrets)),
+                    _cell(scrub(why, self.secrets)),
                 ]
             )
             self.lines += 1

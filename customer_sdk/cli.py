@@ -36,7 +36,14 @@ from typing import IO, TYPE_CHECKING, Any, Final, NoReturn
 
 from customer_sdk import __version__
 from customer_sdk._client import ChargeOverClient
-from customer_sdk._progress import FailureReport, Progress, Tally, format_summary, format_table
+from customer_sdk._progress import (
+    FailureReport,
+    Progress,
+    Tally,
+    format_summary,
+    format_table,
+    scrub,
+)
 from customer_sdk._retry import RetryEvent, RetryPolicy
 from customer_sdk._rows import (
     Row,
@@ -432,7 +439,8 @@ class _Import:
 
     def record(self, result: RowResult) -> None:
         """Count and report one result of create_many."""
-        line, key = self.meta.pop(result.index, (0, result.key))
+        # Every index create_many yields was given to it by feed(): a missing one is a bug.
+        line, key = self.meta.pop(result.index)
         outcome = str(result.outcome)
         self.tally.add(outcome, resumed=result.resumed)
         if self.report is not None and outcome not in {"created", "existed"}:
@@ -507,7 +515,7 @@ class _Import:
         if self.report is not None:
             text += f"failures report: {self.report.path} ({self.report.lines} lines)\n"
         if self.stopped:
-            text += f"stopped: {self.stopped}\n"
+            text += f"stopped: {scrub(self.stopped, self.secrets)}\n"
             text += (
                 f"unfinished: {self.unfinished:,} rows were read but have no result; "
                 "rows after them were not read\n"
@@ -598,6 +606,10 @@ class _Import:
                 for k in ("CHARGEOVER_PASSWORD", "CHARGEOVER_USERNAME")
                 if (v := os.environ.get(k))
             )
+        if self.report is not None:
+            # The report is opened before the credentials are known (a --report naming the
+            # input is refused first); from here on every cell is masked with them.
+            self.report.secrets = self.secrets
         await stack.enter_async_context(client)
         return client
 
@@ -710,7 +722,7 @@ class _Import:
         if not a.quiet:
             progress.finish(self.tally, **counters())
         if self.stopped and not interrupted:
-            self.err.write(f"error: the import stopped: {self.stopped}\n")
+            self.err.write(f"error: the import stopped: {scrub(self.stopped, self.secrets)}\n")
         stats = job.stats
         self.out.write(
             format_summary(

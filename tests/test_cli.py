@@ -201,6 +201,26 @@ async def test_import_via_env_into_an_in_process_sandbox(
         assert CANARY_USER not in text
 
 
+async def test_the_report_masks_a_credential_that_appears_in_a_row(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row carrying the API password (pasted into a key by mistake) is masked in the report."""
+    src = _write_csv(
+        tmp_path / "in.csv", 3, bad={1: {"external_key": CANARY_PASS, "language_id": "x"}}
+    )
+    report = tmp_path / "failures.csv"
+    async with Sandbox(username=CANARY_USER, password=CANARY_PASS) as sb:
+        for name, value in _env(sb).items():
+            monkeypatch.setenv(name, value)
+        status = await asyncio.to_thread(main, ["import", str(src), "--report", str(report)])
+    capsys.readouterr()
+    assert status == 1
+    rows = _report_rows(report)
+    assert [(r["row"], r["field"]) for r in rows] == [("3", "language_id")]
+    assert CANARY_PASS not in report.read_text(encoding="utf-8")
+    assert rows[0]["external_key"] != ""  # masked, not dropped
+
+
 async def test_a_clean_import_exits_0_and_a_second_run_finds_every_row_existing(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
