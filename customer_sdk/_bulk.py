@@ -168,6 +168,13 @@ class _Row:
         self.prior: ChargeOverError | None = None
 
 
+def _created_error() -> ChargeOverError:
+    # CREATED_ID_UNKNOWN by class: the state machine looks the key up and never sends again.
+    return errors.MalformedResponseError(
+        "an earlier attempt was answered 2xx but its id was never confirmed", status=201
+    )
+
+
 def _resumed_error() -> ChargeOverError:
     # AMBIGUOUS by class: the state machine looks the key up before sending anything.
     return errors.ConnectionLostError("the row was in flight when an earlier attempt stopped")
@@ -900,6 +907,10 @@ def _judge(row: _Row, exc: ChargeOverError) -> tuple[RowOutcome, bool, ChargeOve
     ):
         if row.key is None:
             return RowOutcome.UNKNOWN, False, None
+        if isinstance(exc, OutcomeUnknownError) and exc.created:
+            # A 2xx proved it was created (faults.md CREATED_ID_UNKNOWN): the next round only
+            # looks it up, it never POSTs again.
+            return RowOutcome.UNKNOWN, True, _created_error()
         # It may exist: the next round looks the key up before sending anything.
         return RowOutcome.UNKNOWN, True, _resumed_error()
     return RowOutcome.FAILED, False, None  # e.g. the client was closed

@@ -524,23 +524,6 @@ class Customers:
             max_auth_failures=max_auth_failures,
         )
 
-    async def create_model(
-        self, model: CustomerCreate, *, run: Run | None = None
-    ) -> CreatedCustomer:
-        """Create an already-validated model; what bulk jobs call.
-
-        Args:
-            model: The customer.
-            run: An existing retry budget to draw from (used by bulk jobs); a fresh one if None.
-
-        Returns:
-            As :meth:`create`.
-
-        Raises:
-            ChargeOverError: As :meth:`create`.
-        """
-        return await self._create_wire(model._wire, run)
-
     async def _create_wire(self, wire: Mapping[str, Any], run: Run | None) -> CreatedCustomer:
         c = self._client
         key = wire.get("external_key")
@@ -562,7 +545,7 @@ class Customers:
 class _CreateCall:
     """The state machine of one create (faults.md's table, one row per branch)."""
 
-    __slots__ = ("_customers", "_may_exist", "_request", "_run", "key")
+    __slots__ = ("_created", "_customers", "_may_exist", "_request", "_run", "key")
 
     def __init__(self, customers: Customers, key: str | None, request: HttpRequest, run: Run):
         self._customers = customers
@@ -572,6 +555,9 @@ class _CreateCall:
         # Set once any attempt may have created the customer: from then on, running out of
         # budget means "unknown", never a plain error that invites a blind resend.
         self._may_exist = False
+        # Set once a 2xx proved the create happened (its id unreadable): from then on the
+        # customer is only ever looked up, and an unknown outcome says so.
+        self._created = False
 
     def _result(self, cid: int, created: bool, location: str | None) -> CreatedCustomer:
         return CreatedCustomer(
@@ -584,7 +570,10 @@ class _CreateCall:
 
     def _unknown(self, exc: ChargeOverError, why: str) -> OutcomeUnknownError:
         return OutcomeUnknownError(
-            why, external_key=self.key, last_error=f"{type(exc).__name__}: {exc}"
+            why,
+            external_key=self.key,
+            last_error=f"{type(exc).__name__}: {exc}",
+            created=self._created,
         )
 
     async def run(self, error: ChargeOverError) -> CreatedCustomer:
@@ -623,6 +612,7 @@ class _CreateCall:
                 raise exc
             return None
         if outcome is Outcome.AMBIGUOUS or outcome is Outcome.CREATED_ID_UNKNOWN:
+            self._created = self._created or outcome is Outcome.CREATED_ID_UNKNOWN
             if self.key is None:
                 raise self._unknown(
                     exc,

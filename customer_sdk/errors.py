@@ -273,16 +273,23 @@ class OutcomeUnknownError(ChargeOverError):
         message: What happened.
         external_key: The create's key, if it had one (look it up later to settle the outcome).
         last_error: The last error seen, as its type name and message.
+        created: True when the server is known to have created the customer (it answered 2xx,
+            but the id could neither be read nor found by lookup in time): look it up later,
+            never send it again.
 
     Attributes:
         external_key: The create's key, or None.
         last_error: Description of the last underlying failure.
+        created: Whether the create is known to have happened.
     """
 
-    def __init__(self, message: str, *, external_key: str | None, last_error: str) -> None:
+    def __init__(
+        self, message: str, *, external_key: str | None, last_error: str, created: bool = False
+    ) -> None:
         super().__init__(f"{message} (last error: {last_error})")
         self.external_key = external_key
         self.last_error = last_error
+        self.created = created
 
 
 class JournalMismatchError(ChargeOverError):

@@ -20,6 +20,8 @@ import pytest
 from customer_sdk import (
     ChargeOverClient,
     ExternalKeyReservedError,
+    OutcomeUnknownError,
+    RetryPolicy,
     RowOutcome,
     RowResult,
 )
@@ -246,3 +248,32 @@ async def test_a_journaled_job_cancelled_midway_resumes_to_exactly_once(
     assert set(stored.values()) == {1}
     # the second run sent no create for a row the first run finished
     assert sb.counters["create"] - sent_before < 400 - 150 + 60
+
+
+async def test_a_cut_201_never_seen_by_lookups_is_never_posted_again() -> None:
+    """A row answered 201 with a cut body stays lookup-only across rounds: one POST, unknown.
+
+    faults.md CREATED_ID_UNKNOWN: the server created it, so even when every lookup lags the
+    write past the row's budgets the job never POSTs it again (that second POST would rely on
+    the server refusing the key to avoid a duplicate).
+    """
+    faults = "create:script=truncated_201;lookup:lag=1.0"
+    async with Sandbox(faults=faults, lookup_lag=3600.0) as sb:
+        async with ChargeOverClient(
+            sb.base_url,
+            username=sb.username,
+            password=sb.password,
+            retry=RetryPolicy.no_wait(attempts=3),
+        ) as client:
+            job = client.customers.create_many(keyed(1), concurrency=1)
+            async with job:
+                results = [r async for r in job]
+        posts = [e for e in sb.audit if e.kind == "create"]
+        lookups = [e for e in sb.audit if e.kind == "lookup"]
+        assert len(posts) == 1
+        assert len(lookups) >= 2  # every round looked it up
+        assert keys_stored(sb) == {"k0": 1}
+    [result] = results
+    assert result.outcome is RowOutcome.UNKNOWN
+    assert isinstance(result.error, OutcomeUnknownError)
+    assert result.error.created
