@@ -49,14 +49,13 @@ import orjson
 from customer_sdk import _protocol as proto
 from customer_sdk import errors
 from customer_sdk._client import ChargeOverClient, Customers, _CreateCall
-from customer_sdk._models import CustomerCreate, wire_from_mapping
+from customer_sdk._models import CustomerCreate, wire_of
 from customer_sdk._protocol import HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
 from customer_sdk._retry import Retrier
 from customer_sdk.errors import (
     ChargeOverError,
     ConfigurationError,
-    FieldError,
     JournalMismatchError,
     OutcomeUnknownError,
     ValidationError,
@@ -872,15 +871,7 @@ def _default_limiter(
 def _prepare(index: int, raw: object) -> tuple[_Row | None, RowResult | None]:
     """Validate one input row: a row to send, or its REJECTED result."""
     try:
-        if isinstance(raw, CustomerCreate):
-            wire = raw._wire
-        elif isinstance(raw, Mapping):
-            wire = wire_from_mapping(raw)
-        else:
-            what = f"expected a CustomerCreate or a mapping, got {type(raw).__name__}"
-            return None, RowResult(
-                index, None, RowOutcome.REJECTED, None, ValidationError([FieldError("$", what)])
-            )
+        wire = wire_of(raw)
     except ValidationError as exc:
         key = raw.get("external_key") if isinstance(raw, Mapping) else None
         key = key if isinstance(key, str) and key else None

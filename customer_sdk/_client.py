@@ -23,7 +23,13 @@ import orjson
 
 from customer_sdk import _protocol as proto
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
-from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate, wire_from_mapping
+from customer_sdk._models import (
+    CreatedCustomer,
+    Customer,
+    CustomerCreate,
+    wire_from_mapping,
+    wire_of,
+)
 from customer_sdk._protocol import HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, PauseGate
 from customer_sdk._retry import Retrier, RetryEvent, RetryPolicy, Run
@@ -33,10 +39,8 @@ from customer_sdk.errors import (
     ChargeOverError,
     ConfigurationError,
     ExternalKeyReservedError,
-    FieldError,
     OutcomeUnknownError,
     RateLimitError,
-    ValidationError,
 )
 
 if TYPE_CHECKING:
@@ -439,19 +443,8 @@ class Customers:
             wire = wire_from_mapping(fields)
         elif fields:
             raise TypeError("pass either a customer or keyword fields, not both")
-        elif isinstance(customer, CustomerCreate):
-            wire = customer._wire
-        elif isinstance(customer, Mapping):
-            wire = wire_from_mapping(customer)
         else:
-            raise ValidationError(
-                [
-                    FieldError(
-                        "$",
-                        f"expected a CustomerCreate or a mapping, got {type(customer).__name__}",
-                    )
-                ]
-            )
+            wire = wire_of(customer)
         return await self._create_wire(wire, None)
 
     def create_many(

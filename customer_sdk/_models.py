@@ -411,6 +411,26 @@ class CustomerCreate:
         return f"CustomerCreate(company={self.company!r}, external_key={self.external_key!r}, ...)"
 
 
+def wire_of(customer: object) -> dict[str, Any]:
+    """The wire dict of a create's input: a :class:`CustomerCreate` or a mapping of wire fields.
+
+    Args:
+        customer: The input, of any type (callers may not be type-checked).
+
+    Returns:
+        The validated wire dict (a model's own, not a copy: do not mutate it).
+
+    Raises:
+        ValidationError: The mapping is invalid, or the input is neither a model nor a mapping.
+    """
+    if isinstance(customer, CustomerCreate):
+        return customer._wire
+    if isinstance(customer, Mapping):
+        return wire_from_mapping(customer)
+    what = f"expected a CustomerCreate or a mapping, got {type(customer).__name__}"
+    raise ValidationError([FieldError("$", what)])
+
+
 @attrs.frozen(kw_only=True, slots=False)  # __dict__ init: cheaper on the per-create path
 class CreatedCustomer:
     """The result of :meth:`Customers.create`.
