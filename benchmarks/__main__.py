@@ -1,8 +1,9 @@
 """Run the benchmark suite: ``python -m benchmarks [--quick] [--write] [--only P1 P5]``.
 
 Each benchmark prints a Markdown table of ratios measured in one run against its baseline.
-``--write`` replaces the section between the ``results`` markers of ``benchmarks/README.md``
-with this run's tables, so the published figures are always a real run's output.
+``--write`` replaces, between the ``results`` markers of ``benchmarks/README.md``, the sections of
+the benchmarks this run measured (each with its own run line), so the published figures are
+always a real run's output.
 """
 
 from __future__ import annotations
@@ -93,6 +94,21 @@ def _revision() -> str:
     return f"commit {head}" + (" with uncommitted changes in customer_sdk/" if dirty else "")
 
 
+def _merge(old_block: str, fresh: dict[str, str]) -> str:
+    """The results block with the freshly run sections replaced, the others kept, in suite order.
+
+    A partial run (``--only P2 --write``) thus refreshes its own tables without discarding the
+    rest; each section carries its own run line (date, load, commit), so mixed ages stay visible.
+    """
+    kept: dict[str, str] = {}
+    for chunk in re.split(r"(?m)^(?=### )", old_block):
+        match = re.match(r"### (P\d)\b", chunk)
+        if match:
+            kept[match[1]] = chunk.strip()
+    kept.update(fresh)
+    return "\n\n".join(kept[name] for name in SUITE if name in kept)
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the selected benchmarks, print their tables, optionally write them to the README."""
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
@@ -100,18 +116,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--write", action="store_true", help="update benchmarks/README.md")
     parser.add_argument("--only", nargs="+", choices=sorted(SUITE), default=sorted(SUITE))
     args = parser.parse_args(argv)
-    load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
-    sections = [
-        f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
-        f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
-        f"load average at start {load}){' with --quick' if args.quick else ''}, "
-        f"{_revision()}."
-    ]
+    fresh: dict[str, str] = {}
     started = time.monotonic()
     for name in args.only:
         title, run, full, quick = SUITE[name]
         argv = quick if args.quick else full
-        print(f"\n### {title}\n", flush=True)
+        load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
+        header = (
+            f"Run {datetime.datetime.now(datetime.UTC):%Y-%m-%d %H:%M} UTC on {platform.node()} "
+            f"({platform.machine()}, {os.cpu_count()} CPUs, Python {platform.python_version()}; "
+            f"load average at start {load}){' with --quick' if args.quick else ''}, "
+            f"{_revision()}."
+        )
+        print(f"\n### {title}\n\n{header}\n", flush=True)
         out = io.StringIO()
         began = time.monotonic()
         with contextlib.redirect_stdout(out):
@@ -120,15 +137,21 @@ def main(argv: list[str] | None = None) -> int:
         command = f"python -m {run.__module__} {' '.join(argv)}"
         text = f"{out.getvalue().strip()}\n\n_`{command}` took {took:.0f} s._"
         print(text, flush=True)
-        sections.append(f"### {title}\n\n{text}")
-    sections.append(f"_The whole suite took {time.monotonic() - started:.0f} s._")
+        fresh[name] = f"### {title}\n\n{header}\n\n{text}"
+    print(f"\n_The suite took {time.monotonic() - started:.0f} s._", flush=True)
     if args.write:
         text = README.read_text()
-        body = "\n\n".join(sections)
-        new = re.sub(
-            f"{re.escape(START)}.*?{re.escape(END)}", f"{START}\n{body}\n{END}", text, flags=re.S
+        match = re.search(f"{re.escape(START)}(.*?){re.escape(END)}", text, flags=re.S)
+        old_block = match[1] if match else ""
+        body = _merge(old_block, fresh)
+        README.write_text(
+            re.sub(
+                f"{re.escape(START)}.*?{re.escape(END)}",
+                lambda _: f"{START}\n{body}\n{END}",
+                text,
+                flags=re.S,
+            )
         )
-        README.write_text(new)
     return 0
 
 
