@@ -78,6 +78,10 @@ class PauseGate:
             if self.paused_until == until:
                 return
 
+    def _acquire_now(self) -> bool:
+        # acquire()'s no-wait case, without a coroutine: True when acquire() would return at once.
+        return self.paused_until <= self._clock()
+
     def on_throttled(self, retry_after: float | None) -> None:
         """Extend the shared pause to at least ``retry_after`` seconds from now.
 
@@ -140,6 +144,11 @@ class _Pacer:
                 self._tat = slot + self.interval
                 return
 
+    def _acquire_now(self) -> bool:
+        # acquire()'s no-wait case, without a coroutine: only unpaced (a paced slot goes
+        # through the lock, whose queue order must be kept). False = call acquire().
+        return self.interval == 0.0 and self.gate.paused_until <= self._clock()
+
     def pause(self, retry_after: float | None) -> None:
         gate = self.gate
         gate.on_throttled(retry_after)
@@ -199,6 +208,10 @@ class TokenBucket:
     async def acquire(self) -> None:
         """Wait for a slot at the configured rate (and for any 429 pause in force)."""
         await self._pacer.acquire()
+
+    def _acquire_now(self) -> bool:
+        # True: a slot was taken without waiting; False: nothing taken, call acquire().
+        return self._pacer._acquire_now()
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Pause every caller for ``retry_after`` seconds (nothing when None).
@@ -379,6 +392,14 @@ class AdaptiveLimiter:
         """Wait for a slot at the current rate (and for any 429 pause in force)."""
         await self._pacer.acquire()
         self._count_send()
+
+    def _acquire_now(self) -> bool:
+        # True: a slot was taken (and counted) without waiting; False: nothing taken, call
+        # acquire().
+        if self._pacer._acquire_now():
+            self._count_send()
+            return True
+        return False
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Pause everyone for ``retry_after`` and cut the rate (at most once per guard window).
