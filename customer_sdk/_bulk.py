@@ -341,18 +341,6 @@ def _job_client(
     return view
 
 
-async def _each(rows: Iterable[Any] | AsyncIterable[Any]) -> AsyncIterator[Any]:
-    if isinstance(rows, AsyncIterable):
-        async for row in rows:
-            yield row
-    else:
-        for n, row in enumerate(rows):
-            yield row
-            if n % 256 == 255:
-                # A sync iterable never yields to the loop by itself: let workers run.
-                await asyncio.sleep(0)
-
-
 def _error_text(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -472,8 +460,17 @@ class BulkJob:
         return self._iterate()
 
     async def _iterate(self) -> AsyncIterator[RowResult]:
+        results = self._results
         try:
             while True:
+                if self._started and not self._finished and not results.empty():
+                    # A result is ready: take it without __anext__'s coroutine.
+                    item = results.get_nowait()
+                    if item is _END:
+                        await self._end()
+                        return
+                    yield item
+                    continue
                 try:
                     result = await self.__anext__()
                 except StopAsyncIteration:
@@ -513,13 +510,17 @@ class BulkJob:
         else:
             item = await self._results.get()
         if item is _END:
-            self._finished = True
-            await self.aclose()
-            if self._error is not None:
-                raise self._error
+            await self._end()
             raise StopAsyncIteration
         assert isinstance(item, RowResult)
         return item
+
+    async def _end(self) -> None:
+        """The end of the results: close the job and raise its error if it stopped on one."""
+        self._finished = True
+        await self.aclose()
+        if self._error is not None:
+            raise self._error
 
     async def aclose(self) -> None:
         """Stop every worker (rows being sent stay in flight) and close the journal. Idempotent."""
@@ -624,65 +625,96 @@ class BulkJob:
         journal = self._journal
         cursor: JournalCursor | None = None
         if journal is not None:
-            from customer_sdk._journal import JournalCursor, row_hash
+            from customer_sdk._journal import JournalCursor
 
             cursor = JournalCursor(journal)
+        rows = self._rows
         index = -1
-        async for raw in _each(self._rows):
-            index += 1
-            self.stats.rows_read = index + 1
-            row, rejected = _prepare(index, raw)
-            if cursor is None:
-                if rejected is not None:
-                    await self._emit(rejected)
+        if isinstance(rows, AsyncIterable):
+            async for raw in rows:
+                index += 1
+                await self._take(index, raw, cursor)
+        else:
+            stats = self.stats
+            queue = self._queue
+            # A plain loop, not an async generator: a hop per row cost as much as the rest.
+            for raw in rows:
+                index += 1
+                if cursor is None:
+                    stats.rows_read = index + 1
+                    row, rejected = _prepare(index, raw)
+                    if rejected is not None:
+                        await self._emit(rejected)
+                    elif queue.full():
+                        assert row is not None
+                        await self._enqueue(row)
+                    else:
+                        # What queue.put() does when there is room, without its coroutine.
+                        queue.put_nowait(row)
                 else:
-                    assert row is not None
-                    await self._enqueue(row)
-                continue
-            assert journal is not None
-            content_hash = row_hash(row.wire if row is not None else raw)
-            entry = await cursor.get(index)
-            if entry is not None and entry.hash != content_hash:
-                raise JournalMismatchError(
-                    f"row {index} differs from the row the journal {journal.path!r} recorded; "
-                    "this journal belongs to another input (use a new journal path)"
-                )
-            if index >= journal.max_index:
-                self._verified.set()  # every recorded row checked: workers may send
-            key = row.key if row is not None else (rejected.key if rejected else None)
-            if entry is not None and entry.state == "done":
-                await self._emit(_from_journal(index, key, entry))
-                continue
-            if rejected is not None:
-                # Never sent, so no need to wait for the commit: a rerun would reject it again.
-                text = None if rejected.error is None else _error_text(rejected.error)
-                journal.record_outcomes_nowait(
-                    [(index, content_hash, True, rejected.outcome.value, None, text)]
-                )
-                await self._emit(rejected)
-                continue
-            assert row is not None
-            row.hash = content_hash
-            if entry is not None and entry.state in ("in_flight", "failed"):
-                if row.key is not None:
-                    row.prior = _resumed_error()
-                elif entry.state == "in_flight":
-                    # Sent once and never confirmed, with no key to check: never resent.
-                    unknown = OutcomeUnknownError(
-                        "the row was in flight when a previous run stopped and has no "
-                        "external_key to check; not resent to avoid a duplicate",
-                        external_key=None,
-                        last_error="previous run stopped",
-                    )
-                    result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
-                    await self._finish([(row, result)])
-                    continue
-            else:
-                journal.record_pending(index, content_hash)
-            await self._enqueue(row)
+                    await self._take(index, raw, cursor)
+                if index % 256 == 255:
+                    # A sync iterable never yields to the loop by itself: let workers run.
+                    await asyncio.sleep(0)
         self._verified.set()
         for _ in range(self.concurrency):
             await self._queue.put(None)
+
+    async def _take(self, index: int, raw: object, cursor: JournalCursor | None) -> None:
+        """Validate one input row, check it against the journal, and queue or settle it."""
+        self.stats.rows_read = index + 1
+        row, rejected = _prepare(index, raw)
+        if cursor is None:
+            if rejected is not None:
+                await self._emit(rejected)
+            else:
+                assert row is not None
+                await self._enqueue(row)
+            return
+        from customer_sdk._journal import row_hash
+
+        journal = self._journal
+        assert journal is not None
+        content_hash = row_hash(row.wire if row is not None else raw)
+        entry = await cursor.get(index)
+        if entry is not None and entry.hash != content_hash:
+            raise JournalMismatchError(
+                f"row {index} differs from the row the journal {journal.path!r} recorded; "
+                "this journal belongs to another input (use a new journal path)"
+            )
+        if index >= journal.max_index:
+            self._verified.set()  # every recorded row checked: workers may send
+        key = row.key if row is not None else (rejected.key if rejected else None)
+        if entry is not None and entry.state == "done":
+            await self._emit(_from_journal(index, key, entry))
+            return
+        if rejected is not None:
+            # Never sent, so no need to wait for the commit: a rerun would reject it again.
+            text = None if rejected.error is None else _error_text(rejected.error)
+            journal.record_outcomes_nowait(
+                [(index, content_hash, True, rejected.outcome.value, None, text)]
+            )
+            await self._emit(rejected)
+            return
+        assert row is not None
+        row.hash = content_hash
+        if entry is not None and entry.state in ("in_flight", "failed"):
+            if row.key is not None:
+                row.prior = _resumed_error()
+            elif entry.state == "in_flight":
+                # Sent once and never confirmed, with no key to check: never resent.
+                unknown = OutcomeUnknownError(
+                    "the row was in flight when a previous run stopped and has no "
+                    "external_key to check; not resent to avoid a duplicate",
+                    external_key=None,
+                    last_error="previous run stopped",
+                )
+                result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
+                await self._finish([(row, result)])
+                return
+        else:
+            journal.record_pending(index, content_hash)
+        await self._enqueue(row)
 
     async def _enqueue(self, row: _Row) -> None:
         queue = self._queue
@@ -692,12 +724,15 @@ class BulkJob:
             self._verified.set()
         await queue.put(row)
 
-    async def _emit(self, result: RowResult) -> None:
+    def _count(self, result: RowResult) -> None:
         stats = self.stats
         name = result.outcome.value  # each outcome's value names its BulkStats counter
         setattr(stats, name, getattr(stats, name) + 1)
         if result.resumed:
             stats.resumed += 1
+
+    async def _emit(self, result: RowResult) -> None:
+        self._count(result)
         await self._results.put(result)
 
     # --- working ---------------------------------------------------------------------------
@@ -706,12 +741,21 @@ class BulkJob:
         await self._verified.wait()
         queue = self._queue
         size = self.batch_size
+        results = self._results
         while True:
-            row = await queue.get()
+            # What queue.get() does when a row is waiting, without its coroutine.
+            row = await queue.get() if queue.empty() else queue.get_nowait()
             if row is None:
                 return
             if size == 1 or row.prior is not None:
-                await self._finish([(row, await self._send_one(row, journaled=False))])
+                result = await self._send_one(row, journaled=False)
+                if self._journal is None and not results.full():
+                    # _finish's path with nothing to record and room for the result, inline.
+                    self._count(result)
+                    results.put_nowait(result)
+                    self._check(result)
+                else:
+                    await self._finish([(row, result)])
                 continue
             batch = [row]
             alone: list[_Row] = []  # rows to reconcile first: never inside a _bulk call
@@ -734,7 +778,7 @@ class BulkJob:
 
     async def _send_one(self, row: _Row, *, journaled: bool) -> RowResult:
         """Create one row to a final result, reconciling first when ``row.prior`` is set."""
-        if not journaled:
+        if not journaled and self._journal is not None:
             await self._mark_in_flight([row])
         view = self._view
         circuit = self._circuit
@@ -848,24 +892,30 @@ class BulkJob:
                 ]
             )
         for _, result in pairs:
-            error = result.error
             await self._emit(result)
-            if error is not None and self._client.closed:
-                # Every further row would fail the same way.
-                self._stop(ChargeOverError("the client was closed while the bulk job ran"))
+            if self._check(result):
                 return
-            if isinstance(error, _FATAL_TYPES):
-                self._auth_failures += 1
-                if self._auth_failures >= self.max_auth_failures:
-                    logger.error(
-                        "bulk job stopping: %d rows in a row refused (%s)",
-                        self._auth_failures,
-                        type(error).__name__,
-                    )
-                    self._stop(error)
-                    return
-            else:
-                self._auth_failures = 0
+
+    def _check(self, result: RowResult) -> bool:
+        """Stop the job on a closed client or repeated auth errors; True when stopped."""
+        error = result.error
+        if error is not None and self._client.closed:
+            # Every further row would fail the same way.
+            self._stop(ChargeOverError("the client was closed while the bulk job ran"))
+            return True
+        if isinstance(error, _FATAL_TYPES):
+            self._auth_failures += 1
+            if self._auth_failures >= self.max_auth_failures:
+                logger.error(
+                    "bulk job stopping: %d rows in a row refused (%s)",
+                    self._auth_failures,
+                    type(error).__name__,
+                )
+                self._stop(error)
+                return True
+        else:
+            self._auth_failures = 0
+        return False
 
     # --- the circuit -------------------------------------------------------------------------
 
