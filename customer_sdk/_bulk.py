@@ -419,6 +419,10 @@ class BulkJob:
         )
         size = max(16, 2 * concurrency * batch_size)
         self._queue: asyncio.Queue[_Row | None] = asyncio.Queue(size)
+        # Set by a worker once the input queue is half empty: the reader, held by a full
+        # queue, is woken once per half queue of rows instead of once per row taken.
+        self._room = asyncio.Event()
+        self._low = size // 2
         self._results: asyncio.Queue[Any] = asyncio.Queue(max(64, size))
         self._verified = asyncio.Event()
         self._journal: Journal | None = None
@@ -722,7 +726,10 @@ class BulkJob:
             # Holding every send until the journal is verified would need an unbounded
             # buffer; past one queue of rows, the rows already checked may go.
             self._verified.set()
-        await queue.put(row)
+        while queue.full():
+            self._room.clear()
+            await self._room.wait()
+        queue.put_nowait(row)
 
     def _count(self, result: RowResult) -> None:
         stats = self.stats
@@ -742,9 +749,13 @@ class BulkJob:
         queue = self._queue
         size = self.batch_size
         results = self._results
+        room = self._room
+        low = self._low
         while True:
             # What queue.get() does when a row is waiting, without its coroutine.
             row = await queue.get() if queue.empty() else queue.get_nowait()
+            if not room.is_set() and queue.qsize() <= low:
+                room.set()
             if row is None:
                 return
             if size == 1 or row.prior is not None:
@@ -764,6 +775,8 @@ class BulkJob:
                     more = queue.get_nowait()
                 except asyncio.QueueEmpty:
                     break
+                if not room.is_set() and queue.qsize() <= low:
+                    room.set()
                 if more is None:
                     queue.put_nowait(None)  # this worker's (or another's) stop: keep it
                     break
