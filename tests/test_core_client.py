@@ -28,6 +28,7 @@ from customer_sdk import (
     ExternalKeyReservedError,
     NotFoundError,
     OutcomeUnknownError,
+    PauseGate,
     RateLimitError,
     RedirectError,
     RetryEvent,
@@ -323,9 +324,11 @@ async def test_429_pause_holds_concurrent_calls(server: s.ScriptedServer) -> Non
     server.post_script.append(s.status(429, headers={"Retry-After": "0.3"}))
     async with ChargeOverClient(server.base_url, username=USER, password=PASSWORD) as client:
         first = asyncio.create_task(client.customers.create(company="A", external_key="p1"))
-        while server.count("POST") < 1:
-            await asyncio.sleep(0.005)
-        await asyncio.sleep(0.02)  # let the 429 land and set the pause
+        gate = client.limiter
+        assert isinstance(gate, PauseGate)
+        async with asyncio.timeout(10):
+            while gate.paused_until == 0.0:  # until the 429 has landed and set the pause
+                await asyncio.sleep(0.001)
         started = asyncio.get_running_loop().time()
         await client.customers.create(company="B", external_key="p2")
         waited = asyncio.get_running_loop().time() - started
