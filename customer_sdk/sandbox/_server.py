@@ -644,16 +644,11 @@ class Sandbox:
     ) -> web.StreamResponse:
         """``POST /api/v3/customer`` under an optional fault."""
         if fault is not None:
-            early = self._before_commit(request, fault, rec)
+            early = await self._early(
+                request, fault, rec, lambda: int(self._create_one(body)[0] is not None)
+            )
             if early is not None:
                 return early
-            if fault == "stall":
-                entry = self._record(*rec, None, fault)
-                if await self._hold(self.stall_seconds):
-                    obj, _ = self._create_one(body)  # the commit lands late (F7)
-                    if obj is not None:
-                        self._amend(entry, 1)
-                return self._close(request)
         obj, message = self._create_one(body)
         if obj is None:
             if fault is None or fault in _SUCCESS_SHAPED:
@@ -671,6 +666,29 @@ class Sandbox:
                 body=ok, status=201, headers={"Content-Type": _wire.JSON, **location}
             )
         return await self._after_commit(request, fault, rec, 1, 201, ok, location)
+
+    async def _early(
+        self,
+        request: web.BaseRequest,
+        fault: str,
+        rec: tuple[str, str, str, str, float],
+        commit: Callable[[], int],
+    ) -> web.StreamResponse | None:
+        """The answer to a fault that strikes before the normal commit, or None.
+
+        ``stall`` holds the connection for ``stall_seconds``, then runs ``commit`` (which stores
+        the request's customers and returns how many) so the commit lands after the client gave
+        up (F7), then closes without an answer.
+        """
+        early = self._before_commit(request, fault, rec)
+        if early is not None or fault != "stall":
+            return early
+        entry = self._record(*rec, None, fault)
+        if await self._hold(self.stall_seconds):
+            committed = commit()
+            if committed:
+                self._amend(entry, committed)
+        return self._close(request)
 
     def _before_commit(
         self, request: web.BaseRequest, fault: str, rec: tuple[str, str, str, str, float]
@@ -761,16 +779,9 @@ class Sandbox:
     ) -> web.StreamResponse:
         """``POST /api/v3/_bulk`` under an optional fault (a success is a 200)."""
         if fault is not None:
-            early = self._before_commit(request, fault, rec)
+            early = await self._early(request, fault, rec, lambda: self._bulk_run(body)[2])
             if early is not None:
                 return early
-            if fault == "stall":
-                entry = self._record(*rec, None, fault)
-                if await self._hold(self.stall_seconds):
-                    _, _, committed = self._bulk_run(body)
-                    if committed:
-                        self._amend(entry, committed)
-                return self._close(request)
         status, answer, committed = self._bulk_run(body)
         if fault is None or (status != 200 and fault in _SUCCESS_SHAPED):
             self._record(*rec, status, None, committed)
