@@ -43,7 +43,7 @@ from collections.abc import (
     Mapping,
 )
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Self, cast
+from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 import orjson
@@ -52,8 +52,8 @@ from customer_sdk import _protocol as proto
 from customer_sdk import errors
 from customer_sdk._client import ChargeOverClient, Customers, _CreateCall
 from customer_sdk._models import CustomerCreate, wire_of
-from customer_sdk._protocol import HttpRequest, HttpResponse, Outcome
-from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
+from customer_sdk._protocol import Outcome
+from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, TokenBucket, no_wait_check
 from customer_sdk._retry import Retrier
 from customer_sdk.errors import (
     ChargeOverError,
@@ -65,7 +65,6 @@ from customer_sdk.errors import (
 
 if TYPE_CHECKING:
     from customer_sdk._journal import Journal, JournalCursor, JournalEntry
-    from customer_sdk._transport import AiohttpTransport
 
 __all__ = ["BulkJob", "BulkStats", "RowOutcome", "RowResult"]
 
@@ -226,21 +225,6 @@ class _Ready:
 
 
 _READY: Final = _Ready()
-# The limiters whose ``_acquire_now`` is known to be acquire()'s no-wait case exactly; any
-# other limiter (a RedisLimiter, the caller's own) is always awaited.
-_FAST_LIMITERS: Final = (PauseGate, TokenBucket, AdaptiveLimiter)
-
-
-def _never() -> bool:
-    return False
-
-
-def _now_of(limiter: Limiter | None) -> Callable[[], bool]:
-    """A limiter's no-wait acquire, or one that always says "await acquire()"."""
-    # Exact types only: a subclass may have its own acquire().
-    if isinstance(limiter, _FAST_LIMITERS) and type(limiter) in _FAST_LIMITERS:
-        return limiter._acquire_now
-    return _never
 
 
 class _JobLimiter:
@@ -257,8 +241,8 @@ class _JobLimiter:
         self.circuit = circuit
         self.own = own
         self.shared = shared
-        self._own_now = _now_of(own)
-        self._shared_now = _now_of(shared)
+        self._own_now = no_wait_check(own)
+        self._shared_now = no_wait_check(shared)
 
     def acquire(self) -> Awaitable[None]:
         circuit = self.circuit
@@ -291,52 +275,24 @@ class _JobLimiter:
         self.shared.on_success()
 
 
-class _ObservedTransport:
-    """The client's transport, counted: requests and 429s for stats, outage signs for the circuit.
-
-    It does not own the connection pool: closing the job leaves the client's pool open.
-    """
-
-    __slots__ = ("_inner", "_job")
-
-    def __init__(self, inner: AiohttpTransport, job: BulkJob) -> None:
-        self._inner = inner
-        self._job = job
-
-    @property
-    def closed(self) -> bool:
-        return self._inner.closed
-
-    async def aclose(self) -> None:
-        """Nothing to do: the client owns the pool."""
-
-    async def send(
-        self, request: HttpRequest, headers: Mapping[str, str], time_left: float | None
-    ) -> HttpResponse:
-        job = self._job
-        job.stats.http_requests += 1
-        try:
-            resp = await self._inner.send(request, headers, time_left)
-        except (errors.ConnectError, errors.TimeoutError, errors.ConnectionLostError):
-            job._observe(False)
-            raise
-        if resp.status == 429:
-            job.stats.throttled += 1
-        job._observe(resp.status < 500)
-        return resp
+def _wait_always() -> bool:
+    return False
 
 
-def _job_client(
-    client: ChargeOverClient, limiter: Limiter, transport: _ObservedTransport, retrier: Retrier
-) -> ChargeOverClient:
+def _job_client(client: ChargeOverClient, limiter: _JobLimiter, job: BulkJob) -> ChargeOverClient:
     """A shallow copy of the client for one job, sharing its pool, auth and headers.
 
-    The copy has the job's limiter, retry budget and an observing transport. This keeps the
-    single-call path untouched (not even a branch in ``_send``) while every request of the job
-    goes through the job's limiter and circuit.
+    The copy has the job's limiter and retry budget, and tells the job of every request it
+    sends (stats, and outage signs for the circuit), while the client itself stays as it was.
     """
     view = copy.copy(client)
-    vars(view).update(_transport=transport, limiter=limiter, _retrier=retrier)
+    vars(view).update(
+        # Its acquire() has the no-wait fast path itself (an already-done awaitable).
+        _limiter=limiter,
+        _limiter_now=_wait_always,
+        _retrier=job._retrier,
+        _observer=job,
+    )
     vars(view)["customers"] = Customers(view)
     return view
 
@@ -346,6 +302,8 @@ def _error_text(exc: BaseException) -> str:
 
 
 _END: Final = object()
+# Transport failures that, repeated, mean an outage (a 5xx does too); a TLS failure does not.
+_OUTAGE_ERRORS: Final = (errors.ConnectError, errors.TimeoutError, errors.ConnectionLostError)
 _FATAL_TYPES: Final = (errors.AuthenticationError, errors.PermissionDeniedError, errors.TLSError)
 
 
@@ -413,10 +371,8 @@ class BulkJob:
         retrier = Retrier(attrs.evolve(client.retry, deadline=None))
         self._retrier = retrier
         # The client only ever awaits acquire(), which an already-done awaitable satisfies.
-        job_limiter = cast(Limiter, _JobLimiter(self._circuit, self.limiter, client.limiter))
-        self._view = _job_client(
-            client, job_limiter, _ObservedTransport(client._transport, self), retrier
-        )
+        job_limiter = _JobLimiter(self._circuit, self.limiter, client.limiter)
+        self._view = _job_client(client, job_limiter, self)
         size = max(16, 2 * concurrency * batch_size)
         self._queue: asyncio.Queue[_Row | None] = asyncio.Queue(size)
         # Set by a worker once the input queue is half empty: the reader, held by a full
@@ -932,6 +888,19 @@ class BulkJob:
 
     # --- the circuit -------------------------------------------------------------------------
 
+    def on_send(self) -> None:
+        """Count a request of the job's view of the client (see ``_client._SendObserver``)."""
+        self.stats.http_requests += 1
+
+    def on_answer(self, result: int | ChargeOverError) -> None:
+        """Count a 429, and tell the circuit whether this looked like an outage."""
+        if type(result) is int:
+            if result == 429:
+                self.stats.throttled += 1
+            self._observe(result < 500)
+        elif isinstance(result, _OUTAGE_ERRORS):
+            self._observe(False)
+
     def _observe(self, ok: bool) -> None:
         circuit = self._circuit
         if circuit.record(ok):
@@ -974,7 +943,7 @@ def _default_limiter(
         if adaptive:
             return AdaptiveLimiter(initial_rate=rate, sleep=sleep)
         return TokenBucket(rate, 1 if burst is None else burst, sleep=sleep)
-    if adaptive or type(client.limiter) is PauseGate:
+    if adaptive or not client._limiter_given:
         # No rate given and the client has no limiter of its own: find the limit.
         return AdaptiveLimiter(sleep=sleep)
     return None  # the caller's limiter (e.g. a shared RedisLimiter) governs alone

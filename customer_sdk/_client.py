@@ -15,11 +15,12 @@ import ssl
 import time
 from collections.abc import AsyncIterable, Callable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, Self, TypeVar
+from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Self, TypeVar
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
+from multidict import CIMultiDict
 
 from customer_sdk import _protocol as proto
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
@@ -31,7 +32,7 @@ from customer_sdk._models import (
     wire_of,
 )
 from customer_sdk._protocol import HttpRequest, HttpResponse, Outcome
-from customer_sdk._ratelimit import Limiter, PauseGate
+from customer_sdk._ratelimit import Limiter, PauseGate, no_wait_check
 from customer_sdk._retry import Retrier, RetryEvent, RetryPolicy, Run
 from customer_sdk._transport import AiohttpTransport
 from customer_sdk.errors import (
@@ -79,6 +80,16 @@ def _normalise_base(base_url: str | None, instance: str | None, allow_insecure: 
     if path.endswith(proto.API_PREFIX):  # users paste the endpoint URL shown in ChargeOver
         path = path[: -len(proto.API_PREFIX)]
     return f"{parts.scheme}://{parts.netloc}{path}"
+
+
+class _SendObserver(Protocol):
+    """Told of every request a client sends (a bulk job's view: its stats and its circuit)."""
+
+    def on_send(self) -> None:
+        """A request is about to go out."""
+
+    def on_answer(self, result: int | ChargeOverError) -> None:
+        """It was answered with this status, or failed in the transport with this error."""
 
 
 def _is_loopback(host: str) -> bool:
@@ -163,9 +174,14 @@ class ChargeOverClient:
         self.retry: Final = retry if retry is not None else RetryPolicy()
         self._retrier = Retrier(self.retry)
         # The default gate waits through the policy's sleep, so RetryPolicy.no_wait() covers it.
-        self.limiter: Limiter = (
+        self._limiter: Limiter = (
             limiter if limiter is not None else PauseGate(sleep=self._retrier.sleep)
         )
+        self._limiter_now = no_wait_check(self._limiter)
+        # A bulk job runs its own rate limiter unless the caller chose this one.
+        self._limiter_given = limiter is not None
+        # None on the client itself; a bulk job's view of it sets its own (see _bulk).
+        self._observer: _SendObserver | None = None
         self._transport = AiohttpTransport(
             session=session,
             timeout=timeout,
@@ -175,14 +191,16 @@ class ChargeOverClient:
             max_response_bytes=max_response_bytes,
         )
         common = {"Accept": "application/json", "User-Agent": _USER_AGENT}
-        self._get_headers: dict[str, str] = common
-        self._post_headers: dict[str, str] = {**common, "Content-Type": "application/json"}
+        post = {**common, "Content-Type": "application/json"}
         # Basic auth is the same header on every request: bake it in once (the hot path).
         self._static_auth = isinstance(self._auth, BasicAuth)
         if self._static_auth:
             header = self._auth.header("", "", None)
-            self._get_headers = {**self._get_headers, "Authorization": header}
-            self._post_headers = {**self._post_headers, "Authorization": header}
+            common["Authorization"] = post["Authorization"] = header
+        # CIMultiDicts: aiohttp merges these into each request's headers, and converts any
+        # other mapping to one first (per request). aiohttp copies them; they are never changed.
+        self._get_headers: Mapping[str, str] = CIMultiDict(common)
+        self._post_headers: Mapping[str, str] = CIMultiDict(post)
         self.customers: Final = Customers(self)
 
     @classmethod
@@ -247,10 +265,16 @@ class ChargeOverClient:
         """True once the client has been closed."""
         return self._transport.closed
 
+    @property
+    def limiter(self) -> Limiter:
+        """The rate limiter every request of this client goes through (set when built)."""
+        return self._limiter
+
     # --- the one place a request goes out ------------------------------------------------
 
     async def _send(self, request: HttpRequest, run: Run) -> HttpResponse:
-        await self.limiter.acquire()
+        if not self._limiter_now():  # the limiter is open for nearly every request
+            await self._limiter.acquire()
         if self._static_auth:
             headers = self._post_headers if request.body is not None else self._get_headers
         else:
@@ -261,9 +285,14 @@ class ChargeOverClient:
         run.requests += 1
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
+        observer = self._observer
+        if observer is not None:
+            observer.on_send()
         try:
             resp = await self._transport.send(request, headers, remaining)
         except ChargeOverError as exc:
+            if observer is not None:
+                observer.on_answer(exc)
             if debug:
                 logger.debug(
                     "%s %s -> %s after %.1f ms (attempt %d)",
@@ -283,12 +312,14 @@ class ChargeOverClient:
                 (time.perf_counter() - started) * 1000,
                 run.requests,
             )
+        if observer is not None:
+            observer.on_answer(resp.status)
         if resp.status == 429:
             ra = proto.parse_retry_after(resp.headers)
             cap = self.retry.retry_after_cap
-            self.limiter.on_throttled(None if ra is None else min(ra, cap))
+            self._limiter.on_throttled(None if ra is None else min(ra, cap))
         else:
-            self.limiter.on_success()
+            self._limiter.on_success()
         return resp
 
     async def _wait_or_stop(

@@ -21,7 +21,7 @@ import asyncio
 import math
 import time
 from collections.abc import Awaitable, Callable
-from typing import Protocol, runtime_checkable
+from typing import Final, Protocol, runtime_checkable
 
 __all__ = ["AdaptiveLimiter", "Limiter", "PauseGate", "TokenBucket"]
 
@@ -478,3 +478,32 @@ class AdaptiveLimiter:
     def _set(self, rate: float) -> None:
         self.rate = rate
         self._pacer.set_rate(rate, 1)
+
+
+# The limiters whose ``_acquire_now`` is known to be acquire()'s no-wait case exactly; any
+# other limiter (a RedisLimiter, the caller's own) is always awaited.
+_FAST_LIMITERS: Final = (PauseGate, TokenBucket, AdaptiveLimiter)
+
+
+def _always_wait() -> bool:
+    return False
+
+
+def no_wait_check(limiter: object) -> Callable[[], bool]:
+    """A limiter's no-wait acquire, for the per-request hot path.
+
+    The returned function takes a slot and returns True when ``acquire()`` would have returned
+    at once; False means nothing was taken and ``acquire()`` must be awaited. Awaiting a
+    coroutine per request costs more than the slot itself, and nearly every request finds the
+    limiter open.
+
+    Args:
+        limiter: Any limiter.
+
+    Returns:
+        The check; for an unknown limiter (or a subclass, which may have its own ``acquire``)
+        one that always says "await acquire()".
+    """
+    if type(limiter) in _FAST_LIMITERS:
+        return limiter._acquire_now  # type: ignore[attr-defined,no-any-return]
+    return _always_wait

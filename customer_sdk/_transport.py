@@ -123,10 +123,10 @@ class AiohttpTransport:
                 than the cap; ``status`` is set when headers had arrived.
             ChargeOverError: If the client is closed.
         """
-        if self._closed:
-            raise errors.ChargeOverError("the client is closed")
         session = self._session
-        if session is None:
+        if session is None:  # aclose() drops the session: None is also how "closed" shows here
+            if self._closed:
+                raise errors.ChargeOverError("the client is closed")
             session = self._session = self._make_session()
         client_timeout = (
             self._default_timeout
@@ -135,17 +135,22 @@ class AiohttpTransport:
                 total=max(time_left, 0.001), sock_connect=self._connect_timeout
             )
         )
+        url = self._url_cache.get(request.url) or self._url(request.url)
         status: int | None = None
         failure: errors.TransportError
         try:
-            async with session.request(
+            # Awaited rather than entered with ``async with``: read() returns only once the
+            # body is in and the request writer has finished, so the context manager's exit
+            # (release, then wait for that writer) has nothing left to do but cost a coroutine.
+            resp = await session.request(
                 request.method,
-                self._url(request.url),
+                url,
                 data=request.body,
                 headers=headers,
                 allow_redirects=False,
                 timeout=client_timeout,
-            ) as resp:
+            )
+            try:
                 status = resp.status
                 length = resp.content_length
                 if (
@@ -156,7 +161,9 @@ class AiohttpTransport:
                     body = await resp.read()  # the common case: a small, plain, sized body
                 else:
                     body = await self._read_capped(resp)
-                return HttpResponse(status, resp.headers, body)
+            finally:
+                resp.release()  # after a complete read a no-op; otherwise frees the connection
+            return HttpResponse(status, resp.headers, body)
         except aiohttp.ClientSSLError as exc:
             failure = errors.TLSError(f"TLS failure: {_describe(exc)}")
         except aiohttp.ClientConnectorError as exc:
