@@ -7,7 +7,8 @@ order rotates; reported is the median client CPU per create and each layer's inc
 one before it. The layers, each including the previous:
 
 1. ``raw aiohttp``: ``session.post`` of ``json.dumps`` of the dict, ``json.loads`` of the answer;
-2. ``transport.send``: the SDK's transport, sending prebuilt bytes with the SDK's headers;
+2. ``transport.send``: the SDK's transport, sending prebuilt bytes (its headers are the
+   session's defaults);
 3. ``client._send``: plus the limiter, per-request bookkeeping and 429 accounting;
 4. ``_create_wire``: plus the create path given an already valid wire dict (serialisation,
    retry state, parsing the answer, the result object);
@@ -66,12 +67,11 @@ def layers(
             assert json.loads(await resp.read())["response"]["id"]
 
     transport = client._transport
-    headers = client._post_headers
     run_state = client._retrier.start()
 
     async def transport_send(i: int) -> None:
         request = proto.create_request(client.base_url, orjson.dumps(payload(i)))
-        resp = await transport.send(request, headers, None)
+        resp = await transport.send(request, None, None)
         assert orjson.loads(resp.body)["response"]["id"]
 
     async def client_send(i: int) -> None:

@@ -182,25 +182,21 @@ class ChargeOverClient:
         self._limiter_given = limiter is not None
         # None on the client itself; a bulk job's view of it sets its own (see _bulk).
         self._observer: _SendObserver | None = None
+        common = {"Accept": "application/json", "User-Agent": _USER_AGENT}
+        # Basic auth is the same header on every request: bake it in once (the hot path).
+        # A signature is per request (chargeover-api.md, "Authentication"): _send adds it.
+        self._static_auth = isinstance(self._auth, BasicAuth)
+        if self._static_auth:
+            common["Authorization"] = self._auth.header("", "", None)
         self._transport = AiohttpTransport(
             session=session,
+            headers=common,
             timeout=timeout,
             connect_timeout=connect_timeout,
             max_connections=max_connections,
             ssl_context=True if ssl_context is None else ssl_context,
             max_response_bytes=max_response_bytes,
         )
-        common = {"Accept": "application/json", "User-Agent": _USER_AGENT}
-        post = {**common, "Content-Type": "application/json"}
-        # Basic auth is the same header on every request: bake it in once (the hot path).
-        self._static_auth = isinstance(self._auth, BasicAuth)
-        if self._static_auth:
-            header = self._auth.header("", "", None)
-            common["Authorization"] = post["Authorization"] = header
-        # CIMultiDicts: aiohttp merges these into each request's headers, and converts any
-        # other mapping to one first (per request). aiohttp copies them; they are never changed.
-        self._get_headers: Mapping[str, str] = CIMultiDict(common)
-        self._post_headers: Mapping[str, str] = CIMultiDict(post)
         self.customers: Final = Customers(self)
 
     @classmethod
@@ -275,12 +271,10 @@ class ChargeOverClient:
     async def _send(self, request: HttpRequest, run: Run) -> HttpResponse:
         if not self._limiter_now():  # the limiter is open for nearly every request
             await self._limiter.acquire()
-        if self._static_auth:
-            headers = self._post_headers if request.body is not None else self._get_headers
-        else:
-            base = self._post_headers if request.body is not None else self._get_headers
+        headers: CIMultiDict[str] | None = None
+        if not self._static_auth:
             auth = self._auth.header(request.method, request.url, request.body)
-            headers = {**base, "Authorization": auth}
+            headers = CIMultiDict(Authorization=auth)
         remaining = run.remaining()
         run.requests += 1
         debug = logger.isEnabledFor(logging.DEBUG)
@@ -471,7 +465,7 @@ class Customers:
             ChargeOverError: Any other failure once retries are spent.
         """
         if customer is None:
-            wire = wire_from_mapping(fields)
+            wire = wire_from_mapping(fields, owned=True)  # the keywords dict is this call's
         elif fields:
             raise TypeError("pass either a customer or keyword fields, not both")
         else:

@@ -13,8 +13,11 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Mapping
+from typing import Final
 
 import aiohttp
+from aiohttp.payload import BytesPayload
+from multidict import CIMultiDict
 from yarl import URL
 
 from customer_sdk import errors
@@ -23,6 +26,9 @@ from customer_sdk._protocol import HttpRequest, HttpResponse
 __all__ = ["AiohttpTransport"]
 
 _READ_CHUNK = 1 << 16
+# Every body the SDK sends is a JSON document (chargeover-api.md, "POST /api/v3/customer" and
+# "Bulk").
+_JSON: Final = "application/json"
 
 
 class AiohttpTransport:
@@ -33,6 +39,7 @@ class AiohttpTransport:
 
     Args:
         session: A caller-owned session to use instead of making one.
+        headers: Headers for every request (Accept, User-Agent, a static Authorization).
         timeout: Seconds one request may take in all.
         connect_timeout: Seconds to open a connection (a failure then proves nothing was sent).
         max_connections: Size of the connection pool.
@@ -45,6 +52,7 @@ class AiohttpTransport:
         self,
         *,
         session: aiohttp.ClientSession | None,
+        headers: Mapping[str, str],
         timeout: float,
         connect_timeout: float,
         max_connections: int,
@@ -53,6 +61,10 @@ class AiohttpTransport:
     ) -> None:
         self._session = session
         self._owns_session = session is None
+        self._headers = CIMultiDict(headers)
+        # Our own session carries them as its defaults, which aiohttp copies into a request in
+        # one C call; on a caller's session they go with each request (slower, and rarer).
+        self._per_request: CIMultiDict[str] | None = None if session is None else self._headers
         self._timeout = timeout
         self._connect_timeout = connect_timeout
         self._max_connections = max_connections
@@ -67,6 +79,7 @@ class AiohttpTransport:
         connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
         session = aiohttp.ClientSession(
             connector=connector,
+            headers=self._headers,
             timeout=self._default_timeout,
             cookie_jar=aiohttp.DummyCookieJar(),
             trust_env=False,
@@ -102,13 +115,16 @@ class AiohttpTransport:
         return cached
 
     async def send(
-        self, request: HttpRequest, headers: Mapping[str, str], time_left: float | None
+        self,
+        request: HttpRequest,
+        headers: CIMultiDict[str] | None,
+        time_left: float | None,
     ) -> HttpResponse:
         """Send one request and read the whole response.
 
         Args:
             request: The built request.
-            headers: Headers for this request (Authorization included).
+            headers: Headers for this request only (a per-request Authorization), if any.
             time_left: Seconds left in the caller's deadline; the request's total timeout is cut
                 to it when shorter than the default. None for no deadline.
 
@@ -136,6 +152,14 @@ class AiohttpTransport:
             )
         )
         url = self._url_cache.get(request.url) or self._url(request.url)
+        if self._per_request is not None:
+            merged = self._per_request.copy()
+            if headers is not None:
+                merged.update(headers)
+            headers = merged
+        # A ready payload carries its Content-Type: aiohttp neither looks the body's type up
+        # nor merges one more header into the request's.
+        data = None if request.body is None else BytesPayload(request.body, content_type=_JSON)
         status: int | None = None
         failure: errors.TransportError
         try:
@@ -145,7 +169,7 @@ class AiohttpTransport:
             resp = await session.request(
                 request.method,
                 url,
-                data=request.body,
+                data=data,
                 headers=headers,
                 allow_redirects=False,
                 timeout=client_timeout,

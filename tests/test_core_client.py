@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import gc
 import hashlib
 import hmac
@@ -86,6 +87,30 @@ async def test_create_sends_exactly_the_set_fields(
     assert ex.body == '{"company":"Jürgen GmbH","external_key":"k1"}'.encode()
     assert ex.headers["content-type"] == "application/json"
     assert ex.headers["authorization"] == "Basic " + SECRETS[1]
+
+
+@pytest.mark.parametrize("auth", ["basic", "signature"])
+@pytest.mark.parametrize("own_session", [True, False])
+async def test_every_request_carries_the_sdk_headers(
+    server: s.ScriptedServer, sleeps: Sleeps, auth: str, own_session: bool
+) -> None:
+    """POST and GET carry Accept, User-Agent and Authorization; only a POST has Content-Type."""
+    async with contextlib.AsyncExitStack() as stack:
+        session = None if own_session else await stack.enter_async_context(aiohttp.ClientSession())
+        client = await stack.enter_async_context(
+            make_client(server.base_url, sleeps, auth=auth, session=session)
+        )
+        await client.customers.create(company="A", external_key="h-1")
+        await client.customers.find_by_external_key("h-1")
+    post, get = server.received
+    for ex in (post, get):
+        assert ex.headers["accept"] == "application/json"
+        assert ex.headers["user-agent"].startswith("customer-sdk-python")
+        scheme = "Basic " if auth == "basic" else "ChargeOver co_public_key="
+        assert ex.headers["authorization"].startswith(scheme)
+    assert post.headers["content-type"] == "application/json"
+    assert post.headers["content-length"] == str(len(post.body))
+    assert "content-type" not in get.headers
 
 
 @pytest.mark.parametrize("style", ["model", "mapping", "keywords"])

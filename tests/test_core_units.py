@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import email.utils
+import random
 import re
 import urllib.parse
 from typing import Any
@@ -18,7 +19,14 @@ import customer_sdk
 from customer_sdk import _protocol as proto
 from customer_sdk import errors
 from customer_sdk._auth import BasicAuth, SignatureAuth
-from customer_sdk._models import FIELD_NAMES, Customer, CustomerCreate, wire_from_mapping
+from customer_sdk._models import (
+    FIELD_NAMES,
+    Customer,
+    CustomerCreate,
+    _fast_wire,
+    _full_wire,
+    wire_from_mapping,
+)
 from customer_sdk._protocol import HttpResponse, Outcome
 from customer_sdk._ratelimit import PauseGate
 from customer_sdk._retry import Retrier, RetryPolicy
@@ -137,6 +145,54 @@ def test_bad_input_raises_validation_error_on_every_path(
     with pytest.raises(errors.ValidationError) as via_wire:
         wire_from_mapping(row)
     assert _paths(via_wire.value) == paths
+
+
+class _Text(str):
+    """A str subclass: valid for the full check, never taken by the fast path."""
+
+
+# Values that sit on either side of some field's rule, for the fast/full agreement test.
+_EDGE_VALUES: list[Any] = [
+    None, "", " ", "x", "a\nb", "a\rb", "a\x00b", "C:\\new", _Text("t"), 0, -1, 1, 7, True,
+    False, 1.5, "email", "print", "fax", "a@b.c", "a b@c.d", "@b.c", "a@", ["t"], ("t", "u"),
+    [], ["", "t"], [" "], ["a\nb"], [1], "t", {"k": "v"},
+]  # fmt: skip
+
+
+def test_fast_path_agrees_with_the_full_check() -> None:
+    """The one-pass fast path accepts only what the full check accepts, with the same wire."""
+    rng = random.Random(5)
+    names = [*FIELD_NAMES, "extra", "unknown_field"]
+    for _ in range(20_000):
+        row = dict(FULL) if rng.random() < 0.5 else {"company": "Acme"}
+        for name in rng.sample(names, rng.randint(1, 4)):
+            row[name] = rng.choice(_EDGE_VALUES)
+        try:
+            full: dict[str, Any] | None = _full_wire(row)
+        except errors.ValidationError:
+            full = None
+        for owned in (False, True):
+            fast = _fast_wire(dict(row), owned)
+            assert fast is None or fast == full, row
+        if full is not None:
+            assert wire_from_mapping(row) == full
+    # The fast path takes the ordinary rows (else this test would prove nothing).
+    assert _fast_wire(FULL) == FULL
+    assert _fast_wire({"company": "Acme", "tags": ("a",), "no_taxes": None}) == {
+        "company": "Acme",
+        "tags": ["a"],
+    }
+
+
+def test_fast_path_copies_what_it_does_not_own() -> None:
+    """A caller's mapping and tag list are copied; create's own keywords dict is reused."""
+    tags = ["a"]
+    row = {"company": "Acme", "tags": tags}
+    wire = wire_from_mapping(row)
+    assert wire == row
+    assert wire is not row
+    assert wire["tags"] is not tags
+    assert wire_from_mapping(row, owned=True) is row
 
 
 def test_many_problems_are_reported_in_one_error_in_wire_order() -> None:
