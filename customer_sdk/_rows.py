@@ -108,11 +108,13 @@ def detect_format(path: Path) -> FileFormat:
     return "jsonl" if head.startswith(b"{") else "csv"
 
 
-def scan_file(path: Path) -> tuple[str, int]:
+def scan_file(path: Path, *, quoted: bool = False) -> tuple[str, int]:
     r"""Hash the file and count its lines in one streaming pass (for job ids and the ETA).
 
     Args:
         path: The input file.
+        quoted: Count CSV records: a line end inside double quotes (a value spanning lines)
+            does not count.
 
     Returns:
         The file's sha256 (hex) and its number of lines (a last line without ``\n`` counts;
@@ -124,13 +126,22 @@ def scan_file(path: Path) -> tuple[str, int]:
     digest = hashlib.sha256()
     lines = crs = 0
     last = b""
+    inside = False  # within a quoted CSV value, across chunk boundaries
     try:
         with path.open("rb") as f:
             while chunk := f.read(1 << 20):
                 digest.update(chunk)
-                lines += chunk.count(b"\n")
-                crs += chunk.count(b"\r")
                 last = chunk[-1:]
+                if quoted and (inside or b'"' in chunk):
+                    # The parts between quotes alternate outside/inside a value ("" inside a
+                    # value is an empty part: the parity holds).
+                    for part in chunk.split(b'"')[inside::2]:
+                        lines += part.count(b"\n")
+                        crs += part.count(b"\r")
+                    inside ^= chunk.count(b'"') % 2 == 1
+                else:
+                    lines += chunk.count(b"\n")
+                    crs += chunk.count(b"\r")
     except OSError as exc:
         raise RowFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     # No LF at all: CR-only line ends, counted as the reader counts them (see _Lines).

@@ -475,8 +475,8 @@ class _Import:
 
     def total(self) -> tuple[str, int]:
         """The file's sha256 and the expected number of rows of this shard (an estimate)."""
-        digest, lines = scan_file(self.args.file)
         fmt = self.args.format or detect_format(self.args.file)
+        digest, lines = scan_file(self.args.file, quoted=fmt == "csv")
         rows = lines if fmt == "jsonl" else max(lines - 1, 0)  # CSV: not the header
         if self.args.shard is not None:
             rows = -(-rows // self.args.shard[1])

@@ -222,6 +222,25 @@ def test_scan_file_hashes_and_counts_lines(tmp_path: Path) -> None:
     assert scan_file(_csv(tmp_path, "", "empty.csv"))[1] == 0
 
 
+def test_scan_file_counts_csv_records_not_lines_inside_quotes(tmp_path: Path) -> None:
+    """A quoted CSV value spanning lines (or with "" escapes) is one record, not several."""
+    text = 'company,bill_addr1\nA,"1 Main St\nSuite 2"\n"B ""the"" Co","x"\nC,"a\r\nb"\n'
+    path = _csv(tmp_path, text, "quoted.csv")
+    assert scan_file(path)[1] == 6  # plain line count
+    assert scan_file(path, quoted=True)[1] == 4  # header + 3 records
+    assert scan_file(path, quoted=True)[0] == scan_file(path)[0]
+
+
+def test_scan_file_keeps_quote_state_across_chunks(tmp_path: Path) -> None:
+    """A quoted value that straddles the 1 MiB read boundary is still one record."""
+    head = "company,bill_addr1\n" + "A,x\n" * ((1 << 20) // 4 - 10)
+    pad = (1 << 20) - len(head) - 3 - 5  # the value opens 5 bytes before the boundary
+    text = head + 'B,"' + "y" * pad + '\np\nq\nr\n"\nC,z\n'
+    rows = len(list(csv.reader(io.StringIO(text))))
+    assert rows == text.count("\n") - 4  # the value's four line ends are not records
+    assert scan_file(_csv(tmp_path, text, "big.csv"), quoted=True)[1] == rows
+
+
 def test_shards_partition_rows_stably() -> None:
     """Each row falls in exactly one shard, by key (or line when keyless), the same every time."""
     rows = [Row(line=i + 2, key=f"k{i}", wire={}) for i in range(400)]
