@@ -501,9 +501,9 @@ class Customers:
         Without ``rate`` it uses an :class:`~customer_sdk.AdaptiveLimiter` that runs unpaced
         until the first 429 and then settles just under the limit it found — ChargeOver
         documents no numbers, so any fixed guess would be too slow or a source of 429s — unless
-        the client was given its own limiter (e.g. a shared ``RedisLimiter``), which then governs
-        alone. The client's limiter always applies too, so a 429's ``Retry-After`` pauses every
-        worker and every other call of the client.
+        the client was given a limiter of its own (any, e.g. a shared ``RedisLimiter``), which
+        then governs alone. The client's limiter always applies too, so a 429's
+        ``Retry-After`` pauses every worker and every other call of the client.
 
         Args:
             rows: Customers as :class:`CustomerCreate` or mappings of wire fields; an iterable

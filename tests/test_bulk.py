@@ -22,6 +22,7 @@ from customer_sdk import (
     ExternalKeyReservedError,
     JournalMismatchError,
     OutcomeUnknownError,
+    PauseGate,
     PermissionDeniedError,
     RetryPolicy,
     RowOutcome,
@@ -571,6 +572,16 @@ async def test_a_given_rate_uses_a_token_bucket(server: BulkServer, sleeps: Slee
         assert type(client.customers.create_many([]).limiter).__name__ == "AdaptiveLimiter"
         adaptive = client.customers.create_many([], rate=20.0, adaptive=True).limiter
         assert type(adaptive).__name__ == "AdaptiveLimiter"
+
+
+async def test_an_explicit_pause_gate_is_the_callers_choice(
+    server: BulkServer, sleeps: Sleeps
+) -> None:
+    """A client given limiter=PauseGate() gets no adaptive limiter added by create_many."""
+    async with make_client(server.base_url, sleeps, limiter=PauseGate()) as client:
+        assert client.customers.create_many([]).limiter is None
+    async with make_client(server.base_url, sleeps) as client:
+        assert client.customers.create_many([]).limiter is not None
 
 
 async def test_a_client_limiter_of_its_own_governs_alone_and_always_applies(
