@@ -275,10 +275,6 @@ class _JobLimiter:
         self.shared.on_success()
 
 
-def _wait_always() -> bool:
-    return False
-
-
 def _job_client(client: ChargeOverClient, limiter: _JobLimiter, job: BulkJob) -> ChargeOverClient:
     """A shallow copy of the client for one job, sharing its pool, auth and headers.
 
@@ -287,9 +283,10 @@ def _job_client(client: ChargeOverClient, limiter: _JobLimiter, job: BulkJob) ->
     """
     view = copy.copy(client)
     vars(view).update(
-        # Its acquire() has the no-wait fast path itself (an already-done awaitable).
         _limiter=limiter,
-        _limiter_now=_wait_always,
+        # "Always await": the job limiter's acquire() has the no-wait fast path itself (an
+        # already-done awaitable), with the circuit checked first.
+        _limiter_now=no_wait_check(limiter),
         _retrier=job._retrier,
         _observer=job,
     )
