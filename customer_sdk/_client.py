@@ -184,7 +184,7 @@ class ChargeOverClient:
         self._observer: _SendObserver | None = None
         common = {"Accept": "application/json", "User-Agent": _USER_AGENT}
         # Basic auth is the same header on every request: bake it in once (the hot path).
-        # A signature is per request (chargeover-api.md, "Authentication"): _send adds it.
+        # A signature is per request (chargeover-api.md, "Base URL and auth"): _send adds it.
         self._static_auth = isinstance(self._auth, BasicAuth)
         if self._static_auth:
             common["Authorization"] = self._auth.header("", "", None)
