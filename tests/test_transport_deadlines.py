@@ -1,0 +1,184 @@
+"""The transport's request deadlines: one watchdog timer for every request in flight."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+import pytest
+
+from customer_sdk import _protocol as proto
+from customer_sdk import errors
+from customer_sdk._transport import AiohttpTransport, _Watchdog
+from tests import _scripted as s
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[s.ScriptedServer]:
+    """A scripted loopback server."""
+    async with s.ScriptedServer() as srv:
+        yield srv
+
+
+def _transport(timeout: float = 5.0) -> AiohttpTransport:
+    return AiohttpTransport(
+        session=None,
+        headers={"Accept": "application/json"},
+        timeout=timeout,
+        connect_timeout=5.0,
+        max_connections=16,
+        ssl_context=True,
+        max_response_bytes=1 << 20,
+    )
+
+
+def _post(server: s.ScriptedServer, key: str = "k") -> proto.HttpRequest:
+    return proto.create_request(
+        server.base_url, b'{"company":"A","external_key":"%s"}' % key.encode()
+    )
+
+
+async def test_a_stalled_request_times_out_and_leaves_its_task_usable(
+    server: s.ScriptedServer,
+) -> None:
+    """A stalled request raises TimeoutError at its deadline; the task is not left cancelling."""
+    server.post_script.append(s.stall(10))
+    transport = _transport(timeout=0.3)
+    try:
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        with pytest.raises(errors.TimeoutError):
+            await transport.send(_post(server), None, None)
+        elapsed = loop.time() - started
+        assert 0.29 <= elapsed < 3.0
+        task = asyncio.current_task()
+        assert task is not None
+        assert task.cancelling() == 0
+        await asyncio.sleep(0)  # no cancellation left pending on this task
+        resp = await transport.send(_post(server, "k2"), None, None)  # the next one succeeds
+        assert resp.status == 201
+    finally:
+        await transport.aclose()
+
+
+async def test_each_request_times_out_at_its_own_deadline(server: s.ScriptedServer) -> None:
+    """Concurrent requests with different time left each end at their own deadline."""
+    server.post_script += [s.stall(10), s.stall(10)]
+    transport = _transport(timeout=5.0)
+    loop = asyncio.get_running_loop()
+    ended: dict[str, float] = {}
+
+    async def one(name: str, time_left: float) -> None:
+        with pytest.raises(errors.TimeoutError):
+            await transport.send(_post(server, name), None, time_left)
+        ended[name] = loop.time() - started
+
+    try:
+        started = loop.time()
+        late = asyncio.create_task(one("late", 0.8))
+        await asyncio.sleep(0.05)  # the later deadline arms the timer first
+        await asyncio.gather(one("early", 0.2), late)
+    finally:
+        await transport.aclose()
+    assert 0.2 <= ended["early"] < ended["late"]
+    assert ended["late"] >= 0.8
+    assert ended["late"] < 4.0  # the default 5 s timeout did not apply
+
+
+async def test_a_callers_cancel_is_never_turned_into_a_timeout(server: s.ScriptedServer) -> None:
+    """A cancel arriving with the deadline's own still propagates as CancelledError."""
+    server.post_script.append(s.stall(10))
+    transport = _transport(timeout=0.05)
+    try:
+        task = asyncio.create_task(transport.send(_post(server), None, None))
+        while not server.received:
+            await asyncio.sleep(0.005)
+        time.sleep(0.1)  # the deadline passes while the loop is blocked
+        watchdog = transport._watchdog
+        assert watchdog is not None
+        watchdog._fire()  # the deadline's cancel ...
+        task.cancel()  # ... and the caller's, before the task runs again
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert task.cancelled()
+    finally:
+        await transport.aclose()
+
+
+async def test_an_expiry_that_surfaces_as_another_error_is_taken_back() -> None:
+    """An expired request that ends another way does not leave its task marked cancelling."""
+    watchdog = _Watchdog(asyncio.get_running_loop())
+
+    async def request() -> int:
+        task = watchdog.start(0.01)
+        try:
+            try:
+                await asyncio.sleep(5)
+            except asyncio.CancelledError:
+                raise ConnectionResetError("converted by a library") from None
+        except ConnectionResetError:
+            pass
+        finally:
+            watchdog.stop(task)
+        await asyncio.sleep(0)  # would raise if a cancel were still pending
+        return task.cancelling()
+
+    assert await asyncio.wait_for(request(), 2) == 0
+    watchdog.close()
+
+
+async def test_one_timer_serves_every_request(
+    server: s.ScriptedServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Hundreds of requests arm the loop's timers a handful of times, not once per request."""
+    transport = _transport(timeout=30.0)
+    loop = asyncio.get_running_loop()
+    armed: list[float] = []
+    original = loop.call_at
+
+    def counting_call_at(when: float, callback: Any, *args: Any, **kw: Any) -> Any:
+        armed.append(when)
+        return original(when, callback, *args, **kw)
+
+    try:
+        await transport.send(_post(server, "warm"), None, None)  # the pool and the watchdog
+        monkeypatch.setattr(loop, "call_at", counting_call_at)
+
+        async def worker(w: int) -> None:
+            for i in range(25):
+                resp = await transport.send(_post(server, f"{w}-{i}"), None, None)
+                assert resp.status == 201
+
+        await asyncio.gather(*(worker(w) for w in range(8)))
+    finally:
+        monkeypatch.undo()
+        await transport.aclose()
+    assert len(server.customers) == 201
+    assert len(armed) < 10, armed  # aiohttp's own timer would arm 200
+    assert transport._watchdog is not None
+    assert transport._watchdog._timer is None  # aclose() dropped the timer
+
+
+async def test_outside_a_task_a_request_is_refused_clearly() -> None:
+    """Code driven outside any task (nothing to cancel) is refused, not left without deadline."""
+    loop = asyncio.get_running_loop()
+    watchdog = _Watchdog(loop)
+    outcome: asyncio.Future[BaseException] = loop.create_future()
+
+    async def request() -> None:
+        watchdog.start(1.0)
+
+    def drive_by_hand() -> None:  # a loop callback: current_task() is None here
+        coro = request()
+        try:
+            coro.send(None)
+        except BaseException as exc:  # handed to the test to inspect
+            outcome.set_result(exc)
+
+    loop.call_soon(drive_by_hand)
+    exc = await outcome
+    assert isinstance(exc, RuntimeError)
+    assert "inside an asyncio task" in str(exc)
+    assert watchdog._timer is None  # nothing was armed
