@@ -11,6 +11,7 @@ import hmac
 import logging
 import re
 import traceback
+import weakref
 from collections.abc import AsyncIterator
 from typing import Any
 
@@ -127,6 +128,25 @@ async def test_create_accepts_a_model_a_mapping_or_keywords(
         else:
             await client.customers.create(**fields)
     assert server.received[0].json == fields
+
+
+async def test_create_does_not_hold_the_model_while_the_request_is_in_flight(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
+    """create(model) keeps only the wire dict once sent: the model is freed mid-request."""
+    server.post_script.append(s.stall(0.5))
+    model = CustomerCreate(company="Acme", external_key="held-1", tags=["a"])
+    ref = weakref.ref(model)
+    async with make_client(server.base_url, sleeps) as client:
+        task = asyncio.create_task(client.customers.create(model))
+        del model
+        while not server.received:
+            await asyncio.sleep(0.005)
+        gc.collect()
+        assert ref() is None  # the request is still in flight, the model already gone
+        created = await task
+    assert created.created
+    assert server.received[0].json == {"company": "Acme", "external_key": "held-1", "tags": ["a"]}
 
 
 async def test_invalid_input_raises_before_any_request(
