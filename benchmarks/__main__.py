@@ -26,6 +26,7 @@ from benchmarks import (
     bench_cli,
     bench_create,
     bench_import,
+    bench_instructions,
     bench_ratelimit,
 )
 
@@ -38,14 +39,20 @@ SUITE: Suite = {
     "P1": (
         "P1 customers.create() vs raw aiohttp (canned loopback server)",
         bench_create.main,
-        ["--concurrency", "1", "16", "64", "256", "--requests", "4000", "--rounds", "5", "--all"],
+        ["--concurrency", "1", "16", "64", "256", "--requests", "4000", "--rounds", "7", "--all"],
         ["--concurrency", "1", "64", "--requests", "1500", "--rounds", "3"],
     ),
     "P2": (
         "P2 create_many vs a raw aiohttp worker pool (canned server; peak RSS per size)",
         bench_bulk.main,
-        ["--sizes", "10000", "100000", "1000000", "--rounds", "3", "2", "1"],
+        ["--sizes", "10000", "100000", "1000000", "--rounds", "5", "3", "2"],
         ["--sizes", "10000", "100000", "--rounds", "1", "1"],
+    ),
+    "P1i": (
+        "P1i client instructions per create, P1 and P2 (callgrind; noise-free)",
+        bench_instructions.main,
+        ["--small", "300", "--large", "1200"],
+        ["--small", "100", "--large", "300"],
     ),
     "P3": (
         "P3 _bulk batching vs one create per request under a server limit (sandbox)",
@@ -102,7 +109,7 @@ def _merge(old_block: str, fresh: dict[str, str]) -> str:
     """
     kept: dict[str, str] = {}
     for chunk in re.split(r"(?m)^(?=### )", old_block):
-        match = re.match(r"### (P\d)\b", chunk)
+        match = re.match(r"### (\S+)", chunk)
         if match:
             kept[match[1]] = chunk.strip()
     kept.update(fresh)
