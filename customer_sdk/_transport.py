@@ -68,10 +68,17 @@ class _Watchdog:
 
         Raises:
             RuntimeError: Outside any task, where nothing could be cancelled (aiohttp's own
-                timeout refuses the same).
+                timeout refuses the same), or on an event loop other than the one the
+                transport first ran on.
         """
         task = asyncio.current_task(self._loop)
         if task is None:
+            if self._loop.is_closed() or not self._loop.is_running():
+                # aiohttp's pool is as bound to its loop as this timer is, so say it plainly.
+                raise RuntimeError(
+                    "this customer_sdk client was used on another event loop, which has "
+                    "ended: create one client per event loop (e.g. inside asyncio.run)"
+                )
             raise RuntimeError("customer_sdk requests must run inside an asyncio task")
         deadline = self._loop.time() + seconds
         self._deadlines[task] = deadline
@@ -103,8 +110,13 @@ class _Watchdog:
             task.uncancel()
 
     def close(self) -> None:
-        """Drop the timer (requests still watched are left to their own end)."""
-        if self._timer is not None:
+        """Drop the timer once no request is watched.
+
+        Requests still in flight keep their deadlines: on a caller's session, which
+        ``aclose()`` leaves open, nothing else would ever end a stalled one. The timer then
+        runs out with them (it re-arms only while a deadline is pending).
+        """
+        if self._timer is not None and not self._deadlines:
             self._timer.cancel()
             self._timer, self._timer_at = None, math.inf
 

@@ -7,6 +7,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Any
 
+import aiohttp
 import pytest
 
 from customer_sdk import _protocol as proto
@@ -182,3 +183,52 @@ async def test_outside_a_task_a_request_is_refused_clearly() -> None:
     assert isinstance(exc, RuntimeError)
     assert "inside an asyncio task" in str(exc)
     assert watchdog._timer is None  # nothing was armed
+
+
+async def test_aclose_on_a_callers_session_keeps_in_flight_deadlines(
+    server: s.ScriptedServer,
+) -> None:
+    """aclose() leaves a caller's session open, so a stalled request must still time out."""
+    server.post_script.append(s.stall(10))
+    async with aiohttp.ClientSession() as session:
+        transport = AiohttpTransport(
+            session=session,
+            headers={"Accept": "application/json"},
+            timeout=0.3,
+            connect_timeout=5.0,
+            max_connections=16,
+            ssl_context=True,
+            max_response_bytes=1 << 20,
+        )
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        request = asyncio.create_task(transport.send(_post(server), None, None))
+        while not server.received:
+            await asyncio.sleep(0.005)
+        await transport.aclose()  # the caller's session stays open: nothing ends the stall
+        with pytest.raises(errors.TimeoutError):
+            await asyncio.wait_for(request, 3.0)
+        assert 0.29 <= loop.time() - started < 3.0
+    assert transport._watchdog is not None
+    assert transport._watchdog._timer is None  # it ran out with the last deadline
+
+
+def test_a_client_reused_on_a_second_event_loop_says_so() -> None:
+    """A transport first used under one asyncio.run and then another names the real mistake."""
+    transport = _transport()
+
+    async def first() -> None:
+        # Start (and end) watching on this loop, as a request does, without a server.
+        watchdog = transport._watchdog = _Watchdog(asyncio.get_running_loop())
+        watchdog.stop(watchdog.start(1.0))
+
+    async def second() -> None:
+        request = proto.create_request("http://127.0.0.1:9", b"{}")
+        try:
+            with pytest.raises(RuntimeError, match="another event loop"):
+                await transport.send(request, None, None)
+        finally:
+            await transport.aclose()  # the pool it made on this loop
+
+    asyncio.run(first())
+    asyncio.run(second())
