@@ -39,6 +39,7 @@ from customer_sdk.errors import (
     BadRequestError,
     ChargeOverError,
     ConfigurationError,
+    ConnectError,
     ExternalKeyReservedError,
     OutcomeUnknownError,
     RateLimitError,
@@ -276,6 +277,11 @@ class ChargeOverClient:
             auth = self._auth.header(request.method, request.url, request.body)
             headers = CIMultiDict(Authorization=auth)
         remaining = run.remaining()
+        if remaining is not None and remaining <= 0:
+            # The limiter's wait (a shared queue, a long Retry-After pause) spent the call's
+            # deadline. Nothing has been sent: sending now with no time left would turn a
+            # clean "not sent" into an ambiguous outcome (faults.md) for nothing.
+            raise ConnectError("the call's deadline passed before the request could be sent")
         run.requests += 1
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0

@@ -134,7 +134,11 @@ class TransportError(ChargeOverError):
 
 
 class ConnectError(TransportError):
-    """The connection could not be opened (refused, DNS, connect timeout): nothing was sent."""
+    """Nothing was sent: the connection could not be opened, or there was no time left.
+
+    Raised for a refused connection, a DNS failure or a connect timeout, and when the call's
+    deadline passed while it waited for the rate limiter, before anything was sent.
+    """
 
 
 class TimeoutError(TransportError):

@@ -419,6 +419,27 @@ async def test_deadline_cuts_a_stalled_attempt_and_surfaces_unknown(
     assert info.value.external_key == "slow"
 
 
+class SlowLimiter(PauseGate):
+    """A limiter whose every wait outlasts the call's deadline (a long shared queue, say)."""
+
+    async def acquire(self) -> None:
+        """Hold the caller for 0.3 s."""
+        await asyncio.sleep(0.3)
+
+
+async def test_a_deadline_spent_waiting_for_the_limiter_sends_nothing(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
+    """No time left after the limiter's wait: ConnectError, and no POST goes out half-timed."""
+    retry = RetryPolicy(deadline=0.2, sleep=sleeps)
+    async with make_client(server.base_url, sleeps, retry=retry, limiter=SlowLimiter()) as client:
+        with pytest.raises(ConnectError, match="deadline passed before the request"):
+            await client.customers.create(company="A", external_key="queued")
+        with pytest.raises(ConnectError):
+            await client.customers.find_by_external_key("queued")
+    assert server.received == []
+
+
 async def test_cancellation_propagates_and_is_not_retried(
     server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
