@@ -45,7 +45,7 @@ SUITE: Suite = {
     "P2": (
         "P2 create_many vs a raw aiohttp worker pool (canned server; peak RSS per size)",
         bench_bulk.main,
-        ["--sizes", "10000", "100000", "1000000", "--rounds", "5", "3", "2"],
+        ["--sizes", "10000", "100000", "1000000", "--rounds", "5", "3", "3"],
         ["--sizes", "10000", "100000", "--rounds", "1", "1"],
     ),
     "P1i": (
