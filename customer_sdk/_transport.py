@@ -248,7 +248,8 @@ class AiohttpTransport:
             TimeoutError: No complete answer in time.
             ConnectionLostError: The connection broke after sending, or a 2xx body was larger
                 than the cap; ``status`` is set when headers had arrived.
-            ChargeOverError: If the client is closed.
+            ChargeOverError: If the client is closed, or closed while this request waited
+                for a pooled connection.
             RuntimeError: Called outside an asyncio task.
         """
         session = self._session
@@ -271,7 +272,7 @@ class AiohttpTransport:
         # nor merges one more header into the request's.
         data = None if request.body is None else BytesPayload(request.body, content_type=_JSON)
         status: int | None = None
-        failure: errors.TransportError
+        failure: errors.ChargeOverError
         task = watchdog.start(seconds)
         cancelling = task.cancelling()
         try:
@@ -301,9 +302,17 @@ class AiohttpTransport:
                 resp.release()  # after a complete read a no-op; otherwise frees the connection
             return HttpResponse(status, resp.headers, body)
         except asyncio.CancelledError:
-            if not watchdog.timed_out(task, cancelling):
+            if watchdog.timed_out(task, cancelling):
+                failure = errors.TimeoutError("timed out waiting for the response", status=status)
+            elif self._closed and task.cancelling() <= cancelling:
+                # Nobody cancelled this task: closing the session cancels the futures of the
+                # requests still waiting for a pooled connection. A bare CancelledError would
+                # read as the caller's own cancel; it is the client being closed.
+                failure = errors.ChargeOverError(
+                    "the client was closed while this request waited for a connection"
+                )
+            else:
                 raise  # the caller's cancel, not this request's deadline
-            failure = errors.TimeoutError("timed out waiting for the response", status=status)
         except aiohttp.ClientSSLError as exc:
             failure = errors.TLSError(f"TLS failure: {_describe(exc)}")
         except aiohttp.ClientConnectorError as exc:

@@ -232,3 +232,31 @@ def test_a_client_reused_on_a_second_event_loop_says_so() -> None:
 
     asyncio.run(first())
     asyncio.run(second())
+
+
+async def test_closing_the_client_fails_a_request_waiting_for_the_pool_clearly(
+    server: s.ScriptedServer,
+) -> None:
+    """aclose() ends a request queued for a pooled connection with an SDK error, not a cancel."""
+    server.post_script.append(s.stall(10))
+    transport = AiohttpTransport(
+        session=None,
+        headers={"Accept": "application/json"},
+        timeout=5.0,
+        connect_timeout=5.0,
+        max_connections=1,  # the second request waits for the first one's connection
+        ssl_context=True,
+        max_response_bytes=1 << 20,
+    )
+    on_wire = asyncio.create_task(transport.send(_post(server, "a"), None, None))
+    while not server.received:
+        await asyncio.sleep(0.005)
+    queued = asyncio.create_task(transport.send(_post(server, "b"), None, None))
+    await asyncio.sleep(0.05)
+    await transport.aclose()
+    with pytest.raises(errors.ConnectionLostError):
+        await on_wire
+    with pytest.raises(errors.ChargeOverError, match="closed while this request waited"):
+        await queued
+    assert not queued.cancelled()
+    assert len(server.received) == 1  # the queued request never reached the server
