@@ -148,8 +148,8 @@ def main(argv: list[str] | None = None) -> int:
     ratios: dict[int, list[float]] = collections.defaultdict(list)
     # Round r visits every size; within a size the order of the implementations rotates. Each
     # (round, size) pair gets a fresh canned server, so no run meets a server aged by the
-    # million requests of the runs before it (the raw pool's 1M rounds once ran ~20 % slower
-    # on a long-lived server than on a fresh one).
+    # million requests of the runs before it (a control, not a cure: the occasional slow 1M
+    # round is the machine's, benchmarks/README.md "The 1M-row figure").
     for r in range(max(rounds.values())):
         for n in args.sizes:
             if r >= rounds[n]:

@@ -23,13 +23,18 @@ async def server() -> AsyncIterator[s.ScriptedServer]:
         yield srv
 
 
-def _transport(timeout: float = 5.0) -> AiohttpTransport:
+def _transport(
+    timeout: float = 5.0,
+    *,
+    session: aiohttp.ClientSession | None = None,
+    max_connections: int = 16,
+) -> AiohttpTransport:
     return AiohttpTransport(
-        session=None,
+        session=session,
         headers={"Accept": "application/json"},
         timeout=timeout,
         connect_timeout=5.0,
-        max_connections=16,
+        max_connections=max_connections,
         ssl_context=True,
         max_response_bytes=1 << 20,
     )
@@ -191,15 +196,7 @@ async def test_aclose_on_a_callers_session_keeps_in_flight_deadlines(
     """aclose() leaves a caller's session open, so a stalled request must still time out."""
     server.post_script.append(s.stall(10))
     async with aiohttp.ClientSession() as session:
-        transport = AiohttpTransport(
-            session=session,
-            headers={"Accept": "application/json"},
-            timeout=0.3,
-            connect_timeout=5.0,
-            max_connections=16,
-            ssl_context=True,
-            max_response_bytes=1 << 20,
-        )
+        transport = _transport(timeout=0.3, session=session)
         loop = asyncio.get_running_loop()
         started = loop.time()
         request = asyncio.create_task(transport.send(_post(server), None, None))
@@ -239,20 +236,17 @@ async def test_closing_the_client_fails_a_request_waiting_for_the_pool_clearly(
 ) -> None:
     """aclose() ends a request queued for a pooled connection with an SDK error, not a cancel."""
     server.post_script.append(s.stall(10))
-    transport = AiohttpTransport(
-        session=None,
-        headers={"Accept": "application/json"},
-        timeout=5.0,
-        connect_timeout=5.0,
-        max_connections=1,  # the second request waits for the first one's connection
-        ssl_context=True,
-        max_response_bytes=1 << 20,
-    )
+    # One connection: the second request waits for the first one's.
+    transport = _transport(max_connections=1)
     on_wire = asyncio.create_task(transport.send(_post(server, "a"), None, None))
     while not server.received:
         await asyncio.sleep(0.005)
     queued = asyncio.create_task(transport.send(_post(server, "b"), None, None))
-    await asyncio.sleep(0.05)
+    assert transport._session is not None
+    connector = transport._session.connector
+    assert isinstance(connector, aiohttp.TCPConnector)
+    while not any(connector._waiters.values()):  # until "b" is queued for the connection
+        await asyncio.sleep(0.005)
     await transport.aclose()
     with pytest.raises(errors.ConnectionLostError):
         await on_wire
