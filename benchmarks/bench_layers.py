@@ -9,8 +9,8 @@ one before it. The layers, each including the previous:
 1. ``raw aiohttp``: ``session.post`` of ``json.dumps`` of the dict, ``json.loads`` of the answer;
 2. ``transport.send``: the SDK's transport, sending prebuilt bytes (its headers are the
    session's defaults);
-3. ``client._send``: plus the limiter, per-request bookkeeping and 429 accounting;
-4. ``_create_wire``: plus the create path given an already valid wire dict (serialisation,
+3. ``engine.send``: plus the limiter, per-request bookkeeping and 429 accounting;
+4. ``engine.create``: plus the create path given an already valid wire dict (serialisation,
    retry state, parsing the answer, the result object);
 5. ``create(**fields)``: plus validating the fields into the wire dict;
 6. ``create_many``: plus the bulk job (queues, job limiter, results stream), one job per round.
@@ -66,8 +66,9 @@ def layers(
         async with session.post(url, data=json.dumps(payload(i)), headers=raw_headers) as resp:
             assert json.loads(await resp.read())["response"]["id"]
 
-    transport = client._transport
-    run_state = client._retrier.start()
+    engine = client._engine
+    transport = engine.transport
+    run_state = engine.retrier.start()
 
     async def transport_send(i: int) -> None:
         request = proto.create_request(client.base_url, orjson.dumps(payload(i)))
@@ -76,11 +77,12 @@ def layers(
 
     async def client_send(i: int) -> None:
         request = proto.create_request(client.base_url, orjson.dumps(payload(i)))
-        resp = await client._send(request, run_state)
+        resp = await engine.send(request, run_state)
         assert orjson.loads(resp.body)["response"]["id"]
 
     async def create_wire(i: int) -> None:
-        assert (await client.customers._create_wire(payload(i), None)).id
+        wire = payload(i)
+        assert (await engine.create(orjson.dumps(wire), wire["external_key"])).id
 
     async def create(i: int) -> None:
         assert (await client.customers.create(**payload(i))).id
@@ -94,8 +96,8 @@ def layers(
     return {
         "raw aiohttp": _pool(raw, concurrency),
         "transport.send": _pool(transport_send, concurrency),
-        "client._send": _pool(client_send, concurrency),
-        "_create_wire": _pool(create_wire, concurrency),
+        "engine.send": _pool(client_send, concurrency),
+        "engine.create": _pool(create_wire, concurrency),
         "create(**fields)": _pool(create, concurrency),
         "create_many": create_many,
     }

@@ -1,9 +1,10 @@
-"""ChargeOverClient: lifecycle and orchestration only.
+"""ChargeOverClient: the lifecycle, and the customers resource's public methods.
 
-The client owns one transport (one aiohttp session), one auth scheme, one limiter and one compiled
-retry policy, and runs the retry loops. It holds no wire strings and no status checks: requests
-are built and responses deciphered by :mod:`customer_sdk._protocol`; bytes move in
-:mod:`customer_sdk._transport`.
+The client checks its configuration, owns one transport (one aiohttp session) and builds one
+:class:`~customer_sdk._engine.Engine` from it; every call of ``client.customers`` is a thin
+validated front on that engine, and ``create_many`` hands the same engine to a bulk job. The
+client holds no wire strings, no status checks and no retry loop: requests are built and
+answers deciphered by :mod:`customer_sdk._protocol`, sent and retried by the engine.
 """
 
 from __future__ import annotations
@@ -12,18 +13,18 @@ import ipaddress
 import logging
 import os
 import ssl
-import time
-from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterable, Iterable, Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Final, Literal, Protocol, Self, TypeVar
+from typing import Any, Final, Literal, Self
 from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
-from multidict import CIMultiDict
 
 from customer_sdk import _protocol as proto
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
+from customer_sdk._bulk import BulkJob
+from customer_sdk._engine import Engine
 from customer_sdk._models import (
     CreatedCustomer,
     Customer,
@@ -31,27 +32,14 @@ from customer_sdk._models import (
     wire_from_mapping,
     wire_of,
 )
-from customer_sdk._protocol import HttpRequest, HttpResponse, Outcome
-from customer_sdk._ratelimit import Limiter, PauseGate, no_wait_check
-from customer_sdk._retry import Retrier, RetryEvent, RetryPolicy, Run
+from customer_sdk._ratelimit import Limiter, PauseGate
+from customer_sdk._retry import Retrier, RetryPolicy
 from customer_sdk._transport import AiohttpTransport
-from customer_sdk.errors import (
-    BadRequestError,
-    ChargeOverError,
-    ConfigurationError,
-    ConnectError,
-    ExternalKeyReservedError,
-    OutcomeUnknownError,
-    RateLimitError,
-)
-
-if TYPE_CHECKING:
-    from customer_sdk._bulk import BulkJob
+from customer_sdk.errors import ConfigurationError
 
 __all__ = ["ChargeOverClient", "Customers"]
 
 logger: Final = logging.getLogger("customer_sdk")
-T = TypeVar("T")
 _USER_AGENT: Final = "customer-sdk-python"
 
 
@@ -81,16 +69,6 @@ def _normalise_base(base_url: str | None, instance: str | None, allow_insecure: 
     if path.endswith(proto.API_PREFIX):  # users paste the endpoint URL shown in ChargeOver
         path = path[: -len(proto.API_PREFIX)]
     return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-class _SendObserver(Protocol):
-    """Told of every request a client sends (a bulk job's view: its stats and its circuit)."""
-
-    def on_send(self) -> None:
-        """A request is about to go out."""
-
-    def on_answer(self, result: int | ChargeOverError) -> None:
-        """It was answered with this status, or failed in the transport with this error."""
 
 
 def _is_loopback(host: str) -> bool:
@@ -167,29 +145,20 @@ class ChargeOverClient:
             problems.append("ssl_context=False disables TLS verification; pass allow_insecure=True")
         if problems:
             raise ConfigurationError("; ".join(problems))
-        self.base_url: Final = _normalise_base(base_url, instance, allow_insecure)
-        self._auth: Auth = (
+        auth_scheme: Auth = (
             BasicAuth(username, password) if auth == "basic" else SignatureAuth(username, password)
         )
         self._username = username
-        self.retry: Final = retry if retry is not None else RetryPolicy()
-        self._retrier = Retrier(self.retry)
+        policy = retry if retry is not None else RetryPolicy()
         # The default gate waits through the policy's sleep, so RetryPolicy.no_wait() covers it.
-        self._limiter: Limiter = (
-            limiter if limiter is not None else PauseGate(sleep=self._retrier.sleep)
-        )
-        self._limiter_now = no_wait_check(self._limiter)
+        shared = limiter if limiter is not None else PauseGate(sleep=Retrier(policy).sleep)
         # A bulk job runs its own rate limiter unless the caller chose this one.
         self._limiter_given = limiter is not None
-        # None on the client itself; a bulk job's view of it sets its own (see _bulk).
-        self._observer: _SendObserver | None = None
         common = {"Accept": "application/json", "User-Agent": _USER_AGENT}
-        # Basic auth is the same header on every request: bake it in once (the hot path).
-        # A signature is per request (chargeover-api.md, "Base URL and auth"): _send adds it.
-        self._static_auth = isinstance(self._auth, BasicAuth)
-        if self._static_auth:
-            common["Authorization"] = self._auth.header("", "", None)
-        self._transport = AiohttpTransport(
+        if isinstance(auth_scheme, BasicAuth):
+            # Basic auth is the same header on every request: bake it in once (the hot path).
+            common["Authorization"] = auth_scheme.header("", "", None)
+        transport = AiohttpTransport(
             session=session,
             headers=common,
             timeout=timeout,
@@ -198,7 +167,14 @@ class ChargeOverClient:
             ssl_context=True if ssl_context is None else ssl_context,
             max_response_bytes=max_response_bytes,
         )
-        self.customers: Final = Customers(self)
+        self._engine = Engine(
+            base_url=_normalise_base(base_url, instance, allow_insecure),
+            transport=transport,
+            auth=auth_scheme,
+            limiter=shared,
+            retry=policy,
+        )
+        self.customers: Final = Customers(self._engine, self._limiter_given)
 
     @classmethod
     def from_env(
@@ -255,142 +231,41 @@ class ChargeOverClient:
 
     async def aclose(self) -> None:
         """Close the connection pool (unless the caller supplied the session). Idempotent."""
-        await self._transport.aclose()
+        await self._engine.transport.aclose()
 
     @property
     def closed(self) -> bool:
         """True once the client has been closed."""
-        return self._transport.closed
+        return self._engine.closed
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, without ``/api/v3``."""
+        return self._engine.base_url
+
+    @property
+    def retry(self) -> RetryPolicy:
+        """The retry policy every call of this client follows (set when built)."""
+        return self._engine.retry
 
     @property
     def limiter(self) -> Limiter:
         """The rate limiter every request of this client goes through (set when built)."""
-        return self._limiter
-
-    # --- the one place a request goes out ------------------------------------------------
-
-    async def _send(self, request: HttpRequest, run: Run) -> HttpResponse:
-        if not self._limiter_now():  # the limiter is open for nearly every request
-            await self._limiter.acquire()
-        headers: CIMultiDict[str] | None = None
-        if not self._static_auth:
-            auth = self._auth.header(request.method, request.url, request.body)
-            headers = CIMultiDict(Authorization=auth)
-        remaining = run.remaining()
-        if remaining is not None and remaining <= 0:
-            # The limiter's wait (a shared queue, a long Retry-After pause) spent the call's
-            # deadline. Nothing has been sent: sending now with no time left would turn a
-            # clean "not sent" into an ambiguous outcome (faults.md) for nothing.
-            raise ConnectError("the call's deadline passed before the request could be sent")
-        run.requests += 1
-        debug = logger.isEnabledFor(logging.DEBUG)
-        started = time.perf_counter() if debug else 0.0
-        observer = self._observer
-        if observer is not None:
-            observer.on_send()
-        try:
-            resp = await self._transport.send(request, headers, remaining)
-        except ChargeOverError as exc:
-            if observer is not None:
-                observer.on_answer(exc)
-            if debug:
-                logger.debug(
-                    "%s %s -> %s after %.1f ms (attempt %d)",
-                    request.method,
-                    request.path,
-                    type(exc).__name__,
-                    (time.perf_counter() - started) * 1000,
-                    run.requests,
-                )
-            raise
-        if debug:
-            logger.debug(
-                "%s %s -> %d in %.1f ms (attempt %d)",
-                request.method,
-                request.path,
-                resp.status,
-                (time.perf_counter() - started) * 1000,
-                run.requests,
-            )
-        if observer is not None:
-            observer.on_answer(resp.status)
-        if resp.status == 429:
-            ra = proto.parse_retry_after(resp.headers)
-            cap = self.retry.retry_after_cap
-            self._limiter.on_throttled(None if ra is None else min(ra, cap))
-        else:
-            self._limiter.on_success()
-        return resp
-
-    async def _wait_or_stop(
-        self, run: Run, exc: ChargeOverError, operation: str, action: str
-    ) -> bool:
-        """Log and wait before a retry; False when the budget is spent."""
-        retry_after = None
-        if isinstance(exc, RateLimitError) and exc.retry_after is not None:
-            retry_after = exc.retry_after
-        delay = run.next_delay(retry_after)
-        if delay is None:
-            return False
-        logger.warning(
-            "%s: attempt %d failed (%s); %s in %.2f s",
-            operation,
-            run.requests,
-            _reason(exc),
-            action,
-            delay,
-        )
-        if self.retry.on_retry is not None:
-            self.retry.on_retry(
-                RetryEvent(
-                    operation=operation, attempt=run.requests, error=exc, action=action, delay=delay
-                )
-            )
-        await self._retrier.sleep(delay)
-        return True
-
-    async def _request_idempotent(
-        self, request: HttpRequest, run: Run, operation: str, parse: Callable[[HttpResponse], T]
-    ) -> T:
-        """Send a GET and parse it, retrying every transient failure (a GET is safe to repeat).
-
-        Parsing is inside the loop so that a cut or malformed 200 is retried like a reset.
-        """
-        while True:
-            try:
-                return parse(await self._send(request, run))
-            except ChargeOverError as exc:
-                if proto.classify(exc) in {Outcome.FATAL, Outcome.REJECTED}:
-                    raise
-                if self._too_long(exc) or not await self._wait_or_stop(
-                    run, exc, operation, "retry"
-                ):
-                    raise
-
-    def _too_long(self, exc: ChargeOverError) -> bool:
-        # Retry-After above the cap: a single call fails fast rather than hang (faults.md F14).
-        return (
-            isinstance(exc, RateLimitError)
-            and exc.retry_after is not None
-            and exc.retry_after > self.retry.retry_after_cap
-        )
-
-
-def _reason(exc: ChargeOverError) -> str:
-    # The type and status only: a server message may echo customer data into the log.
-    status = getattr(exc, "status", None)
-    return f"{type(exc).__name__} HTTP {status}" if status else type(exc).__name__
+        return self._engine.limiter
 
 
 class Customers:
     """The customer endpoints. Reach it as ``client.customers``.
 
     Args:
-        client: The owning client.
+        engine: The client's request engine.
+        limiter_given: Whether the client was given a limiter of its own (a bulk job then
+            adds none: see :meth:`create_many`).
     """
 
-    def __init__(self, client: ChargeOverClient) -> None:
-        self._client = client
+    def __init__(self, engine: Engine, limiter_given: bool = False) -> None:
+        self._engine = engine
+        self._limiter_given = limiter_given
 
     async def get(self, customer_id: int) -> Customer:
         """Fetch one customer by id (``GET /api/v3/customer/{id}``), retrying transient failures.
@@ -407,10 +282,7 @@ class Customers:
         """
         if type(customer_id) is not int or customer_id < 1:
             raise ConfigurationError(f"customer_id must be a positive int, got {customer_id!r}")
-        c = self._client
-        request = proto.get_request(c.base_url, customer_id)
-        obj = await c._request_idempotent(request, c._retrier.start(), "get", proto.parse_object)
-        return Customer.from_wire(obj)
+        return await self._engine.get(customer_id)
 
     async def find_by_external_key(self, key: str) -> Customer | None:
         r"""Look a customer up by ``external_key``, retrying transient failures.
@@ -427,19 +299,9 @@ class Customers:
         Raises:
             ChargeOverError: On a failure that retries could not overcome.
         """
-        return await self._lookup(key, self._client._retrier.start())
-
-    async def _lookup(self, key: str, run: Run) -> Customer | None:
         if not isinstance(key, str) or not key:
             raise ConfigurationError("external_key must be a non-empty str")
-        c = self._client
-        request = proto.find_by_key_request(c.base_url, key)
-        for obj in await c._request_idempotent(request, run, "lookup", proto.parse_list):
-            # The filter is exact, but compare anyway: a server that ignored the escapes
-            # must not make us adopt somebody else's customer.
-            if obj.get("external_key") == key:
-                return Customer.from_wire(obj)
-        return None
+        return await self._engine.lookup(key)
 
     async def create(
         self, customer: CustomerCreate | Mapping[str, Any] | None = None, /, **fields: Any
@@ -476,7 +338,8 @@ class Customers:
             raise TypeError("pass either a customer or keyword fields, not both")
         else:
             wire = wire_of(customer)
-        call = self._create_wire(wire, None)
+        # Serialised once: the bytes signed are the bytes sent, on every attempt.
+        call = self._engine.create(orjson.dumps(wire), wire.get("external_key"))
         # Only the body's bytes and the key live on through the request: a model or a dict
         # held by every in-flight call measurably slows each create once many are in flight
         # (at 256, the model style went from 0.84x to 0.96x raw aiohttp's creates/s;
@@ -539,11 +402,10 @@ class Customers:
             ConfigurationError: On an invalid option (results and failures of rows are
                 reported through the job).
         """
-        from customer_sdk._bulk import BulkJob  # _bulk builds on this module
-
         return BulkJob(
-            self,
+            self._engine,
             rows,
+            limiter_given=self._limiter_given,
             concurrency=concurrency,
             batch_size=batch_size,
             journal=journal,
@@ -553,151 +415,3 @@ class Customers:
             adaptive=adaptive,
             max_auth_failures=max_auth_failures,
         )
-
-    def _create_wire(
-        self, wire: Mapping[str, Any], run: Run | None
-    ) -> Coroutine[Any, Any, CreatedCustomer]:
-        """The create of ``wire``, serialised now: the coroutine keeps only bytes and key."""
-        # Serialised once: the bytes signed are the bytes sent, on every attempt.
-        return self._create_body(orjson.dumps(wire), wire.get("external_key"), run)
-
-    async def _create_body(self, body: bytes, key: str | None, run: Run | None) -> CreatedCustomer:
-        c = self._client
-        request = proto.create_request(c.base_url, body)
-        run = run or c._retrier.start()
-        # The first attempt inline: a create that succeeds at once (nearly all of them) never
-        # builds the retry state machine.
-        try:
-            resp = await c._send(request, run)
-            cid, location = proto.parse_created(resp)
-        except ChargeOverError as exc:
-            return await _CreateCall(self, key, request, run).run(exc)
-        return CreatedCustomer(
-            id=cid, created=True, attempts=run.requests, location=location, external_key=key
-        )
-
-
-class _CreateCall:
-    """The state machine of one create (faults.md's table, one row per branch)."""
-
-    __slots__ = ("_created", "_customers", "_may_exist", "_request", "_run", "key")
-
-    def __init__(self, customers: Customers, key: str | None, request: HttpRequest, run: Run):
-        self._customers = customers
-        self.key = key
-        self._request = request
-        self._run = run
-        # Set once any attempt may have created the customer: from then on, running out of
-        # budget means "unknown", never a plain error that invites a blind resend.
-        self._may_exist = False
-        # Set once a 2xx proved the create happened (its id unreadable): from then on the
-        # customer is only ever looked up, and an unknown outcome says so.
-        self._created = False
-
-    def _result(self, cid: int, created: bool, location: str | None) -> CreatedCustomer:
-        return CreatedCustomer(
-            id=cid,
-            created=created,
-            attempts=self._run.requests,
-            location=location,
-            external_key=self.key,
-        )
-
-    def _unknown(self, exc: ChargeOverError, why: str) -> OutcomeUnknownError:
-        return OutcomeUnknownError(
-            why,
-            external_key=self.key,
-            last_error=f"{type(exc).__name__}: {exc}",
-            created=self._created,
-        )
-
-    async def run(self, error: ChargeOverError) -> CreatedCustomer:
-        """Carry on after an attempt failed with ``error``, until success or a final error."""
-        client = self._customers._client
-        while True:
-            found = await self._after_failure(error)
-            if found is not None:
-                return self._result(found, False, None)
-            # Resending is safe here: nothing was sent, or the lookup proved nothing was made.
-            try:
-                resp = await client._send(self._request, self._run)
-                cid, location = proto.parse_created(resp)
-            except ChargeOverError as exc:
-                error = exc
-                continue
-            return self._result(cid, True, location)
-
-    async def _after_failure(self, exc: ChargeOverError) -> int | None:
-        """Act on one failed POST by its class (faults.md).
-
-        Returns:
-            The id when a lookup found the customer, or None when the POST may be sent again.
-
-        Raises:
-            ChargeOverError: When the failure is final (the original, or OutcomeUnknownError).
-        """
-        client = self._customers._client
-        outcome = proto.classify(exc)
-        if outcome is Outcome.NOT_SENT or outcome is Outcome.THROTTLED:
-            if client._too_long(exc) or not await client._wait_or_stop(
-                self._run, exc, "create", "resend"
-            ):
-                if self._may_exist:
-                    raise self._unknown(exc, "create not confirmed") from exc
-                raise exc
-            return None
-        if outcome is Outcome.AMBIGUOUS or outcome is Outcome.CREATED_ID_UNKNOWN:
-            self._created = self._created or outcome is Outcome.CREATED_ID_UNKNOWN
-            if self.key is None:
-                raise self._unknown(
-                    exc,
-                    "the create may have happened and there is no external_key to check; "
-                    "not resent to avoid a duplicate",
-                ) from exc
-            self._may_exist = True
-            # A cut 201 means it was created: look up only, never POST again.
-            return await self._reconcile(
-                exc,
-                wait_first=outcome is Outcome.AMBIGUOUS,
-                lookup_only=outcome is Outcome.CREATED_ID_UNKNOWN,
-            )
-        if outcome is Outcome.REJECTED and isinstance(exc, BadRequestError) and self.key:
-            # A 400 on a keyed create may be a duplicate key (ours or older): the message text
-            # is undocumented, so decide by lookup (chargeover-api.md, "Errors").
-            found = await self._reconcile(exc, wait_first=False, lookup_only=True)
-            if found is None and not self._may_exist:
-                raise ExternalKeyReservedError(
-                    exc.status,
-                    exc.message,
-                    external_key=self.key,
-                    code=exc.code,
-                    details=exc.details,
-                ) from exc
-            # After an earlier ambiguous attempt _reconcile keeps looking (the lookup may lag
-            # the write, F23) until it finds the customer or raises OutcomeUnknownError.
-            return found
-        raise exc
-
-    async def _reconcile(
-        self, exc: ChargeOverError, *, wait_first: bool, lookup_only: bool
-    ) -> int | None:
-        """Look the key up; returns the id if found, None if a resend is safe.
-
-        ``lookup_only`` keeps looking (the lookup may lag the write) while the customer may
-        exist; it is used after a 400 that followed an earlier ambiguous attempt.
-        """
-        client = self._customers._client
-        assert self.key is not None
-        if wait_first and not await client._wait_or_stop(self._run, exc, "create", "lookup"):
-            raise self._unknown(exc, "create not confirmed before the retry budget ran out")
-        while True:
-            try:
-                found = await self._customers._lookup(self.key, self._run)
-            except ChargeOverError as lookup_exc:
-                raise self._unknown(lookup_exc, "create could not be reconciled") from lookup_exc
-            if found is not None and found.customer_id is not None:
-                return found.customer_id
-            if not (lookup_only and self._may_exist):
-                return None
-            if not await client._wait_or_stop(self._run, exc, "create", "lookup"):
-                raise self._unknown(exc, "created customer not visible to lookups in time")

@@ -33,8 +33,12 @@ Sleep = Callable[[float], Awaitable[None]]
 class Limiter(Protocol):
     """What the client needs from a rate limiter."""
 
-    async def acquire(self) -> None:
-        """Wait until one request may be sent (honouring any pause in force)."""
+    def acquire(self) -> Awaitable[None]:
+        """Wait until one request may be sent (honouring any pause in force).
+
+        Returns:
+            An awaitable (an ``async def acquire`` is one): awaited before every request.
+        """
         ...
 
     def on_throttled(self, retry_after: float | None) -> None:

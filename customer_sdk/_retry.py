@@ -1,28 +1,33 @@
 """RetryPolicy, and the only place tenacity is imported.
 
-tenacity computes the waits (full-jitter exponential: ``wait_random_exponential``) and the stop
-condition (attempts or total deadline). The loop itself is the client's, because what an attempt
-*is* (a POST, or a lookup that reconciles an ambiguous POST) depends on the failure class of the
-last one (faults.md), which tenacity's "call the same function again" model cannot express. The
-strategies are built once per policy; a call that succeeds on its first attempt touches no tenacity
-object at all, which keeps the hot path lean. No tenacity type leaves this module.
+Every retry loop of the SDK runs through ``tenacity.AsyncRetrying`` built by
+:meth:`Retrier.retrying`: the create with its reconciliation, retried reads, the ``_bulk`` call
+and the bulk job's outage probe. What to retry is never "any exception": each caller passes a
+predicate derived from the failure classes of ``docs/faults.md``. The waits are full-jitter
+exponential backoff (``wait_random_exponential``) unless the server sent ``Retry-After``; the stop
+counts HTTP requests (lookups included) and the call's deadline. A call whose first attempt
+succeeds (nearly all of them) never builds a tenacity object, which keeps the hot path lean
+(benchmarks P1). No tenacity type leaves this module: the last SDK exception is re-raised as it
+was.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, Final
 
 import attrs
 import tenacity
 
-from customer_sdk.errors import ChargeOverError
+from customer_sdk.errors import ChargeOverError, RateLimitError
 
 __all__ = ["RetryEvent", "RetryPolicy"]
 
 Sleep = Callable[[float], Awaitable[None]]
+logger: Final = logging.getLogger("customer_sdk")
 
 
 async def _no_sleep(_: float) -> None:
@@ -122,30 +127,33 @@ class RetryPolicy:
 
 
 class Retrier:
-    """A policy compiled once: tenacity's stop and wait strategies, shared by every call."""
+    """A policy compiled once: its sleep, and the tenacity strategies every retry loop runs on.
 
-    __slots__ = ("_sleep", "_stop", "_template", "_wait", "policy")
+    Every retry loop of the SDK (the create and its reconciliation, retried reads, the
+    ``_bulk`` call, the bulk job's outage probe) is a ``tenacity.AsyncRetrying`` built by
+    :meth:`retrying`, the way hynek/stamina drives tenacity: our predicate decides *whether*
+    (from the failure class, ``docs/faults.md``), our wait decides *how long* (a server's
+    ``Retry-After``, else full-jitter backoff), our stop counts HTTP requests and the call's
+    deadline, and our ``before_sleep`` logs and reports each retry. tenacity's types never
+    leave this module.
+    """
+
+    __slots__ = ("_jitter", "_sleep", "policy")
 
     def __init__(self, policy: RetryPolicy) -> None:
         self.policy = policy
-        stop: tenacity.stop.stop_base = tenacity.stop_after_attempt(policy.attempts)
-        if policy.deadline is not None:
-            stop = stop | tenacity.stop_after_delay(policy.deadline)
-        self._stop = stop
-        self._wait = tenacity.wait_random_exponential(
+        self._jitter = tenacity.wait_random_exponential(
             multiplier=policy.initial_backoff, max=policy.max_backoff
         )
         self._sleep: Sleep = policy.sleep if policy.wait else _no_sleep
-        # RetryCallState wants its manager; this one is never run, only named in its state.
-        self._template = tenacity.AsyncRetrying(stop=self._stop, wait=self._wait, reraise=True)
 
     def start(self) -> Run:
         """Begin one call's budget.
 
         Returns:
-            The call's attempt counter and clock.
+            The call's request counter and clock.
         """
-        return Run(self)
+        return Run(self.policy.deadline)
 
     async def sleep(self, seconds: float) -> None:
         """Wait through the policy's sleep (or not at all when waits are off).
@@ -155,17 +163,138 @@ class Retrier:
         """
         await self._sleep(seconds)
 
+    def retrying(
+        self,
+        run: Run,
+        *,
+        operation: str,
+        retry: Callable[[BaseException], bool],
+        action: Callable[[BaseException], str] | str = "retry",
+    ) -> tenacity.AsyncRetrying:
+        """The retry loop of one call, sharing the call's budget ``run``.
+
+        Args:
+            run: The call's budget: its requests so far and its clock.
+            operation: What is retried, for logs and :class:`RetryEvent` (``create``, ...).
+            retry: Whether a failed attempt's exception is worth another attempt. Anything it
+                refuses (cancellation included) is raised at once, unchanged.
+            action: What the next attempt does (``resend``, ``lookup``, ``retry``), or a
+                function of the failure that says so.
+
+        Returns:
+            The loop: ``await loop(attempt_fn)`` runs attempts until one succeeds, the
+            predicate refuses, or the budget is spent; then the last exception is raised as
+            it was (``reraise``), never a tenacity ``RetryError``.
+        """
+        policy = self.policy
+        say = action if callable(action) else _constant(action)
+
+        def wait(state: tenacity.RetryCallState) -> float:
+            if not policy.wait:
+                return 0.0
+            exc = _failure(state)
+            if isinstance(exc, RateLimitError) and exc.retry_after is not None:
+                # The server said how long (already checked against the cap by ``retry``).
+                return exc.retry_after
+            return float(self._jitter(state))
+
+        def stop(state: tenacity.RetryCallState) -> bool:
+            if run.requests >= policy.attempts:
+                return True
+            remaining = run.remaining()
+            # A wait that would end past the deadline is not started (faults.md F8).
+            return remaining is not None and state.upcoming_sleep >= remaining
+
+        def before_sleep(state: tenacity.RetryCallState) -> None:
+            exc = _failure(state)
+            assert isinstance(exc, ChargeOverError)  # ``retry`` only passes SDK errors
+            what, delay = say(exc), state.upcoming_sleep
+            logger.warning(
+                "%s: attempt %d failed (%s); %s in %.2f s",
+                operation,
+                run.requests,
+                _reason(exc),
+                what,
+                delay,
+            )
+            if policy.on_retry is not None:
+                policy.on_retry(
+                    RetryEvent(
+                        operation=operation,
+                        attempt=run.requests,
+                        error=exc,
+                        action=what,
+                        delay=delay,
+                    )
+                )
+
+        return tenacity.AsyncRetrying(
+            sleep=self._sleep,
+            stop=stop,
+            wait=wait,
+            # Only SDK errors are ever retried, whatever the predicate: cancellation and bugs
+            # (a TypeError, say) propagate at once, unchanged.
+            retry=tenacity.retry_if_exception(
+                lambda exc: isinstance(exc, ChargeOverError) and retry(exc)
+            ),
+            before_sleep=before_sleep,
+            reraise=True,
+        )
+
+    def repeating(
+        self, until_not: type[BaseException], *, first: float, most: float
+    ) -> tenacity.AsyncRetrying:
+        """A loop with no budget, for a watcher that runs until something changes.
+
+        Args:
+            until_not: The exception an attempt raises to ask for another one.
+            first: Seconds before the second attempt; doubled after each, up to ``most``.
+            most: The longest wait.
+
+        Returns:
+            The loop: ``await loop(attempt_fn)`` until an attempt returns or raises anything
+            else. It ends only by that, or by cancellation.
+        """
+        return tenacity.AsyncRetrying(
+            sleep=self._sleep,
+            stop=tenacity.stop_never,
+            wait=tenacity.wait_exponential(multiplier=first, max=most),
+            retry=tenacity.retry_if_exception_type(until_not),
+            reraise=True,
+        )
+
+
+def _constant(text: str) -> Callable[[BaseException], str]:
+    return lambda _: text
+
+
+def _failure(state: tenacity.RetryCallState) -> BaseException | None:
+    outcome = state.outcome
+    return None if outcome is None else outcome.exception()
+
+
+def _reason(exc: ChargeOverError) -> str:
+    # The type and status only: a server message may echo customer data into the log.
+    status = getattr(exc, "status", None)
+    return f"{type(exc).__name__} HTTP {status}" if status else type(exc).__name__
+
 
 class Run:
-    """One call's retry budget: requests made so far and the time since the call started."""
+    """One call's retry budget: HTTP requests made so far and the call's deadline.
 
-    __slots__ = ("_retrier", "_state", "requests", "start")
+    The engine counts each request it sends here, so lookups made to reconcile a create spend
+    the same budget as the create's own POSTs.
 
-    def __init__(self, retrier: Retrier) -> None:
-        self._retrier = retrier
+    Args:
+        deadline: Seconds the call may take in all, or None.
+    """
+
+    __slots__ = ("deadline", "requests", "start")
+
+    def __init__(self, deadline: float | None) -> None:
+        self.deadline = deadline
         self.start = time.monotonic()
         self.requests = 0
-        self._state: tenacity.RetryCallState | None = None
 
     def remaining(self) -> float | None:
         """Seconds left before the call's deadline, or None without one.
@@ -173,32 +302,5 @@ class Run:
         Returns:
             Seconds (may be <= 0 when spent), or None.
         """
-        deadline = self._retrier.policy.deadline
+        deadline = self.deadline
         return None if deadline is None else deadline - (time.monotonic() - self.start)
-
-    def next_delay(self, retry_after: float | None = None) -> float | None:
-        """Decide whether to retry after a failure, and how long to wait first.
-
-        Args:
-            retry_after: A server-given wait (already checked against the cap) that replaces
-                the jittered backoff.
-
-        Returns:
-            Seconds to wait, or None when the attempts or the deadline are spent.
-        """
-        retrier = self._retrier
-        state = self._state
-        if state is None:
-            state = self._state = tenacity.RetryCallState(retrier._template, None, (), {})
-            state.start_time = self.start
-        state.attempt_number = max(self.requests, 1)
-        state.outcome_timestamp = time.monotonic()
-        if retrier._stop(state):
-            return None
-        delay = retry_after if retry_after is not None else retrier._wait(state)
-        if not retrier.policy.wait:
-            delay = 0.0
-        remaining = self.remaining()
-        if remaining is not None and delay >= remaining:
-            return None
-        return delay

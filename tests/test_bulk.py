@@ -30,7 +30,7 @@ from customer_sdk import (
     TokenBucket,
     ValidationError,
 )
-from customer_sdk import _bulk as bulk
+from customer_sdk._bulk import _policy as bulk
 from tests import _scripted as s
 
 USER, PASSWORD = "canary-user-bulk-5d1", "canary-pass-bulk-8e4"

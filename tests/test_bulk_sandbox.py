@@ -25,7 +25,7 @@ from customer_sdk import (
     RowOutcome,
     RowResult,
 )
-from customer_sdk import _bulk as bulk
+from customer_sdk._bulk import _policy as bulk
 from customer_sdk.sandbox import AuditEntry, Sandbox
 
 

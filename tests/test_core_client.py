@@ -661,7 +661,7 @@ async def test_credentials_never_leak(
             await client.customers.create(company=1)
         except ValidationError as exc:
             raised.append(exc)
-        texts = [repr(client), repr(client.retry), repr(client._auth)]
+        texts = [repr(client), repr(client.retry), repr(client._engine), repr(client._engine.auth)]
     with socketless_port() as port:
         try:
             async with make_client(

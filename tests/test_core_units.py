@@ -29,7 +29,7 @@ from customer_sdk._models import (
 )
 from customer_sdk._protocol import HttpResponse, Outcome
 from customer_sdk._ratelimit import PauseGate
-from customer_sdk._retry import Retrier, RetryPolicy
+from customer_sdk._retry import RetryPolicy
 from customer_sdk._serde import converter, dumps, structure_create, unstructure_create
 
 # --- models and the strict converter ------------------------------------------------------
@@ -638,41 +638,6 @@ def test_retry_policy_defaults_and_validation() -> None:
             RetryPolicy(**bad)  # type: ignore[arg-type]
     assert RetryPolicy.no_wait().wait is False
     assert RetryPolicy.disabled().attempts == 1
-
-
-def test_backoff_is_full_jitter_within_its_window_and_stops_at_attempts() -> None:
-    """Waits lie in [0, min(max, initial * 2**(n-1))]; after `attempts` requests it stops."""
-    run = Retrier(RetryPolicy(attempts=5, initial_backoff=0.5, max_backoff=1.5)).start()
-    for n in range(1, 5):
-        run.requests = n
-        delay = run.next_delay()
-        assert delay is not None
-        assert 0 <= delay <= min(1.5, 0.5 * 2 ** (n - 1))
-    run.requests = 5
-    assert run.next_delay() is None
-
-
-def test_retry_after_replaces_the_backoff_and_no_wait_zeroes_it() -> None:
-    """A server-given wait is used as is; wait=False turns every delay into 0."""
-    run = Retrier(RetryPolicy()).start()
-    run.requests = 1
-    assert run.next_delay(7.0) == 7.0
-    quiet = Retrier(RetryPolicy.no_wait()).start()
-    quiet.requests = 1
-    assert quiet.next_delay(7.0) == 0.0
-
-
-def test_deadline_stops_retries(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Once the total deadline has passed, or a wait would pass it, there is no retry."""
-    clock = [1000.0]
-    monkeypatch.setattr("customer_sdk._retry.time.monotonic", lambda: clock[0])
-    run = Retrier(RetryPolicy(deadline=10.0)).start()
-    run.requests = 1
-    assert run.next_delay(9.0) == 9.0
-    assert run.next_delay(10.0) is None
-    clock[0] += 10.5
-    assert run.next_delay(0.1) is None
-    assert run.remaining() == pytest.approx(-0.5)
 
 
 async def test_pause_gate_holds_every_caller_and_only_extends() -> None:

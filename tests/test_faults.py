@@ -94,7 +94,7 @@ async def client_for(
 
 def held_connections(client: ChargeOverClient) -> int:
     """Connections the client's pool has handed out and not got back."""
-    session = client._transport._session
+    session = client._engine.transport._session
     return 0 if session is None else len(session.connector._acquired)  # type: ignore[union-attr]
 
 

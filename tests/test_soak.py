@@ -106,7 +106,7 @@ async def test_soak_keyed_creates_lose_nothing_and_duplicate_nothing() -> None:
                 return await c.customers.create(company=f"Soak {i}", external_key=f"soak-{i}")
 
             results, errors = await run_all(client, call)
-            held = len(client._transport._session.connector._acquired)  # type: ignore[union-attr]
+            held = len(client._engine.transport._session.connector._acquired)  # type: ignore[union-attr]
         elapsed = time.monotonic() - started
         rate, described = fault_rate(sb)
         assert errors == {}, f"{len(errors)} false failures, e.g. {next(iter(errors.values()))!r}"
@@ -137,7 +137,7 @@ async def test_soak_keyless_creates_are_never_sent_twice() -> None:
                 return await c.customers.create(company=f"Keyless {i}")
 
             results, errors = await run_all(client, call)
-            held = len(client._transport._session.connector._acquired)  # type: ignore[union-attr]
+            held = len(client._engine.transport._session.connector._acquired)  # type: ignore[union-attr]
         elapsed = time.monotonic() - started
         rate, described = fault_rate(sb)
         assert held == 0
@@ -224,7 +224,7 @@ async def test_soak_every_fault_at_once_still_one_row_per_key() -> None:
                         errors[i] = exc
 
             await asyncio.gather(*(worker() for _ in range(32)))
-            held = len(client._transport._session.connector._acquired)  # type: ignore[union-attr]
+            held = len(client._engine.transport._session.connector._acquired)  # type: ignore[union-attr]
         faults = collections.Counter(e.fault for e in sb.audit if e.fault is not None)
         described = f"{sum(faults.values())} of {sb.counters['requests']} faulted: {faults}"
         assert errors == {}, f"{len(errors)} false failures, e.g. {next(iter(errors.values()))!r}"

@@ -1,0 +1,23 @@
+"""Bulk creates: the streaming, bounded, resumable job behind ``customers.create_many``.
+
+The job is split by what each part does, and data flows one way through them::
+
+    rows ─▶ _intake (validate, resume from the journal) ─▶ queue ─▶ _workers (send, settle)
+                                                                      │
+    caller ◀─ results queue ◀─ _outlet (journal, count, stop policy) ◀┘
+
+- :mod:`._job`: :class:`BulkJob`'s lifecycle (start, iterate, close) and the wiring;
+- :mod:`._intake`: reading and validating rows, resuming from the journal;
+- :mod:`._workers`: sending rows one by one or in ``_bulk`` batches, rounds per row;
+- :mod:`._policy`: the job's limiter, the outage circuit and its probe, the stop policy;
+- :mod:`._outlet`: results journaled, counted and handed out;
+- :mod:`._results`: the values handed out and the rules that turn a failure into an outcome.
+
+Every request goes through the engine (:mod:`customer_sdk._engine`); this package builds no
+wire strings and parses no responses.
+"""
+
+from customer_sdk._bulk._job import BulkJob
+from customer_sdk._bulk._results import BulkStats, RowOutcome, RowResult
+
+__all__ = ["BulkJob", "BulkStats", "RowOutcome", "RowResult"]

@@ -1,0 +1,198 @@
+"""A bulk job's intake: reading rows, validating them, and resuming from the journal.
+
+One reader task pulls rows from the caller's iterable (sync or async) one at a time, validates
+each (a bad row becomes a REJECTED result, never a crash) and puts it on a bounded queue for the
+workers: nothing ever holds the whole input, so memory stays flat for 10^6 rows.
+
+With a journal, each row is checked against what an earlier run recorded before anything is
+sent: a row already done is handed out from the journal; a row that was in flight starts with a
+lookup (keyed) or is reported UNKNOWN (keyless: it may exist and cannot be checked, so it is
+never resent); a row that differs from the recorded one means the journal belongs to another
+input. Workers wait until every recorded row has been checked (or one queue of rows has, so the
+wait never needs an unbounded buffer).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterable, Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from customer_sdk._bulk._outlet import Outlet
+from customer_sdk._bulk._results import (
+    Row,
+    RowOutcome,
+    RowResult,
+    error_text,
+    from_journal,
+    resumed_error,
+)
+from customer_sdk._models import wire_of
+from customer_sdk.errors import JournalMismatchError, OutcomeUnknownError, ValidationError
+
+if TYPE_CHECKING:
+    from customer_sdk._journal import JournalCursor
+
+__all__ = ["Intake", "prepare"]
+
+
+def prepare(index: int, raw: object) -> tuple[Row | None, RowResult | None]:
+    """Validate one input row.
+
+    Args:
+        index: Its 0-based position.
+        raw: A :class:`CustomerCreate` or a mapping of wire fields (anything else is rejected).
+
+    Returns:
+        A row to send, or its REJECTED result.
+    """
+    try:
+        wire = wire_of(raw)
+    except ValidationError as exc:
+        key = raw.get("external_key") if isinstance(raw, Mapping) else None
+        key = key if isinstance(key, str) and key else None
+        return None, RowResult(index, key, RowOutcome.REJECTED, None, exc)
+    return Row(index, wire.get("external_key"), wire, ""), None
+
+
+class Intake:
+    """Reads the input onto the workers' queue.
+
+    Args:
+        rows: The caller's rows (an iterable or async iterable).
+        outlet: Where results that need no sending go (rejected rows, resumed ones).
+        workers: How many workers there are (each is sent one end-of-input marker).
+        queue_size: The bound of the workers' queue.
+    """
+
+    def __init__(
+        self,
+        rows: Iterable[object] | AsyncIterable[object],
+        outlet: Outlet,
+        workers: int,
+        queue_size: int,
+    ) -> None:
+        self._rows = rows
+        self._outlet = outlet
+        self._workers = workers
+        self.queue: asyncio.Queue[Row | None] = asyncio.Queue(queue_size)
+        # Set by a worker once the queue is half empty: the reader, held by a full queue, is
+        # woken once per half queue of rows instead of once per row taken.
+        self.room = asyncio.Event()
+        self.low = queue_size // 2
+        # Set once workers may send: at once without a journal, else after the check above.
+        self.verified = asyncio.Event()
+        if outlet.journal is None:
+            self.verified.set()
+
+    async def read(self) -> None:
+        """Read every row, then tell each worker the input has ended."""
+        journal = self._outlet.journal
+        cursor: JournalCursor | None = None
+        if journal is not None:
+            from customer_sdk._journal import JournalCursor  # sqlite3 only for journaled jobs
+
+            cursor = JournalCursor(journal)
+        rows = self._rows
+        index = -1
+        if isinstance(rows, AsyncIterable):
+            async for raw in rows:
+                index += 1
+                await self._take(index, raw, cursor)
+        elif cursor is None:
+            await self._read_plain(rows)
+        else:
+            for raw in rows:
+                index += 1
+                await self._take(index, raw, cursor)
+                if index % 256 == 255:
+                    await asyncio.sleep(0)  # a sync iterable never yields by itself
+        self.verified.set()
+        for _ in range(self._workers):
+            await self.queue.put(None)
+
+    async def _read_plain(self, rows: Iterable[object]) -> None:
+        """The unjournaled sync case, the common one: a plain loop, no coroutine per row."""
+        stats = self._outlet.stats
+        queue = self.queue
+        for index, raw in enumerate(rows):
+            stats.rows_read = index + 1
+            row, rejected = prepare(index, raw)
+            if rejected is not None:
+                await self._outlet.emit(rejected)
+            elif queue.full():
+                assert row is not None
+                await self._enqueue(row)
+            else:
+                queue.put_nowait(row)  # what queue.put() does when there is room
+            if index % 256 == 255:
+                # A sync iterable never yields to the loop by itself: let workers run.
+                await asyncio.sleep(0)
+
+    async def _take(self, index: int, raw: object, cursor: JournalCursor | None) -> None:
+        """Validate one input row, check it against the journal, and queue or settle it."""
+        outlet = self._outlet
+        outlet.stats.rows_read = index + 1
+        row, rejected = prepare(index, raw)
+        if cursor is None:
+            if rejected is not None:
+                await outlet.emit(rejected)
+            else:
+                assert row is not None
+                await self._enqueue(row)
+            return
+        from customer_sdk._journal import row_hash
+
+        journal = outlet.journal
+        assert journal is not None
+        content_hash = row_hash(row.wire if row is not None else raw)
+        entry = await cursor.get(index)
+        if entry is not None and entry.hash != content_hash:
+            raise JournalMismatchError(
+                f"row {index} differs from the row the journal {journal.path!r} recorded; "
+                "this journal belongs to another input (use a new journal path)"
+            )
+        if index >= journal.max_index:
+            self.verified.set()  # every recorded row checked: workers may send
+        key = row.key if row is not None else (rejected.key if rejected else None)
+        if entry is not None and entry.state == "done":
+            await outlet.emit(from_journal(index, key, entry))
+            return
+        if rejected is not None:
+            # Never sent, so no need to wait for the commit: a rerun would reject it again.
+            text = None if rejected.error is None else error_text(rejected.error)
+            journal.record_outcomes_nowait(
+                [(index, content_hash, True, rejected.outcome.value, None, text)]
+            )
+            await outlet.emit(rejected)
+            return
+        assert row is not None
+        row.hash = content_hash
+        if entry is not None and entry.state in ("in_flight", "failed"):
+            if row.key is not None:
+                row.prior = resumed_error()
+            elif entry.state == "in_flight":
+                # Sent once and never confirmed, with no key to check: never resent.
+                unknown = OutcomeUnknownError(
+                    "the row was in flight when a previous run stopped and has no "
+                    "external_key to check; not resent to avoid a duplicate",
+                    external_key=None,
+                    last_error="previous run stopped",
+                )
+                result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
+                await outlet.finish([(row, result)])
+                return
+        else:
+            journal.record_pending(index, content_hash)
+        await self._enqueue(row)
+
+    async def _enqueue(self, row: Row) -> None:
+        queue = self.queue
+        if queue.full() and not self.verified.is_set():
+            # Holding every send until the journal is verified would need an unbounded
+            # buffer; past one queue of rows, the rows already checked may go.
+            self.verified.set()
+        while queue.full():
+            self.room.clear()
+            await self.room.wait()
+        queue.put_nowait(row)

@@ -1,0 +1,334 @@
+"""BulkJob: the lifecycle of a ``customers.create_many`` job, wiring its parts together.
+
+A job is one reader (:mod:`._intake`), a fixed pool of workers (:mod:`._workers`), a
+supervisor that waits for them, and the bounded queue of results the caller iterates
+(:mod:`._outlet`). Its requests go through a variant of the client's engine, made with
+``attrs.evolve``: the job's limiter (:class:`~._policy.JobLimiter`: outage circuit, own rate,
+the client's shared pause), the client's retry policy without a per-call deadline (a row held
+by the circuit or a pause is waiting, not failing), and a :class:`~._policy.Watch` observing
+every request. The client itself is never changed.
+
+Results stream in completion order; the caller must consume them (a full results queue holds
+the workers: that is what keeps memory flat). ``docs/architecture.md`` traces one import.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final, Self
+
+import attrs
+
+from customer_sdk import _protocol as proto
+from customer_sdk._bulk._intake import Intake
+from customer_sdk._bulk._outlet import Outlet
+from customer_sdk._bulk._policy import Circuit, JobLimiter, StopPolicy, Watch, default_limiter
+from customer_sdk._bulk._results import BulkStats, RowResult
+from customer_sdk._bulk._workers import Workers
+from customer_sdk._models import CustomerCreate
+from customer_sdk._ratelimit import Limiter
+from customer_sdk.errors import ChargeOverError, ConfigurationError
+
+if TYPE_CHECKING:
+    from customer_sdk._engine import Engine
+
+__all__ = ["BulkJob"]
+
+logger: Final = logging.getLogger("customer_sdk")
+_END: Final = object()
+Rows = (
+    Iterable[CustomerCreate | Mapping[str, Any]] | AsyncIterable[CustomerCreate | Mapping[str, Any]]
+)
+
+
+def _check(
+    concurrency: int,
+    batch_size: int,
+    max_auth_failures: int,
+    rate: float | None,
+    burst: int | None,
+    rows: object,
+) -> None:
+    problems = []
+    if type(concurrency) is not int or concurrency < 1:
+        problems.append(f"concurrency must be an int >= 1, got {concurrency!r}")
+    if type(batch_size) is not int or not 1 <= batch_size <= proto.MAX_BULK:
+        problems.append(f"batch_size must be an int from 1 to {proto.MAX_BULK}")
+    if type(max_auth_failures) is not int or max_auth_failures < 1:
+        problems.append("max_auth_failures must be an int >= 1")
+    if burst is not None and rate is None:
+        problems.append("burst needs a rate")
+    if not isinstance(rows, Iterable | AsyncIterable):  # callers may not be type-checked
+        problems.append(f"rows must be an iterable or async iterable, not {type(rows)}")
+    if problems:
+        raise ConfigurationError("; ".join(problems))
+
+
+class BulkJob:
+    """A running ``create_many`` job: iterate it for results, use it as a context manager.
+
+    Build it with :meth:`Customers.create_many`. Iterating starts it (so does ``async with``);
+    results come in completion order. Leaving ``async with`` (or breaking out of an
+    ``async for`` outside one) stops the workers cleanly: rows being sent stay ``in_flight`` in
+    the journal and are reconciled by the next run.
+
+    Results must be consumed: the job holds at most a small queue of them and its workers wait
+    while it is full (that is what keeps memory flat). A sync iterable is read on the event
+    loop; for a source that blocks (a socket, a slow pipe) pass an async iterable.
+
+    Args:
+        engine: The client's engine; the job runs on a variant of it.
+        rows: The customers to create.
+        limiter_given: Whether the client was given a limiter of its own.
+        concurrency: Workers.
+        batch_size: Rows per request (``_bulk`` above 1).
+        journal: The journal's path, or None.
+        job_id: The input's fingerprint, kept in the journal.
+        rate: Requests per second, if known.
+        burst: Back-to-back requests under ``rate``.
+        adaptive: Find the limit adaptively.
+        max_auth_failures: Refusals in a row that stop the job.
+
+    Raises:
+        ConfigurationError: On an invalid option.
+
+    Attributes:
+        stats: Live counters (:class:`BulkStats`).
+        limiter: The rate limiter the job applies on top of the client's own, or None.
+    """
+
+    def __init__(
+        self,
+        engine: Engine,
+        rows: Rows,
+        *,
+        limiter_given: bool = False,
+        concurrency: int,
+        batch_size: int,
+        journal: str | os.PathLike[str] | None,
+        job_id: str | None,
+        rate: float | None,
+        burst: int | None,
+        adaptive: bool,
+        max_auth_failures: int,
+    ) -> None:
+        _check(concurrency, batch_size, max_auth_failures, rate, burst, rows)
+        self.concurrency = concurrency
+        self.batch_size = batch_size
+        self.max_auth_failures = max_auth_failures
+        self.stats = BulkStats()
+        try:
+            self.limiter: Limiter | None = default_limiter(
+                engine.retrier, limiter_given, rate, burst, adaptive
+            )
+        except ValueError as exc:
+            raise ConfigurationError(str(exc)) from None
+        self._rows = rows
+        self._journal_path = journal
+        self._job_id = job_id
+        self._circuit = Circuit()
+        self._watch = Watch(self.stats, self._circuit)
+        self._engine = attrs.evolve(
+            engine,
+            limiter=JobLimiter(self._circuit, self.limiter, engine.limiter),
+            retry=attrs.evolve(engine.retry, deadline=None),
+            observer=self._watch,
+        )
+        self._watch.engine = self._engine
+        self._queue_size = max(16, 2 * concurrency * batch_size)
+        self._results: asyncio.Queue[Any] = asyncio.Queue(max(64, self._queue_size))
+        self._outlet: Outlet | None = None
+        self._tasks: list[asyncio.Task[Any]] = []
+        self._supervisor: asyncio.Task[None] | None = None
+        self._error: BaseException | None = None
+        self._started = self._entered = self._finished = self._closed = False
+
+    def __repr__(self) -> str:
+        return (
+            f"BulkJob(concurrency={self.concurrency}, batch_size={self.batch_size}, "
+            f"limiter={self.limiter!r}, stats={self.stats!r})"
+        )
+
+    async def __aenter__(self) -> Self:
+        self._entered = True
+        try:
+            await self._start()
+        except BaseException:
+            await self.aclose()
+            raise
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
+
+    def __aiter__(self) -> AsyncIterator[RowResult]:
+        return self._iterate()
+
+    async def _iterate(self) -> AsyncIterator[RowResult]:
+        results = self._results
+        try:
+            while True:
+                if self._started and not self._finished and not results.empty():
+                    # A result is ready: take it without __anext__'s coroutine.
+                    item = results.get_nowait()
+                    if item is _END:
+                        await self._end()
+                        return
+                    yield item
+                    continue
+                try:
+                    result = await self.__anext__()
+                except StopAsyncIteration:
+                    return
+                yield result
+        finally:
+            # Outside ``async with`` nobody else will stop the workers after a ``break``.
+            if not self._entered:
+                await self.aclose()
+
+    async def __anext__(self) -> RowResult:
+        """The next result, in completion order.
+
+        Returns:
+            A row's result.
+
+        Raises:
+            StopAsyncIteration: Every row has a result.
+            AuthenticationError: ``max_auth_failures`` rows in a row were refused with 401
+                (PermissionDeniedError for 403, TLSError for a certificate failure).
+            JournalMismatchError: The journal belongs to another input.
+            ChargeOverError: The job was closed (or its client was) before every row had a
+                result; the results already produced are handed out first.
+        """
+        if not self._started:
+            try:
+                await self._start()
+            except BaseException:
+                await self.aclose()
+                raise
+        if self._finished:
+            raise StopAsyncIteration
+        if self._closed and self._results.empty():
+            # Closed before its end (by another task, or after a ``break``): nothing more will
+            # come, so waiting would hang.
+            item: object = _END
+        else:
+            item = await self._results.get()
+        if item is _END:
+            await self._end()
+            raise StopAsyncIteration
+        assert isinstance(item, RowResult)
+        return item
+
+    async def _end(self) -> None:
+        """The end of the results: close the job and raise its error if it stopped on one."""
+        self._finished = True
+        await self.aclose()
+        if self._error is not None:
+            raise self._error
+
+    async def aclose(self) -> None:
+        """Stop every worker (rows being sent stay in flight) and close the journal. Idempotent."""
+        if self._closed:
+            return
+        self._closed = self._watch.closed = True
+        tasks = [t for t in (self._supervisor, *self._tasks, self._circuit.probe_task) if t]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        if self._outlet is not None and self._outlet.journal is not None:
+            await self._outlet.journal.aclose()
+        if not self._finished:
+            logger.info("bulk job closed before its end: %s", self.stats.line())
+            if self._error is None:
+                self._error = ChargeOverError("the bulk job was closed before its end")
+            # Wake a consumer blocked on the next result (another task closed the job). A full
+            # queue means nobody is blocked: __anext__ ends once the queue is drained.
+            with contextlib.suppress(asyncio.QueueFull):
+                self._results.put_nowait(_END)
+
+    async def _start(self) -> None:
+        if self._started:
+            return
+        self._started = True
+        if self._closed:
+            raise ChargeOverError("the bulk job is closed")
+        if self._engine.closed:
+            raise ChargeOverError("the client is closed")
+        journal = None
+        if self._journal_path is not None:
+            from customer_sdk._journal import Journal  # sqlite3 only for journaled jobs
+
+            journal = await Journal.open(self._journal_path, self._job_id)
+            logger.info("bulk job journal opened (%d rows recorded)", journal.max_index + 1)
+        policy = StopPolicy(self.max_auth_failures, lambda: self._engine.closed, self._stop)
+        outlet = self._outlet = Outlet(self._results, self.stats, journal, policy)
+        intake = Intake(self._rows, outlet, self.concurrency, self._queue_size)
+        workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size)
+        logger.info(
+            "bulk job started: concurrency %d, batch size %d, limiter %r",
+            self.concurrency,
+            self.batch_size,
+            self.limiter,
+        )
+        loop = asyncio.get_running_loop()
+        reader = loop.create_task(self._guard(intake.read), name="customer-sdk-bulk-reader")
+        pool = [
+            loop.create_task(self._guard(workers.work), name=f"customer-sdk-bulk-{n}")
+            for n in range(self.concurrency)
+        ]
+        self._tasks = [reader, *pool]
+        self._supervisor = loop.create_task(
+            self._supervise(reader, pool), name="customer-sdk-bulk-supervisor"
+        )
+
+    async def _supervise(self, reader: asyncio.Task[None], pool: list[asyncio.Task[None]]) -> None:
+        outcomes = await asyncio.gather(reader, *pool, return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException) and not isinstance(
+                outcome, asyncio.CancelledError
+            ):
+                self._error = self._error or outcome
+        probe = self._circuit.probe_task
+        if probe is not None:
+            probe.cancel()
+            await asyncio.gather(probe, return_exceptions=True)
+        if self._error is not None:
+            logger.error("bulk job stopped: %s; %s", type(self._error).__name__, self.stats.line())
+        else:
+            logger.info("bulk job finished: %s", self.stats.line())
+        await self._results.put(_END)
+
+    def _stop(self, error: BaseException) -> None:
+        """Stop the job with ``error`` (raised by the iterator after the results so far).
+
+        Every reader and worker task is cancelled, the calling one included: rows being sent
+        stay in flight in the journal.
+        """
+        if self._error is None:
+            self._error = error
+        for task in self._tasks:
+            task.cancel()
+
+    async def _guard(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        """Run a reader or worker; any failure of its own stops the whole job."""
+        # The coroutine is made here, not by the caller: a task cancelled before it ever
+        # ran would otherwise leave a never-awaited coroutine behind.
+        try:
+            await step()
+        except asyncio.CancelledError:
+            raise
+        except BaseException as exc:
+            self._stop(exc)
+            raise

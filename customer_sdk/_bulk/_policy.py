@@ -1,0 +1,329 @@
+"""A bulk job's rules for when to send and when to stop.
+
+Its limiter, its outage circuit, and its stop policy:
+
+- :class:`Circuit` (faults.md F26): after a run of consecutive outage-like failures (5xx,
+  connection refused or reset, timeouts) across all workers, no worker sends anything; one
+  probe (a harmless lookup) goes out at doubling intervals through tenacity, and the first
+  answer that is not a 5xx releases every worker. Rows caught by the outage are reconciled by
+  lookup by their workers, never lost or resent blindly.
+- :class:`JobLimiter`: the circuit, then the job's own rate, then the client's limiter, so a
+  429's ``Retry-After`` pauses every worker and every other call of the client.
+- :class:`Watch`: the engine's observer for the job: counts requests and 429s, feeds the
+  circuit, and starts the probe.
+- :class:`StopPolicy`: stop the job after ``max_auth_failures`` refusals in a row (F18), or
+  when the client was closed under it.
+
+Nothing here reads rows or records results; the workers and the job call in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable, Generator
+from typing import TYPE_CHECKING, Any, Final
+
+from customer_sdk import _protocol as proto
+from customer_sdk import errors
+from customer_sdk._bulk._results import FATAL_TYPES, BulkStats, RowResult
+from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, TokenBucket, no_wait_check
+from customer_sdk._retry import Retrier, Run
+from customer_sdk.errors import ChargeOverError
+
+if TYPE_CHECKING:
+    from customer_sdk._engine import Engine
+
+__all__ = ["Circuit", "JobLimiter", "StopPolicy", "Watch", "default_limiter"]
+
+logger: Final = logging.getLogger("customer_sdk")
+
+# Consecutive outage-like failures (across all workers) that open the circuit. Five in a row
+# happen by chance at a 5 % fault rate once in ~3 million requests; in an outage at once.
+CIRCUIT_THRESHOLD: Final = 5
+PROBE_FIRST: Final = 0.5  # seconds before the first probe; doubled after each failed one
+PROBE_MAX: Final = 30.0  # the longest gap between probes
+_PROBE_KEY: Final = "customer-sdk-health-probe"
+# Transport failures that, repeated, mean an outage (a 5xx does too); a TLS failure does not.
+_OUTAGE_ERRORS: Final = (errors.ConnectError, errors.TimeoutError, errors.ConnectionLostError)
+
+
+class Circuit:
+    """Holds every worker during an outage; the probe decides when it is over (F26).
+
+    Args:
+        threshold: Consecutive outage-like failures that open it.
+    """
+
+    __slots__ = ("_failures", "_released", "closed", "opened", "probe_task", "threshold")
+
+    def __init__(self, threshold: int = CIRCUIT_THRESHOLD) -> None:
+        self.threshold = threshold
+        self.closed = True
+        self.opened = 0  # times opened: a row whose attempt saw one does not lose a round
+        self._failures = 0
+        self._released = asyncio.Event()
+        self._released.set()
+        self.probe_task: asyncio.Task[None] | None = None
+
+    def record(self, ok: bool) -> bool:
+        """Count one answer.
+
+        Args:
+            ok: False for an outage-like failure.
+
+        Returns:
+            True when this failure just opened the circuit.
+        """
+        if ok:
+            self._failures = 0
+            if not self.closed:
+                self.closed = True
+                self._released.set()
+                logger.warning("bulk job: the server answers again; resuming every worker")
+            return False
+        self._failures += 1
+        if self.closed and self._failures >= self.threshold:
+            self.closed = False
+            self.opened += 1
+            self._released.clear()
+            return True
+        return False
+
+    async def wait(self) -> None:
+        """Wait until the circuit is closed."""
+        await self._released.wait()
+
+    async def probe(self, engine: Engine) -> None:
+        """While open, send one harmless lookup at doubling intervals; end once closed.
+
+        Any answer below 500 closes the circuit, through the engine's observer (:class:`Watch`).
+
+        Args:
+            engine: The job's engine (its limiter lets this task past the open circuit).
+        """
+        request = proto.find_by_key_request(engine.base_url, _PROBE_KEY)
+        retrier = engine.retrier
+
+        async def attempt() -> None:
+            if self.closed:
+                return
+            with contextlib.suppress(ChargeOverError):
+                await engine.send(request, Run(None))
+            if not self.closed:
+                raise _StillDown
+
+        await retrier.sleep(PROBE_FIRST)
+        await retrier.repeating(_StillDown, first=2 * PROBE_FIRST, most=PROBE_MAX)(attempt)
+
+
+class _StillDown(Exception):
+    """The probe got no answer below 500: the outage goes on."""
+
+
+class _Ready:
+    """An awaitable that is already done: awaiting it costs no coroutine and no task switch."""
+
+    __slots__ = ()
+
+    def __await__(self) -> Generator[Any, None, None]:
+        return iter(())  # type: ignore[return-value]  # an empty iterator: done at once
+
+
+_READY: Final = _Ready()
+
+
+class JobLimiter:
+    """The job's limiter: circuit, then its own rate, then the client's limiter (shared pause).
+
+    ``acquire`` is a plain method returning an awaitable: when the circuit is closed and no
+    limiter has to wait (nearly every request), it returns an already-done awaitable instead of
+    running up to three coroutines per request.
+
+    Args:
+        circuit: The job's circuit.
+        own: The job's own limiter, or None.
+        shared: The client's limiter.
+    """
+
+    __slots__ = ("_own_now", "_shared_now", "circuit", "own", "shared")
+
+    def __init__(self, circuit: Circuit, own: Limiter | None, shared: Limiter) -> None:
+        self.circuit = circuit
+        self.own = own
+        self.shared = shared
+        self._own_now = no_wait_check(own)
+        self._shared_now = no_wait_check(shared)
+
+    def acquire(self) -> Awaitable[None]:
+        """Wait for the circuit (unless this is the probe), the job's rate and the client's.
+
+        Returns:
+            An awaitable, already done when nothing has to wait.
+        """
+        circuit = self.circuit
+        if not circuit.closed and asyncio.current_task() is not circuit.probe_task:
+            return self._acquire()
+        # Same order as _acquire: the own limiter's slot first, then the shared pause.
+        if self.own is not None and not self._own_now():
+            return self._acquire_rest()
+        if not self._shared_now():
+            return self.shared.acquire()
+        return _READY
+
+    async def _acquire(self) -> None:
+        await self.circuit.wait()
+        await self._acquire_rest()
+
+    async def _acquire_rest(self) -> None:
+        if self.own is not None:
+            await self.own.acquire()
+        await self.shared.acquire()
+
+    def on_throttled(self, retry_after: float | None) -> None:
+        """Tell both limiters of a 429.
+
+        Args:
+            retry_after: The server's ``Retry-After`` (capped), or None.
+        """
+        if self.own is not None:
+            self.own.on_throttled(retry_after)
+        self.shared.on_throttled(retry_after)
+
+    def on_success(self) -> None:
+        """Tell both limiters of an answer that was not a 429."""
+        if self.own is not None:
+            self.own.on_success()
+        self.shared.on_success()
+
+
+class Watch:
+    """The job engine's observer: counters, outage signs for the circuit, and the probe.
+
+    Args:
+        stats: The job's counters.
+        circuit: The job's circuit.
+    """
+
+    __slots__ = ("circuit", "closed", "engine", "stats")
+
+    def __init__(self, stats: BulkStats, circuit: Circuit) -> None:
+        self.stats = stats
+        self.circuit = circuit
+        self.engine: Engine | None = None  # the job's engine, once built (it holds this watch)
+        self.closed = False  # set by the job's aclose(): no new probe after that
+
+    def on_send(self) -> None:
+        """Count a request."""
+        self.stats.http_requests += 1
+
+    def on_answer(self, result: int | ChargeOverError) -> None:
+        """Count a 429, and tell the circuit whether this looked like an outage.
+
+        Args:
+            result: The HTTP status, or the transport's error.
+        """
+        if type(result) is int:
+            if result == 429:
+                self.stats.throttled += 1
+            self._observe(result < 500)
+        elif isinstance(result, _OUTAGE_ERRORS):
+            self._observe(False)
+
+    def _observe(self, ok: bool) -> None:
+        circuit = self.circuit
+        if not circuit.record(ok):
+            return
+        self.stats.circuit_opened += 1
+        logger.warning(
+            "bulk job: %d outage-like failures in a row; holding every worker and probing",
+            circuit.threshold,
+        )
+        task = circuit.probe_task
+        if not self.closed and self.engine is not None and (task is None or task.done()):
+            circuit.probe_task = asyncio.get_running_loop().create_task(
+                circuit.probe(self.engine), name="customer-sdk-bulk-probe"
+            )
+
+
+class StopPolicy:
+    """Decides from each result whether the whole job must stop.
+
+    Args:
+        max_auth_failures: Refusals (401, 403, TLS) in a row that stop the job.
+        client_closed: Tells whether the client was closed.
+        stop: Stops the job with an error (raised to the caller after the results so far).
+    """
+
+    __slots__ = ("_auth_failures", "_client_closed", "_stop", "max_auth_failures")
+
+    def __init__(
+        self,
+        max_auth_failures: int,
+        client_closed: Callable[[], bool],
+        stop: Callable[[BaseException], None],
+    ) -> None:
+        self.max_auth_failures = max_auth_failures
+        self._client_closed = client_closed
+        self._stop = stop
+        self._auth_failures = 0
+
+    def check(self, result: RowResult) -> bool:
+        """Stop the job on a closed client or repeated refusals.
+
+        Args:
+            result: The result just handed out.
+
+        Returns:
+            True when the job was stopped.
+        """
+        error = result.error
+        if error is not None and self._client_closed():
+            # Every further row would fail the same way.
+            self._stop(ChargeOverError("the client was closed while the bulk job ran"))
+            return True
+        if isinstance(error, FATAL_TYPES):
+            self._auth_failures += 1
+            if self._auth_failures >= self.max_auth_failures:
+                logger.error(
+                    "bulk job stopping: %d rows in a row refused (%s)",
+                    self._auth_failures,
+                    type(error).__name__,
+                )
+                self._stop(error)
+                return True
+        else:
+            self._auth_failures = 0
+        return False
+
+
+def default_limiter(
+    retrier: Retrier, limiter_given: bool, rate: float | None, burst: int | None, adaptive: bool
+) -> Limiter | None:
+    """The job's own limiter (the client's limiter always applies as well).
+
+    Args:
+        retrier: The client's retry policy, compiled: waits go through its sleep, as the
+            client's default PauseGate's do, so an injected or disabled sleep covers them.
+        limiter_given: Whether the client was given a limiter of its own.
+        rate: Requests per second, if known.
+        burst: Requests that may go back to back under ``rate``.
+        adaptive: Find the limit adaptively.
+
+    Returns:
+        A TokenBucket for a fixed rate, an AdaptiveLimiter to find the limit, or None when the
+        caller's own limiter (e.g. a shared RedisLimiter) governs alone.
+
+    Raises:
+        ValueError: On an invalid rate or burst.
+    """
+    sleep = retrier.sleep
+    if rate is not None:
+        if adaptive:
+            return AdaptiveLimiter(initial_rate=rate, sleep=sleep)
+        return TokenBucket(rate, 1 if burst is None else burst, sleep=sleep)
+    if adaptive or not limiter_given:
+        # No rate given and the client has no limiter of its own: find the limit.
+        return AdaptiveLimiter(sleep=sleep)
+    return None

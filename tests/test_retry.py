@@ -1,0 +1,152 @@
+"""RetryPolicy and the tenacity loop every retry of the SDK runs through (customer_sdk._retry)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Awaitable, Callable
+
+import pytest
+
+from customer_sdk import ConnectError, RateLimitError, RetryEvent, RetryPolicy
+from customer_sdk._retry import Retrier, Run
+
+
+class Recorder:
+    """An injected sleep that records each wait and returns at once."""
+
+    def __init__(self) -> None:
+        self.waits: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.waits.append(seconds)
+
+
+def failing(run: Run, retry_after: float | None = None) -> Callable[[], Awaitable[None]]:
+    """An attempt that spends one request of ``run`` and fails: refused, or a 429."""
+
+    async def attempt() -> None:
+        run.requests += 1
+        if retry_after is None:
+            raise ConnectError("refused")
+        raise RateLimitError(429, "slow down", retry_after=retry_after)
+
+    return attempt
+
+
+async def test_backoff_is_full_jitter_within_its_window_and_stops_at_attempts() -> None:
+    """Waits lie in [0, min(max, initial * 2**(n-1))]; after `attempts` requests: the last error."""
+    sleep = Recorder()
+    retrier = Retrier(RetryPolicy(attempts=5, initial_backoff=0.5, max_backoff=1.5, sleep=sleep))
+    for _ in range(50):  # enough draws that a window off by one doubling would show
+        run = retrier.start()
+        with pytest.raises(ConnectError):
+            await retrier.retrying(run, operation="t", retry=lambda e: True)(failing(run))
+        assert run.requests == 5
+    windows = [0.5, 1.0, 1.5, 1.5]
+    for n, delay in enumerate(sleep.waits):
+        assert 0 <= delay <= windows[n % 4]
+    assert max(sleep.waits[3::4]) > 1.0  # the fourth window really is wider than the second's
+
+
+async def test_retry_after_replaces_the_backoff_and_no_wait_zeroes_it() -> None:
+    """A 429's Retry-After is the wait; RetryPolicy.no_wait() waits 0 and still retries."""
+    sleep = Recorder()
+    retrier = Retrier(RetryPolicy(attempts=3, sleep=sleep))
+    run = retrier.start()
+    with pytest.raises(RateLimitError):
+        await retrier.retrying(run, operation="t", retry=lambda e: True)(
+            failing(run, retry_after=7.0)
+        )
+    assert sleep.waits == [7.0, 7.0]
+    events: list[RetryEvent] = []
+    quiet = Retrier(RetryPolicy.no_wait(attempts=3, on_retry=events.append))
+    quiet_run = quiet.start()
+    with pytest.raises(RateLimitError):
+        await quiet.retrying(quiet_run, operation="t", retry=lambda e: True)(
+            failing(quiet_run, retry_after=7.0)
+        )
+    assert [e.delay for e in events] == [0.0, 0.0]
+    assert quiet_run.requests == 3
+
+
+async def test_deadline_stops_before_a_wait_that_would_pass_it(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """No wait is started that would end past the call's deadline; the last error is raised."""
+    now = [1000.0]
+    monkeypatch.setattr("customer_sdk._retry.time.monotonic", lambda: now[0])
+    sleep = Recorder()
+    retrier = Retrier(RetryPolicy(deadline=10.0, sleep=sleep))
+    run = retrier.start()
+    now[0] += 2.0  # the first attempt took 2 s: 8 s are left
+    with pytest.raises(RateLimitError):
+        await retrier.retrying(run, operation="t", retry=lambda e: True)(
+            failing(run, retry_after=9.0)
+        )
+    assert sleep.waits == []
+    assert run.requests == 1
+    assert run.remaining() == pytest.approx(8.0)
+
+
+async def test_the_predicate_decides_and_cancellation_is_never_retried() -> None:
+    """A failure the predicate refuses is raised at once; CancelledError passes straight through."""
+    sleep = Recorder()
+    retrier = Retrier(RetryPolicy(sleep=sleep))
+    run = retrier.start()
+    with pytest.raises(ConnectError):
+        await retrier.retrying(run, operation="t", retry=lambda e: False)(failing(run))
+    assert run.requests == 1
+
+    async def cancelled() -> None:
+        run.requests += 1
+        raise asyncio.CancelledError
+
+    run = retrier.start()
+    with pytest.raises(asyncio.CancelledError):
+        await retrier.retrying(run, operation="t", retry=lambda e: True)(cancelled)
+    assert run.requests == 1
+    assert sleep.waits == []
+
+
+async def test_each_retry_is_logged_and_reported_with_its_action(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """before_sleep logs a WARNING and calls on_retry with the operation, attempt and action."""
+    events: list[RetryEvent] = []
+    retrier = Retrier(RetryPolicy.no_wait(attempts=3, on_retry=events.append))
+    run = retrier.start()
+    with caplog.at_level(logging.WARNING, logger="customer_sdk"), pytest.raises(ConnectError):
+        await retrier.retrying(
+            run, operation="create", retry=lambda e: True, action=lambda e: "lookup"
+        )(failing(run))
+    assert [(e.operation, e.attempt, e.action) for e in events] == [
+        ("create", 1, "lookup"),
+        ("create", 2, "lookup"),
+    ]
+    assert all(isinstance(e.error, ConnectError) for e in events)
+    assert [r.getMessage() for r in caplog.records] == [
+        "create: attempt 1 failed (ConnectError); lookup in 0.00 s",
+        "create: attempt 2 failed (ConnectError); lookup in 0.00 s",
+    ]
+
+
+async def test_repeating_doubles_its_wait_up_to_the_most_and_ends_on_return() -> None:
+    """The watcher loop waits first, 2*first, ... capped at most, until an attempt returns."""
+
+    class Again(Exception):
+        """Ask for another attempt."""
+
+    sleep = Recorder()
+    retrier = Retrier(RetryPolicy(sleep=sleep))
+    calls = 0
+
+    async def attempt() -> str:
+        nonlocal calls
+        calls += 1
+        if calls < 6:
+            raise Again
+        return "done"
+
+    assert await retrier.repeating(Again, first=1.0, most=5.0)(attempt) == "done"
+    assert sleep.waits == [1.0, 2.0, 4.0, 5.0, 5.0]
