@@ -73,8 +73,10 @@ naming it.
 
 from __future__ import annotations
 
+from customer_sdk.sandbox._answers import REDIRECT_TARGET
+from customer_sdk.sandbox._audit import AuditEntry
 from customer_sdk.sandbox._faults import FaultPlan, FaultRule, FaultSpecError, parse_faults
-from customer_sdk.sandbox._server import REDIRECT_TARGET, AuditEntry, Sandbox
+from customer_sdk.sandbox._server import Sandbox
 
 __all__ = [
     "REDIRECT_TARGET",
