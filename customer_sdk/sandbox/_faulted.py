@@ -132,41 +132,8 @@ class FaultedAnswers:
             audit.record(arrival, code, fault, committed)
             return _answers.error_response(code, message, None)
         # The rest are 2xx-shaped: the status line of success, the body broken.
-        status, body, headers = answer
-        audit.record(arrival, status, fault, committed)
-        return await self._broken_success(request, fault, status, body, headers)
-
-    async def _broken_success(
-        self, request: web.BaseRequest, fault: str, status: int, body: bytes, head: dict[str, str]
-    ) -> web.StreamResponse:
-        """A success's status line with its body broken the way ``fault`` says."""
-        head = {"Content-Type": _wire.JSON, **head}
-        if fault in ("truncated_201", "stall_body_201"):
-            head["Content-Length"] = str(len(body))
-            cut = _wire.raw_head(status, head) + body[: len(body) // 2]
-            if fault == "truncated_201":
-                return _answers.close(request, cut)
-            transport = request.transport
-            if transport is not None:
-                transport.write(cut)
-            await self._state.hold(self._state.stall_seconds)
-            return _answers.close(request)
-        if fault == "malformed_201":
-            return _answers.json_response(status, body[:-2] + b",}", head)
-        if fault == "empty_201":
-            return web.Response(body=b"", status=status, headers=head)
-        if fault == "noid_201":
-            return _answers.json_response(status, _wire.envelope(status, {}), head)
-        if fault == "oversized_201":
-            big = _wire.oversized_body()
-            head["Content-Length"] = str(len(big))
-            return _answers.close(request, _wire.raw_head(status, head) + big)
-        if fault == "gzip_bomb_201":
-            bomb = _wire.gzip_bomb()
-            head["Content-Encoding"] = "gzip"
-            head["Content-Length"] = str(len(bomb))
-            return _answers.close(request, _wire.raw_head(status, head) + bomb)
-        raise AssertionError(f"unhandled fault {fault!r}")  # parse_faults admits no other
+        audit.record(arrival, answer[0], fault, committed)
+        return await _broken_success(self._state, request, fault, answer)
 
     async def read(
         self, request: web.BaseRequest, fault: str, arrival: Arrival
@@ -209,3 +176,37 @@ class FaultedAnswers:
         """
         head = {"Content-Type": _wire.JSON, "Content-Length": str(len(body))}
         return _answers.close(request, _wire.raw_head(status, head) + body[: len(body) // 2])
+
+
+async def _broken_success(
+    state: State, request: web.BaseRequest, fault: str, answer: tuple[int, bytes, dict[str, str]]
+) -> web.StreamResponse:
+    """A success's status line with its body broken the way ``fault`` says."""
+    status, body, extra = answer
+    head = {"Content-Type": _wire.JSON, **extra}
+    if fault in ("truncated_201", "stall_body_201"):
+        head["Content-Length"] = str(len(body))
+        cut = _wire.raw_head(status, head) + body[: len(body) // 2]
+        if fault == "truncated_201":
+            return _answers.close(request, cut)
+        transport = request.transport
+        if transport is not None:
+            transport.write(cut)
+        await state.hold(state.stall_seconds)
+        return _answers.close(request)
+    if fault == "malformed_201":
+        return _answers.json_response(status, body[:-2] + b",}", head)
+    if fault == "empty_201":
+        return web.Response(body=b"", status=status, headers=head)
+    if fault == "noid_201":
+        return _answers.json_response(status, _wire.envelope(status, {}), head)
+    if fault == "oversized_201":
+        big = _wire.oversized_body()
+        head["Content-Length"] = str(len(big))
+        return _answers.close(request, _wire.raw_head(status, head) + big)
+    if fault == "gzip_bomb_201":
+        bomb = _wire.gzip_bomb()
+        head["Content-Encoding"] = "gzip"
+        head["Content-Length"] = str(len(bomb))
+        return _answers.close(request, _wire.raw_head(status, head) + bomb)
+    raise AssertionError(f"unhandled fault {fault!r}")  # parse_faults admits no other
