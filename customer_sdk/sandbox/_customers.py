@@ -18,7 +18,8 @@ from customer_sdk._protocol import CUSTOMER_PATH, MAX_BULK
 from customer_sdk.sandbox import _wire
 from customer_sdk.sandbox._answers import NOT_FOUND
 from customer_sdk.sandbox._state import State
-from customer_sdk.sandbox._store import INVALID, NO_DATA, WhereError, parse_order, parse_where
+from customer_sdk.sandbox._store import INVALID, NO_DATA
+from customer_sdk.sandbox._where import WhereError, parse_order, parse_where
 
 __all__ = ["KEY_PREFIX", "CustomerApi", "created_body", "is_id"]
 
