@@ -13,6 +13,7 @@ import base64
 import email.utils
 import io
 import logging
+import math
 import re
 import ssl
 import time
@@ -349,6 +350,54 @@ async def test_signature_auth_refused(sb: Sandbox, http: aiohttp.ClientSession, 
     assert status == 401
     assert env["message"].startswith("Invalid or incorrect authorization [")
     assert sb.customers == {}
+
+
+# A known-answer vector for the signature, computed outside Python from the documented algorithm
+# (docs/chargeover-api.md, "Base URL and auth"), so the sandbox is not checked against the SDK's
+# own signer. The message (one line) and the command:
+#   sandbox_pub||http://sandbox.example:8080/api/v3/customer?mode=strict||abc123xy||1700000000||
+#   {"company":"Acme"}
+#   printf '%s' "$message" | openssl dgst -sha256 -hmac 's3cret-key'
+VECTOR_USER, VECTOR_KEY, VECTOR_HOST = "sandbox_pub", "s3cret-key", "Sandbox.Example:8080"
+VECTOR_CREATE = "9c323f86f703d6595e999cdcfe10be6fcb372429b7f797accf89b5130e4bb91a"
+# The same for a GET with no body (the trailing "||" kept): ...customer/1||abc123xy||1700000000||
+VECTOR_GET = "6e6a50bc53e5b8ee28962f79238645b6e6bf9522cc4ff8f0e50a540f8fb84562"
+
+
+def vector_header(signature: str) -> dict[str, str]:
+    """The vector's Host and signature Authorization headers, with this co_signature."""
+    auth = (
+        f'ChargeOver co_public_key="{VECTOR_USER}" co_nonce="abc123xy" '
+        f'co_timestamp="1700000000" co_signature_method="HMAC-SHA256" co_version="1.0" '
+        f'co_signature="{signature}"'
+    )
+    return {"Host": VECTOR_HOST, "Authorization": auth}
+
+
+async def test_signature_known_answer_vector(http: aiohttp.ClientSession) -> None:
+    """A signature computed by hand over a mixed-case URL is accepted; one digit off is refused."""
+    # An unbounded age lets the vector's fixed 2023 timestamp through; the Host header fixes the
+    # signed URL whatever port the sandbox got.
+    async with Sandbox(username=VECTOR_USER, password=VECTOR_KEY, signature_max_age=math.inf) as sb:
+        body = b'{"company":"Acme"}'
+        target = f"{CUSTOMER}?Mode=Strict"
+        flipped = VECTOR_CREATE[:-1] + ("0" if VECTOR_CREATE[-1] != "0" else "1")
+        status, env, _ = await call(
+            http, sb, "POST", target, raw=body, headers=vector_header(flipped)
+        )
+        assert (status, env["message"]) == (
+            401,
+            "Invalid or incorrect authorization [Signature mismatch.]",
+        )
+        assert sb.customers == {}
+        status, env, _ = await call(
+            http, sb, "POST", target, raw=body, headers=vector_header(VECTOR_CREATE)
+        )
+        assert (status, env["response"]) == (201, {"id": 1})
+        status, env, _ = await call(
+            http, sb, "GET", f"{CUSTOMER}/1", headers=vector_header(VECTOR_GET)
+        )
+        assert (status, env["response"]["company"]) == (200, "Acme")
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ r"""A local, stateful ChargeOver customer API that breaks on demand, for tests a
 
 The sandbox serves ``POST /api/v3/customer``, ``GET /api/v3/customer/{id}``,
 ``GET /api/v3/customer?where=…&limit=&offset=&order=``, ``GET /api/v3/customer/external_key:{key}``
-and ``POST /api/v3/_bulk`` with ChargeOver's envelopes and messages (chargeover-api.md), checks
+and ``POST /api/v3/_bulk`` with ChargeOver's envelopes and messages (docs/chargeover-api.md), checks
 HTTP Basic and signature auth, throttles with a token bucket shared by every client, and records
 every request in ``sb.audit``. It is not ChargeOver: nothing persists, and only the customer
 endpoints exist.
@@ -73,8 +73,10 @@ naming it.
 
 from __future__ import annotations
 
+from customer_sdk.sandbox._answers import REDIRECT_TARGET
+from customer_sdk.sandbox._audit import AuditEntry
 from customer_sdk.sandbox._faults import FaultPlan, FaultRule, FaultSpecError, parse_faults
-from customer_sdk.sandbox._server import REDIRECT_TARGET, AuditEntry, Sandbox
+from customer_sdk.sandbox._server import Sandbox
 
 __all__ = [
     "REDIRECT_TARGET",

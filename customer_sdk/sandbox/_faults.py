@@ -31,7 +31,7 @@ __all__ = [
 #: Request kinds a rule may name.
 KINDS: Final = ("create", "lookup", "get", "bulk")
 
-#: Faults of a create or a ``_bulk`` call (besides ``429@V``), see INTERFACES.md section A.
+#: Faults of a create or a ``_bulk`` call (besides ``429@V``); see :mod:`customer_sdk.sandbox`.
 WRITE_FAULTS: Final = frozenset(
     {
         "reset_before_commit",
@@ -68,7 +68,7 @@ READ_FAULTS: Final = frozenset({"lag", "500", "503", "reset", "stall", "truncate
 _FAULTS_BY_KIND: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
     {"create": WRITE_FAULTS, "bulk": WRITE_FAULTS, "lookup": READ_FAULTS, "get": READ_FAULTS}
 )
-# The Retry-After variants of ``429@V`` that are not plain numbers (faults.md, F14).
+# The Retry-After variants of ``429@V`` that are not plain numbers (docs/faults.md, F14).
 _RETRY_AFTER_WORDS: Final = frozenset({"none", "inf", "nan", "junk"})
 _YEAR: Final = 365 * 24 * 3600.0
 

@@ -1,6 +1,6 @@
 """The bytes the sandbox answers with: ChargeOver envelopes, proxy pages and broken bodies.
 
-Envelopes follow chargeover-api.md, "The envelope": ``{"code", "status", "message", "details",
+Envelopes follow docs/chargeover-api.md, "The envelope": ``{"code", "status", "message", "details",
 "response"}`` with ``response`` false on 400/401, null on 404. The broken bodies (a proxy's HTML
 page, a gzip bomb, an 8 MiB 201, a raw response head) are built here once and reused. This module
 does no I/O and decides nothing about when a fault happens.
@@ -32,7 +32,9 @@ __all__ = [
 ]
 
 JSON: Final = "application/json"
+#: docs/chargeover-api.md, "Base URL and auth": the documented 401 text of a missing header.
 AUTH_MISSING: Final = "Invalid or incorrect authorization [Missing (basic) authorization header.]"
+# invented: the wrong-credentials text is not recorded; it keeps the documented shape.
 AUTH_WRONG: Final = "Invalid or incorrect authorization [Invalid username or password.]"
 
 _REASONS: Final = {
@@ -105,7 +107,7 @@ def http_date(unix: float) -> str:
 
 
 def retry_after_value(spec: str) -> str | None:
-    """The ``Retry-After`` header a ``429@V`` fault sends (faults.md, F14).
+    """The ``Retry-After`` header a ``429@V`` fault sends (docs/faults.md, F14).
 
     Args:
         spec: ``V``: ``none`` (no header), ``date+N`` / ``date-N`` (an HTTP-date N seconds
@@ -133,7 +135,7 @@ def seconds_header(wait: float) -> str:
     return str(max(1, math.ceil(wait)))
 
 
-# A proxy's error page: long, styled, scripted, not JSON (faults.md, F13).
+# A proxy's error page: long, styled, scripted, not JSON (docs/faults.md, F13).
 _HTML_PAGE: Final = (
     "<!DOCTYPE html>\n<html><head><title>@CODE@ @REASON@</title>\n<style>\n"
     + "body { font-family: sans-serif; margin: 4em; color: #333 } .x { display: none }\n" * 40
@@ -147,7 +149,7 @@ _HTML_PAGE: Final = (
 
 
 def html_page(code: int, reason: str) -> str:
-    """A proxy's long error page (the ``502_html`` / ``504_html`` faults, F13).
+    """A proxy's long error page (the ``502_html`` / ``504_html`` faults, docs/faults.md F13).
 
     Args:
         code: The status code.
@@ -161,7 +163,7 @@ def html_page(code: int, reason: str) -> str:
 
 @functools.cache
 def oversized_body(size: int = 8 << 20) -> bytes:
-    """A 201 envelope padded to ``size`` bytes (the ``oversized_201`` fault, F20).
+    """A 201 envelope padded to ``size`` bytes (the ``oversized_201`` fault, docs/faults.md F20).
 
     Args:
         size: The body size in bytes.
@@ -176,7 +178,9 @@ def oversized_body(size: int = 8 << 20) -> bytes:
 
 @functools.cache
 def gzip_bomb(inflated: int = 100 << 20) -> bytes:
-    """A small gzip body that inflates to ``inflated`` bytes (the ``gzip_bomb_201`` fault, F20).
+    """A small gzip body that inflates to ``inflated`` bytes (docs/faults.md F20).
+
+    The body of the ``gzip_bomb_201`` fault.
 
     Args:
         inflated: The inflated size (at least 100 MiB by default).
