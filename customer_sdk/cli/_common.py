@@ -53,7 +53,7 @@ EXIT_INTERRUPTED: Final = 130
 """Stopped by SIGINT or SIGTERM (128 + SIGINT, the shells' convention)."""
 
 # `--sandbox` defaults: a server limit, a client paced just under it, and a few faults of the
-# kinds faults.md lists (cut connections, 5xx before and after the commit, a cut 201, lookups
+# kinds docs/faults.md lists (cut connections, 5xx before and after the commit, a cut 201, lookups
 # that lag the write, a rare 429), so that a demo shows throttling and retries being handled and
 # still finishes in seconds. Every 429 pauses all workers for its Retry-After (1 s here), so
 # 429s are kept rare. `--sandbox-rate`, `--rate`/`--adaptive` and `--faults` override them.
@@ -243,6 +243,7 @@ class Stopper:
             self._installed.append(sig)
 
     def _on_signal(self, sig: int, task: asyncio.Future[Any]) -> None:
+        """Run by the event loop on a signal: cancel ``task`` the first time, ignore repeats."""
         if self.signalled is None:
             self.signalled = sig
             task.cancel()

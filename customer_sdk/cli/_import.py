@@ -64,8 +64,9 @@ async def cmd_import(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
             fail(f"cannot write the report {args.report}: {exc.strerror or exc}")
     try:
         ledger = RowLedger(args.file, args.format, args.shard, report)
-        run = _ImportRun(args, ledger, out, err)
-        return await (run.dry_run() if args.dry_run else run.run())
+        if args.dry_run:
+            return _dry_run(ledger, out)
+        return await _ImportRun(args, ledger, out, err).run()
     finally:
         if report is not None:
             report.close()
@@ -100,6 +101,34 @@ def check_import_args(args: argparse.Namespace) -> None:
         fail("--journal and --report must be different files")
 
 
+def _dry_run(ledger: RowLedger, out: IO[str]) -> int:
+    """Validate every row and report the invalid ones; nothing is sent, no client is opened.
+
+    Args:
+        ledger: The rows to validate (and the report to write).
+        out: Where the dry run's table goes.
+
+    Returns:
+        0 when every row is valid, else 1.
+    """
+    started = time.monotonic()
+    valid = 0
+    for row in ledger.rows():
+        if row.wire is None:
+            ledger.reject(row)
+        else:
+            valid += 1
+    rejected = ledger.tally.counts["rejected"]
+    table = [
+        ("rows read", f"{valid + rejected:,}"),
+        ("valid", f"{valid:,}"),
+        ("rejected", f"{rejected:,}"),
+        ("elapsed", f"{time.monotonic() - started:.1f} s"),
+    ]
+    out.write(format_table("Dry run: nothing was sent", table) + notes(ledger, None, ()))
+    return EXIT_OK if ledger.tally.all_ok else EXIT_FAILED
+
+
 class _ImportRun:
     """One run of ``customer-sdk import`` after its options were checked.
 
@@ -123,32 +152,11 @@ class _ImportRun:
         """Count retries by what they do (resend, lookup, retry) for the summary."""
         self.retries[event.action] += 1
 
-    async def dry_run(self) -> int:
-        """Validate every row and report the invalid ones; nothing is sent.
+    async def run(self) -> int:
+        """Lock the journal, open the client and import.
 
         Returns:
-            0 when every row is valid, else 1.
-        """
-        started = time.monotonic()
-        ledger = self.ledger
-        valid = 0
-        for row in ledger.rows():
-            if row.wire is None:
-                ledger.reject(row)
-            else:
-                valid += 1
-        rejected = ledger.tally.counts["rejected"]
-        table = [
-            ("rows read", f"{valid + rejected:,}"),
-            ("valid", f"{valid:,}"),
-            ("rejected", f"{rejected:,}"),
-            ("elapsed", f"{time.monotonic() - started:.1f} s"),
-        ]
-        self.out.write(format_table("Dry run: nothing was sent", table) + notes(ledger, None, ()))
-        return EXIT_OK if ledger.tally.all_ok else EXIT_FAILED
-
-    async def run(self) -> int:
-        """Lock the journal, open the client, import; returns the exit status.
+            The exit status (see :func:`~customer_sdk.cli._import_summary.exit_status`).
 
         Raises:
             UsageError: The journal is locked, belongs to another input or is not a journal;
@@ -242,11 +250,13 @@ class _ImportRun:
         tally = self.ledger.tally
 
         async def consume() -> None:
+            """Record every result; leaving ``async with`` closes the job however it ends."""
             async with job:
                 async for result in job:
                     self.ledger.record(result)
 
         async def redraw() -> None:
+            """Redraw the line until cancelled (``tick`` decides when a plain line is due)."""
             pause = TTY_REDRAW if progress.tty else min(a.progress_interval / 4, 0.5)
             while True:
                 await asyncio.sleep(pause)

@@ -95,6 +95,17 @@ class RowLedger:
     def rows(self) -> Iterator[Row]:
         """The file's rows that belong to this shard, valid or not, in file order.
 
+        Sharding (``--shard i/n``) splits one file among ``n`` processes, on one host or many,
+        with no coordinator: every process reads the whole file and keeps the rows whose
+        :func:`~customer_sdk._rows.shard_of` is ``i``. That is a sha256 of the row's
+        ``external_key`` (of its line number when it has none), so every process agrees on
+        every row, the shards are disjoint and together they cover the file. A row's shard
+        depends on its key, not its position, so editing the file between runs moves no keyed
+        row to another shard; but the file's sha256 is the job id, so a journal refuses an
+        edited file anyway. Each shard is its own job with its own ``--journal``
+        (:func:`job_fingerprint`, :func:`~customer_sdk.cli._common.journal_lock`), and the
+        processes share the account's rate limit only if given one ``--redis``.
+
         Yields:
             Each row of the shard (every row without ``--shard``).
 
@@ -103,9 +114,6 @@ class RowLedger:
         """
         shard = self.shard
         for row in read_rows(self.path, self.fmt):
-            # Every process of a sharded import reads the whole file and keeps its own share:
-            # shard_of hashes the external_key (sha256, the same in every process), so the
-            # shards are disjoint and together cover every row without any coordination.
             if shard is None or shard_of(row, shard[1]) == shard[0]:
                 yield row
 
