@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import csv
 import fcntl
@@ -18,7 +19,8 @@ from pathlib import Path
 
 import pytest
 
-from customer_sdk.cli import main
+from customer_sdk import cli
+from customer_sdk.cli import build_parser, main
 from customer_sdk.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -154,6 +156,35 @@ def test_python_dash_m_works() -> None:
     done = subprocess.run(_cli("--version"), capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert done.stdout.startswith("customer-sdk ")
+
+
+def test_every_option_of_every_command_has_a_help_text() -> None:
+    """`--help` explains every option and argument of every command, none is left bare."""
+    parser = build_parser()
+    commands = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    bare = [
+        f"{name} {action.dest}"
+        for name, sub in commands.choices.items()
+        for action in sub._actions
+        if not action.help
+    ]
+    assert sorted(commands.choices) == ["create", "import", "sandbox"]
+    assert bare == []
+
+
+def test_the_package_keeps_the_names_cli_py_exported() -> None:
+    """`customer_sdk.cli` still exports every name the single-module cli.py did."""
+    before = {
+        "EXIT_AUTH": 3,
+        "EXIT_FAILED": 1,
+        "EXIT_INTERRUPTED": 130,
+        "EXIT_OK": 0,
+        "EXIT_USAGE": 2,
+    }
+    assert {name: getattr(cli, name) for name in before} == before
+    assert {"build_parser", "main", "redis_budget_name"} <= set(cli.__all__)
+    assert cli.main is main
+    assert issubclass(cli.UsageError, Exception)
 
 
 # --- imports into a sandbox ------------------------------------------------------------------

@@ -1,0 +1,137 @@
+"""How an import ends: why it stopped, the lines under its summary table, and its exit status.
+
+Pure functions of what the run counted: nothing here reads rows, sends requests or handles
+signals (see :mod:`customer_sdk.cli._import` for that), and the tables themselves are drawn by
+:mod:`customer_sdk._progress`.
+"""
+
+from __future__ import annotations
+
+import signal
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import attrs
+
+from customer_sdk._progress import Tally, scrub
+from customer_sdk.cli._common import (
+    EXIT_AUTH,
+    EXIT_FAILED,
+    EXIT_INTERRUPTED,
+    EXIT_OK,
+    reason,
+)
+from customer_sdk.cli._import_rows import RowLedger
+from customer_sdk.errors import AuthenticationError, PermissionDeniedError
+
+if TYPE_CHECKING:  # the sandbox (aiohttp.web) is imported only when --sandbox asks for it
+    from customer_sdk.sandbox import Sandbox
+
+__all__ = ["Stop", "exit_status", "notes", "summary_extra"]
+
+
+@attrs.frozen
+class Stop:
+    """Why an import stopped before every row of its input had a result.
+
+    Attributes:
+        message: One line for the user (scrubbed of secrets when shown).
+        signal: The signal that stopped it (SIGINT, SIGTERM), or None when the job stopped on
+            an authentication or permission failure.
+    """
+
+    message: str
+    signal: int | None = None
+
+    @classmethod
+    def by_signal(cls, signum: int, journal: Path | None) -> Stop:
+        """A stop by SIGINT/SIGTERM; with a journal the message says how to resume.
+
+        Args:
+            signum: The signal received.
+            journal: The ``--journal`` path, or None.
+
+        Returns:
+            The stop.
+        """
+        message = f"interrupted by {signal.Signals(signum).name}"
+        if journal is not None:
+            message += "; re-run with the same --journal to resume"
+        return cls(message, signum)
+
+    @classmethod
+    def by_auth(cls, error: AuthenticationError | PermissionDeniedError) -> Stop:
+        """A stop because the account refused the credentials: every other row would fail too.
+
+        Args:
+            error: The job's error (raised after ``max_auth_failures`` refusals in a row).
+
+        Returns:
+            The stop.
+        """
+        return cls(f"{reason(error)} (check CHARGEOVER_USERNAME / CHARGEOVER_PASSWORD)")
+
+
+def exit_status(tally: Tally, stop: Stop | None) -> int:
+    """The import's exit status.
+
+    The most severe fact wins: an authentication stop (3) means no row could have succeeded
+    and the credentials need fixing; an interruption (130) means the run is incomplete whatever
+    its rows did so far; otherwise 1 when any row was rejected, unknown or failed, else 0.
+
+    Args:
+        tally: The rows counted.
+        stop: Why the run stopped early, or None when it read its whole input.
+
+    Returns:
+        :data:`EXIT_AUTH`, :data:`EXIT_INTERRUPTED`, :data:`EXIT_FAILED` or :data:`EXIT_OK`.
+    """
+    if stop is not None:
+        return EXIT_AUTH if stop.signal is None else EXIT_INTERRUPTED
+    return EXIT_OK if tally.all_ok else EXIT_FAILED
+
+
+def summary_extra(retries: Counter[str], sandbox: Sandbox | None) -> list[tuple[str, str]]:
+    """The summary table's extra lines: retries by kind, and the embedded sandbox's counters.
+
+    Args:
+        retries: Retries counted by action (``resend``, ``lookup``, ``retry``).
+        sandbox: The embedded sandbox, or None.
+
+    Returns:
+        ``(label, value)`` pairs; none for a run without retries or sandbox.
+    """
+    extra: list[tuple[str, str]] = []
+    if retries:
+        how = ", ".join(f"{n} {k}" for k, n in sorted(retries.items()))
+        extra.append(("retries", f"{sum(retries.values()):,} ({how})"))
+    if sandbox is not None:
+        c = sandbox.counters
+        extra.append(("sandbox: faults injected", f"{c['faulted']:,}"))
+        extra.append(("sandbox: 429s sent", f"{c['throttled']:,}"))
+        extra.append(("sandbox: customers stored", f"{len(sandbox.customers):,}"))
+    return extra
+
+
+def notes(ledger: RowLedger, stop: Stop | None, secrets: tuple[str, ...]) -> str:
+    """The lines printed under the summary: where the report went, why the job stopped.
+
+    Args:
+        ledger: The run's rows (its report, and its unfinished count after a stop).
+        stop: Why the run stopped early, or None.
+        secrets: Values to mask in the stop message.
+
+    Returns:
+        Zero or more lines, each ending with a newline.
+    """
+    text = ""
+    if ledger.report is not None:
+        text += f"failures report: {ledger.report.path} ({ledger.report.lines} lines)\n"
+    if stop is not None:
+        text += f"stopped: {scrub(stop.message, secrets)}\n"
+        text += (
+            f"unfinished: {ledger.unfinished:,} rows were read but have no result; "
+            "rows after them were not read\n"
+        )
+    return text
