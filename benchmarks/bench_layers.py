@@ -80,10 +80,10 @@ def layers(
         assert orjson.loads(resp.body)["response"]["id"]
 
     async def create_wire(i: int) -> None:
-        assert (await client.customers._create_wire(payload(i), None)).id
+        assert (await client.customers._create_wire(payload(i), None)).customer_id
 
     async def create(i: int) -> None:
-        assert (await client.customers.create(**payload(i))).id
+        assert (await client.customers.create(**payload(i))).customer_id
 
     async def create_many(start: int, n: int) -> None:
         rows = (payload(i) for i in range(start, start + n))

@@ -771,7 +771,7 @@ class BulkJob:
                 row.index,
                 row.key,
                 RowOutcome.CREATED if created.created else RowOutcome.EXISTED,
-                created.id,
+                created.customer_id,
                 None,
             )
 

@@ -573,7 +573,11 @@ class Customers:
         except ChargeOverError as exc:
             return await _CreateCall(self, key, request, run).run(exc)
         return CreatedCustomer(
-            id=cid, created=True, attempts=run.requests, location=location, external_key=key
+            customer_id=cid,
+            created=True,
+            attempts=run.requests,
+            location=location,
+            external_key=key,
         )
 
 
@@ -596,7 +600,7 @@ class _CreateCall:
 
     def _result(self, cid: int, created: bool, location: str | None) -> CreatedCustomer:
         return CreatedCustomer(
-            id=cid,
+            customer_id=cid,
             created=created,
             attempts=self._run.requests,
             location=location,

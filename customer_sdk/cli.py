@@ -798,7 +798,7 @@ async def _cmd_create(args: argparse.Namespace, out: IO[str], err: IO[str]) -> i
         except ChargeOverError as exc:
             err.write(f"error: {_reason(exc)}\n")
             return EXIT_FAILED
-    out.write(f"{'created' if created.created else 'existed'} {created.id}\n")
+    out.write(f"{'created' if created.created else 'existed'} {created.customer_id}\n")
     return EXIT_OK
 
 
