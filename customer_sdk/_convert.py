@@ -28,7 +28,7 @@ from cattrs.gen.typeddicts import make_dict_structure_fn
 from customer_sdk._fields import ACCEPTED_NAMES, FIELD_KINDS, CustomerFields
 from customer_sdk.errors import FieldError, ValidationError
 
-__all__ = ["UNKNOWN", "CheckedWire", "converter", "structure_wire"]
+__all__ = ["UNKNOWN", "CheckedWire", "converter", "structure_set", "structure_wire"]
 
 UNKNOWN: Final = "unknown field (send it through extra= if intended)"
 _CONTROL_MSG: Final = "must not contain CR, LF or NUL characters"
@@ -245,12 +245,31 @@ def structure_wire(values: Mapping[Any, Any], *, owned: bool = False) -> dict[st
         unset = True
     if unset:  # dropped up front: a None would fail its hook
         values = _drop_unset(values, owned)
+    if not ACCEPTED_NAMES.issuperset(values):
+        structure_set(values)  # names the problems with the fields too, if there are any
+        raise ValidationError(_unknown(values))
+    return structure_set(values)
+
+
+def structure_set(values: dict[str, Any]) -> dict[str, Any]:
+    """Validate a model's set fields (known names, no ``None``) into a new wire dict.
+
+    The model's own entry to :func:`structure_wire`, without the two checks its attributes
+    make needless (unset values, unknown names).
+
+    Args:
+        values: Field name to value, every name a field or ``extra``, no value ``None``.
+
+    Returns:
+        The wire JSON object.
+
+    Raises:
+        ValidationError: Listing every problem, each with its path, in wire order.
+    """
     try:
         wire = _structure_fields(values, CustomerFields)
     except ClassValidationError as exc:
         raise _errors(exc, values) from None
-    if not ACCEPTED_NAMES.issuperset(values):
-        raise ValidationError(_unknown(values))
     if "extra" in wire:
         wire.update(wire.pop("extra"))  # its hook refused keys that shadow a field
     return wire

@@ -15,7 +15,7 @@ from typing import Any
 
 import attrs
 
-from customer_sdk._convert import CheckedWire, converter, structure_wire
+from customer_sdk._convert import CheckedWire, converter, structure_set, structure_wire
 from customer_sdk._fields import (
     ACCEPTED_NAMES,
     BOOL_FIELDS,
@@ -164,10 +164,10 @@ class CustomerCreate:
     _wire: dict[str, Any] = attrs.field(init=False, eq=False, hash=False, repr=False)
 
     def __attrs_post_init__(self) -> None:
-        # __dict__ holds exactly the fields, in wire order; unset ones are left out here so
-        # the converter sees what a mapping would give it.
+        # __dict__ holds exactly the fields, in wire order (no unknown name can be in it);
+        # the unset ones are left out, as the converter wants.
         given = {n: v for n, v in vars(self).items() if v is not None}
-        object.__setattr__(self, "_wire", structure_wire(given, owned=True))
+        object.__setattr__(self, "_wire", structure_set(given))
 
     def __repr__(self) -> str:
         # Personal data (names, e-mails, addresses) must not land in logs through a repr:
