@@ -93,7 +93,7 @@ class Sdk:
     async def one(self, i: int) -> None:
         """Create one customer."""
         created = await self.client.customers.create(**payload(i))
-        assert created.id
+        assert created.customer_id
 
     async def close(self) -> None:
         """Close the client."""
@@ -108,7 +108,7 @@ class SdkModel(Sdk):
     async def one(self, i: int) -> None:
         """Create one customer."""
         created = await self.client.customers.create(CustomerCreate(**payload(i)))
-        assert created.id
+        assert created.customer_id
 
 
 @attrs.define

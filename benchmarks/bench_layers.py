@@ -82,10 +82,10 @@ def layers(
 
     async def create_wire(i: int) -> None:
         wire = payload(i)
-        assert (await engine.create(orjson.dumps(wire), wire["external_key"])).id
+        assert (await engine.create(orjson.dumps(wire), wire["external_key"])).customer_id
 
     async def create(i: int) -> None:
-        assert (await client.customers.create(**payload(i))).id
+        assert (await client.customers.create(**payload(i))).customer_id
 
     async def create_many(start: int, n: int) -> None:
         rows = (payload(i) for i in range(start, start + n))

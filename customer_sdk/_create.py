@@ -80,7 +80,7 @@ def created_result(
         The result.
     """
     return CreatedCustomer(
-        id=cid, created=created, attempts=run.requests, location=location, external_key=key
+        customer_id=cid, created=created, attempts=run.requests, location=location, external_key=key
     )
 
 

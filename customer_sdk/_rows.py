@@ -2,8 +2,9 @@
 
 Each record becomes a :class:`Row`: its line number in the file, its ``external_key`` as read,
 and either the validated wire dict or every problem found (a conversion that failed, an unknown
-column, anything :func:`customer_sdk._models.wire_from_mapping` refuses). A bad record is a value,
-never an exception: the caller reports it and carries on, so no row is lost silently. The one
+column, anything the SDK's one converter, :func:`customer_sdk._convert.structure_wire`,
+refuses). A row is validated once, here. A bad record is a value, never an exception: the
+caller reports it and carries on, so no row is lost silently. The one
 record that ends the read is a CSV record the csv module cannot parse at all (it cannot find the
 next record after it): its error says that nothing after it was read.
 
@@ -27,7 +28,8 @@ from typing import IO, Any, Final, Literal
 import attrs
 import orjson
 
-from customer_sdk._models import BOOL_FIELDS, FIELD_NAMES, INT_FIELDS, wire_from_mapping
+from customer_sdk._convert import CheckedWire, structure_wire
+from customer_sdk._fields import BOOL_FIELDS, FIELD_NAMES, INT_FIELDS
 from customer_sdk.errors import FieldError, ValidationError
 
 __all__ = [
@@ -67,7 +69,9 @@ class Row:
         line: The 1-based line of the file where the record starts, counting LF line ends
             as editors and ``grep -n`` do (a CSV record may span lines inside quotes).
         key: The record's ``external_key`` as read, or None when it has none.
-        wire: The validated wire dict ready to send, or None when the record is invalid.
+        wire: The validated wire dict ready to send (a read-only
+            :class:`~customer_sdk._convert.CheckedWire`, which ``create_many`` does not
+            validate again), or None when the record is invalid.
         errors: Every problem with the record (empty when ``wire`` is set).
     """
 
@@ -255,9 +259,11 @@ def _make_row(line: int, values: Mapping[str, Any], extra: list[FieldError]) -> 
     fields, errors = convert_fields(values)
     errors = extra + errors
     try:
-        wire = wire_from_mapping(fields)
+        # The one validation of the row (the cells are typed values by now): the result is
+        # a CheckedWire, which the bulk job's wire_of() passes on without checking it again.
+        wire = CheckedWire(structure_wire(fields, owned=True))
     except ValidationError as exc:
-        # Problems the conversion already named are not repeated by the model's check.
+        # Problems the conversion already named are not repeated by the converter.
         named = {e.path for e in errors}
         errors += [e for e in exc.errors if e.path not in named]
         wire = None

@@ -191,7 +191,7 @@ async def test_bulk_sends_ceil_n_over_25_requests_and_reports_items_per_row(
     async with client_for(sb) as client:
         existing = await client.customers.create(rows[10])
         gone = await client.customers.create(rows[50])
-        sb.delete(gone.id)
+        sb.delete(gone.customer_id)
         before = sb.counters.copy()
         job = client.customers.create_many(rows, concurrency=1, batch_size=25)
         async with job:
@@ -200,7 +200,10 @@ async def test_bulk_sends_ceil_n_over_25_requests_and_reports_items_per_row(
     assert bulk_calls == math.ceil(103 / 25)
     assert sb.counters["create"] == before["create"]  # no single create at all
     assert sb.counters["lookup"] - before["lookup"] == 2  # one per failed item
-    assert (results[10].outcome, results[10].customer_id) == (RowOutcome.EXISTED, existing.id)
+    assert (results[10].outcome, results[10].customer_id) == (
+        RowOutcome.EXISTED,
+        existing.customer_id,
+    )
     assert results[50].outcome is RowOutcome.REJECTED
     assert isinstance(results[50].error, ExternalKeyReservedError)
     others = [r for i, r in results.items() if i not in (10, 50)]

@@ -82,7 +82,7 @@ async def test_create_sends_exactly_the_set_fields(
     """A 201 gives id, created, attempts and Location; the body is the set fields in UTF-8."""
     async with make_client(server.base_url, sleeps) as client:
         created = await client.customers.create(company="Jürgen GmbH", external_key="k1")
-    assert (created.id, created.created, created.attempts) == (1, True, 1)
+    assert (created.customer_id, created.created, created.attempts) == (1, True, 1)
     assert created.location == f"{server.base_url}/api/v3/customer/1"
     (ex,) = server.received
     assert ex.body == '{"company":"Jürgen GmbH","external_key":"k1"}'.encode()
@@ -179,7 +179,7 @@ async def test_connect_failure_is_resent(sleeps: Sleeps) -> None:
         mocked.post(url, status=201, payload=s.envelope(201, {"id": 9}))
         async with make_client("http://127.0.0.1:9", sleeps) as client:
             created = await client.customers.create(company="A")
-    assert (created.id, created.attempts) == (9, 2)
+    assert (created.customer_id, created.attempts) == (9, 2)
     assert len(sleeps.calls) == 1
 
 
@@ -256,7 +256,7 @@ async def test_created_but_unreadable_is_looked_up_never_resent(
     server.get_script.append(lambda ex: ex.respond(200, s.envelope(200, [])))  # lagging once
     async with make_client(server.base_url, sleeps) as client:
         created = await client.customers.create(company="A", external_key="cut-1")
-    assert (created.id, created.created) == (1, False)
+    assert (created.customer_id, created.created) == (1, False)
     assert server.count("POST") == 1
     assert server.count("GET") == 2
 
@@ -303,7 +303,7 @@ async def test_duplicate_key_400_returns_the_existing_customer(
     server.customers["dup"] = {"external_key": "dup", "customer_id": 77, "company": "Old"}
     async with make_client(server.base_url, sleeps) as client:
         created = await client.customers.create(company="A", external_key="dup")
-    assert (created.id, created.created) == (77, False)
+    assert (created.customer_id, created.created) == (77, False)
 
 
 async def test_400_for_a_key_nobody_has_is_key_reserved(

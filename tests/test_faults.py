@@ -183,7 +183,7 @@ async def test_f1_refused_connection_is_resent_and_makes_one_row() -> None:
     assert (created.created, created.attempts) == (True, 2)
     assert [(type(e.error), e.action) for e in events] == [(ConnectError, "resend")]
     assert wire(sb) == (1, 0)
-    assert_one_row(sb, "f1", created.id)
+    assert_one_row(sb, "f1", created.customer_id)
 
 
 async def test_f2_connect_timeout_is_resent_and_makes_one_row() -> None:
@@ -223,7 +223,7 @@ async def test_f2_connect_timeout_is_resent_and_makes_one_row() -> None:
         (ConnectError, "connect timed out", "resend")
     ]
     assert wire(sb) == (1, 0)
-    assert_one_row(sb, "f2", created.id)
+    assert_one_row(sb, "f2", created.customer_id)
 
 
 # --- F3: TLS -------------------------------------------------------------------------------------
@@ -251,7 +251,7 @@ async def test_f3_untrusted_certificate_fails_once_without_retry() -> None:
         async with client_for(sb.base_url, ssl_context=trusting) as client:
             created = await client.customers.create(company="Acme", external_key="f3")
         assert wire(sb) == (1, 0)
-        assert_one_row(sb, "f3", created.id)
+        assert_one_row(sb, "f3", created.customer_id)
 
 
 # --- F4-F6, F12, F13, F21: ambiguous failures, reconciled by key ----------------------------------
@@ -289,7 +289,7 @@ async def test_ambiguous_failure_before_commit_is_looked_up_then_resent(fault: s
         assert (created.created, created.attempts) == (True, 3)
         assert [e.action for e in events] == ["lookup"]
         assert wire(sb) == (2, 1)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
     if fault.endswith("_html"):
         # F13: a proxy's HTML page becomes a short message with the markup stripped.
         error = events[0].error
@@ -307,7 +307,7 @@ async def test_ambiguous_failure_after_commit_is_found_without_a_resend(fault: s
             created = await client.customers.create(company="Acme", external_key="k")
         assert (created.created, created.attempts) == (False, 2)
         assert wire(sb) == (1, 1)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 @pytest.mark.parametrize("fault", BEFORE_COMMIT + AFTER_COMMIT + UNREADABLE_201)
@@ -414,7 +414,7 @@ async def test_f6_stale_keep_alive_connection_is_reconciled() -> None:
         assert [e.action for e in events] == ["lookup"]
         assert (created.created, created.attempts) == (True, 3)
         assert wire(sb) == (1, 2)  # the dropped POST never arrived; 2 lookups (ours + the probe)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 # --- F7 / F8: timeouts and deadlines -----------------------------------------------------------
@@ -436,7 +436,7 @@ async def test_f7_read_timeout_then_commit_before_lookup_is_found() -> None:
             created = await client.customers.create(company="Acme", external_key="k")
         assert (created.created, created.attempts) == (False, 2)
         assert wire(sb) == (1, 1)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 async def test_f7_read_timeout_then_commit_after_the_resend_stays_one_row() -> None:
@@ -456,10 +456,10 @@ async def test_f7_read_timeout_then_commit_after_the_resend_stays_one_row() -> N
             await asyncio.sleep(max(0.0, stalled.time + sb.stall_seconds - time.monotonic()))
             found = await client.customers.find_by_external_key("k")
         assert found is not None
-        assert found.customer_id == created.id
+        assert found.customer_id == created.customer_id
         assert sb.audit[0].committed == 0
         assert wire(sb) == (2, 2)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 async def test_f8_policy_deadline_mid_flight_surfaces_outcome_unknown() -> None:
@@ -517,7 +517,7 @@ async def test_created_but_unreadable_201_is_settled_by_lookup_only(fault: str) 
             created = await client.customers.create(company="Acme", external_key="k")
         assert (created.created, created.attempts) == (False, 2)
         assert wire(sb) == (1, 1)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 # --- F14 / F15: throttling ----------------------------------------------------------------------
@@ -567,7 +567,7 @@ async def test_f14_retry_after_is_waited_or_falls_back_to_backoff(
             assert event.error.retry_after == wait  # the server's value, as parsed
         assert sb.counters["throttled"] == 1
         assert wire(sb) == (2, 0)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 async def test_f14_retry_after_above_the_cap_fails_fast_and_pauses_at_the_cap() -> None:
@@ -586,7 +586,7 @@ async def test_f14_retry_after_above_the_cap_fails_fast_and_pauses_at_the_cap() 
         assert 9.0 < wait <= 10.0
         assert created.attempts == 1
         assert wire(sb) == (2, 0)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 async def test_f15_429s_without_retry_after_back_off_with_jitter() -> None:
@@ -603,7 +603,7 @@ async def test_f15_429s_without_retry_after_back_off_with_jitter() -> None:
         assert len(set(vt.waits)) == 5
         assert sb.counters["throttled"] == 5
         assert wire(sb) == (6, 0)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 async def test_f15_a_burst_over_the_server_rate_is_spread_by_jitter() -> None:
@@ -632,7 +632,7 @@ async def test_f15_a_burst_over_the_server_rate_is_spread_by_jitter() -> None:
         assert wire(sb) == (16 + throttled, 0)
         assert len(sb.customers) == 16
         for i, r in enumerate(results):
-            assert [c["customer_id"] for c in rows(sb, f"b{i}")] == [r.id]
+            assert [c["customer_id"] for c in rows(sb, f"b{i}")] == [r.customer_id]
 
 
 @pytest.mark.parametrize("initial_rate", [None, 200.0])
@@ -667,15 +667,15 @@ async def test_f16_duplicate_of_a_pre_existing_customer_returns_it() -> None:
         async with client_for(sb.base_url) as client:
             first = await client.customers.create(company="Old", external_key="k")
             again = await client.customers.create(company="New", external_key="k")
-        assert (first.created, again.created, again.id, again.attempts) == (
+        assert (first.created, again.created, again.customer_id, again.attempts) == (
             True,
             False,
-            first.id,
+            first.customer_id,
             2,
         )
         assert [e.status for e in sb.audit if e.kind == "create"] == [201, 400]
         assert wire(sb) == (2, 1)
-        assert_one_row(sb, "k", first.id)
+        assert_one_row(sb, "k", first.customer_id)
         assert rows(sb, "k")[0]["company"] == "Old"
 
 
@@ -693,7 +693,7 @@ async def test_f16_duplicate_of_our_own_earlier_attempt_returns_it() -> None:
         assert (again.created, again.attempts) == (False, 2)
         assert [e.status for e in sb.audit if e.kind == "create"] == [503, 400]
         assert wire(sb) == (2, 1)
-        assert_one_row(sb, "k", again.id)
+        assert_one_row(sb, "k", again.customer_id)
 
 
 async def test_f17_server_validation_400_is_not_retried_and_keeps_its_message() -> None:
@@ -718,7 +718,7 @@ async def test_f17_key_of_a_deleted_customer_is_reported_as_reserved() -> None:
     async with Sandbox(username=USER, password=PASSWORD) as sb:
         async with client_for(sb.base_url) as client:
             first = await client.customers.create(company="Acme", external_key="k")
-            sb.delete(first.id)
+            sb.delete(first.customer_id)
             with pytest.raises(ExternalKeyReservedError) as info:
                 await client.customers.create(company="Acme", external_key="k")
         assert info.value.external_key == "k"
@@ -852,7 +852,9 @@ async def test_f20_hostile_body_is_cut_at_the_cap_with_bounded_memory(
     assert (created.created, created.attempts) == (False, 2)
     seen = report.result()
     assert seen["audit"] == [["create", 201, fault, 1], ["lookup", 200, None, 0]]
-    assert [(c["customer_id"], c["external_key"]) for c in seen["customers"]] == [(created.id, "k")]
+    assert [(c["customer_id"], c["external_key"]) for c in seen["customers"]] == [
+        (created.customer_id, "k")
+    ]
 
 
 async def test_f20_control_without_the_cap_the_whole_body_is_read() -> None:
@@ -895,7 +897,7 @@ async def test_f22_a_failing_lookup_is_retried_until_it_answers(
         assert created.created is resent
         assert created.attempts == 1 + lookups + resent
         assert wire(sb) == (1 + resent, lookups)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 async def test_f22_a_reset_lookup_costs_one_request_per_attempt() -> None:
@@ -938,7 +940,7 @@ async def test_f23_lagging_lookup_leads_to_duplicate_400_then_found() -> None:
             ("lookup", 200, None),
         ]
         assert wire(sb) == (2, 2)
-        assert_one_row(sb, "k", created.id)
+        assert_one_row(sb, "k", created.customer_id)
 
 
 @pytest.mark.parametrize("auth", ["basic", "signature"])
@@ -951,7 +953,7 @@ async def test_f23_reconcile_round_trips_a_hard_key_under_either_auth(auth: str)
             created = await client.customers.create(company="Acme", external_key=key)
         assert (created.created, created.attempts) == (False, 4)
         assert wire(sb) == (2, 2)
-        assert_one_row(sb, key, created.id)
+        assert_one_row(sb, key, created.customer_id)
 
 
 # --- F24: cancellation -----------------------------------------------------------------------

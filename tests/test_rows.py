@@ -389,3 +389,26 @@ def test_cr_only_line_ends_number_rows_by_cr(tmp_path: Path) -> None:
     path.write_bytes(b'external_key,company\rk1,Co\r\rk2,"Two\rLines"\rk3,Co\r')
     rows = list(read_rows(path))
     assert [(r.line, r.key) for r in rows] == [(2, "k1"), (4, "k2"), (6, "k3")]
+
+
+def test_a_row_is_validated_once_and_the_job_trusts_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A row's wire is a read-only CheckedWire; the bulk job takes it without checking again."""
+    from customer_sdk import _models
+    from customer_sdk._bulk._intake import prepare
+    from customer_sdk._convert import CheckedWire
+
+    [row] = list(read_rows(_csv(tmp_path, "external_key,company\nk1,Co\n")))
+    assert type(row.wire) is CheckedWire
+
+    def checked_again(*_: object, **__: object) -> dict[str, object]:
+        raise AssertionError("the row was validated a second time")
+
+    monkeypatch.setattr(_models, "structure_wire", checked_again)
+    prepared, rejected = prepare(0, row.wire)
+    assert rejected is None
+    assert prepared is not None
+    assert prepared.wire is row.wire
+    with pytest.raises(AssertionError, match="second time"):
+        prepare(1, dict(row.wire))  # a plain dict is checked

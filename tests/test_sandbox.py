@@ -327,8 +327,8 @@ async def test_signature_auth_accepted(sb: Sandbox) -> None:
         created = await c.customers.create(company="Acme", external_key="a b,c:d/é")
         found = await c.customers.find_by_external_key("a b,c:d/é")
         assert found is not None
-        assert found.customer_id == created.id
-        assert (await c.customers.get(created.id)).company == "Acme"
+        assert found.customer_id == created.customer_id
+        assert (await c.customers.get(created.customer_id)).company == "Acme"
 
 
 @pytest.mark.parametrize("case", ["stale", "future", "forged", "tampered_body", "other_url"])
@@ -469,7 +469,10 @@ KEYS = [
 async def test_keys_round_trip_through_the_client(sb: Sandbox) -> None:
     r"""Keys with , : \\ / % # & + spaces, non-ASCII and 1 KB length are found exactly."""
     async with client(sb) as c:
-        ids = {key: (await c.customers.create(company="Co", external_key=key)).id for key in KEYS}
+        ids = {
+            key: (await c.customers.create(company="Co", external_key=key)).customer_id
+            for key in KEYS
+        }
         for key in KEYS:
             found = await c.customers.find_by_external_key(key)
             assert found is not None, key
@@ -1206,7 +1209,7 @@ async def test_serves_https_with_a_given_context() -> None:
     async with Sandbox(ssl_context=server_ctx) as sb:
         assert sb.base_url.startswith("https://127.0.0.1:")
         async with client(sb, ssl_context=client_ctx) as c:
-            assert (await c.customers.create(company="A", external_key="k")).id == 1
+            assert (await c.customers.create(company="A", external_key="k")).customer_id == 1
             assert await c.customers.find_by_external_key("k") is not None
 
 
@@ -1226,5 +1229,5 @@ async def test_sustains_concurrent_clients() -> None:
         results = await asyncio.gather(
             *(c.customers.create(company=f"C{i}", external_key=f"k{i}") for i in range(400))
         )
-        assert sorted(r.id for r in results) == list(range(1, 401))
+        assert sorted(r.customer_id for r in results) == list(range(1, 401))
         assert len(sb.customers) == 400 == sb.counters["committed"]

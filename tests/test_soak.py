@@ -118,7 +118,7 @@ async def test_soak_keyed_creates_lose_nothing_and_duplicate_nothing() -> None:
         for i in range(N):
             stored = sb.by_key(f"soak-{i}")
             assert stored is not None
-            assert stored["customer_id"] == results[i].id
+            assert stored["customer_id"] == results[i].customer_id
         assert sum(e.committed for e in sb.audit) == N
         reconciled = sum(1 for r in results.values() if not r.created)
         assert reconciled > 0  # after-commit faults were settled by lookup
@@ -159,7 +159,7 @@ async def test_soak_keyless_creates_are_never_sent_twice() -> None:
             assert customer["company"] not in companies, "a payload was stored twice"
             companies[customer["company"]] = cid
         for i, r in results.items():
-            assert companies[f"Keyless {i}"] == r.id
+            assert companies[f"Keyless {i}"] == r.customer_id
         # The customers nobody was told about are exactly the after-commit faults' commits,
         # and each belongs to a call that was reported unknown.
         untold = set(companies) - {f"Keyless {i}" for i in results}
@@ -232,7 +232,7 @@ async def test_soak_every_fault_at_once_still_one_row_per_key() -> None:
         for i in range(n):
             stored = sb.by_key(f"m-{i}")
             assert stored is not None, described
-            assert stored["customer_id"] == results[i].id
+            assert stored["customer_id"] == results[i].customer_id
         # Stalled creates commit late, or not at all once their key is taken: never a second row.
         assert len(sb.customers) == n, described
         assert faults["stall"] > 0

@@ -22,7 +22,7 @@ async def test_client_creates_in_the_sandbox(chargeover_sandbox, chargeover_clie
     SEEN.append(chargeover_sandbox.base_url)
     created = await chargeover_client.customers.create(company="Acme", external_key="k-1")
     assert created.created is True
-    assert chargeover_sandbox.by_key("k-1")["customer_id"] == created.id
+    assert chargeover_sandbox.by_key("k-1")["customer_id"] == created.customer_id
     assert chargeover_sandbox.counters["committed"] == 1
 
 

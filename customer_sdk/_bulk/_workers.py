@@ -129,7 +129,7 @@ class Workers:
                 row.index,
                 row.key,
                 RowOutcome.CREATED if created.created else RowOutcome.EXISTED,
-                created.id,
+                created.customer_id,
                 None,
             )
 

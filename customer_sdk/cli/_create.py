@@ -73,5 +73,5 @@ async def cmd_create(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
         except ChargeOverError as exc:
             err.write(f"error: {reason(exc)}\n")
             return EXIT_FAILED
-    out.write(f"{'created' if created.created else 'existed'} {created.id}\n")
+    out.write(f"{'created' if created.created else 'existed'} {created.customer_id}\n")
     return EXIT_OK

@@ -13,7 +13,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
 
-from customer_sdk._models import (
+from customer_sdk._fields import (
     BOOL_FIELDS,
     DELIVERY_FIELDS,
     FIELD_NAMES,

@@ -1,0 +1,270 @@
+"""The customer as ChargeOver reads it back: a typed, frozen, lenient model.
+
+Every documented field of the customer object is a typed attribute. The field list comes from
+ChargeOver's own SDKs: the read model ``CustomerResult`` of the official C# SDK
+(github.com/chargeover/chargeover_csharp, ``src/ChargeOver.Wrapper/Models/CustomerResult.cs``)
+and the recorded ``GET /api/v3/customer/35`` of the official Ruby SDK's VCR cassette
+(github.com/chargeover/chargeover_ruby, ``test/fixtures/invoice_customer.yml``), plus every create
+field (``docs/chargeover-api.md``, "POST /api/v3/customer"), which the object echoes back.
+
+The object read back is wide and loose (``docs/chargeover-api.md``, "Looking customers up"), so
+the hooks here never raise: ids of ``0`` or ``null`` become None, ``no_procfees: 0`` becomes
+False, both datetime forms parse, numbers given as strings are read, and anything this model
+does not name is kept in ``extra``. They are registered on the SDK's one converter.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import warnings
+from collections.abc import Callable, Mapping
+from decimal import Decimal, InvalidOperation
+from types import MappingProxyType
+from typing import Any, Final
+
+import attrs
+from cattrs.gen import make_dict_structure_fn, override
+
+from customer_sdk._convert import converter
+from customer_sdk._fields import FIELD_NAMES
+
+__all__ = ["Customer"]
+
+
+def _id(value: object, _: object = None) -> int | None:
+    number = _count(value)
+    return number or None  # ChargeOver writes 0 for "no id"
+
+
+def _count(value: object, _: object = None) -> int | None:
+    if type(value) is int:
+        return value
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value)
+    return None
+
+
+def _flag(value: object, _: object = None) -> bool | None:
+    if type(value) is bool:
+        return value
+    if type(value) is int:
+        return bool(value)  # no_procfees comes back as the number 0 (chargeover-api.md)
+    text = value.strip().lower() if isinstance(value, str) else None
+    return text in {"1", "true"} if text in {"0", "1", "true", "false"} else None
+
+
+def _text(value: object, _: object = None) -> str | None:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, int | float) and type(value) is not bool:
+        return str(value)  # a phone or postcode sent back as a number
+    return None
+
+
+def _key(value: object, _: object = None) -> str | None:
+    return value if isinstance(value, str) and value else None  # "" is no key
+
+
+def _money(value: object, _: object = None) -> Decimal | None:
+    if type(value) is bool or not isinstance(value, int | float | str):
+        return None
+    try:
+        number = Decimal(str(value).strip())
+    except InvalidOperation:
+        return None
+    return number if number.is_finite() else None
+
+
+def _datetime(value: object, _: object = None) -> dt.datetime | None:
+    # Both "2015-03-19 08:55:33" and "2026-03-10T01:01:49-05:00" occur (chargeover-api.md).
+    if isinstance(value, str) and value and not value.startswith("0000"):
+        try:
+            return dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return None
+
+
+def _tags(value: object, _: object = None) -> tuple[str, ...]:
+    if isinstance(value, list | tuple):
+        return tuple(str(t) for t in value)
+    if isinstance(value, str):
+        return tuple(t.strip() for t in value.split(",") if t.strip())
+    return ()
+
+
+def _frozen(value: object, _: object = None) -> Mapping[str, Any]:
+    return MappingProxyType(dict(value) if isinstance(value, Mapping) else {})
+
+
+@attrs.frozen(kw_only=True)
+class Customer:
+    """A customer as read back from ChargeOver: every documented field, typed; nothing lost.
+
+    Attribute names are the wire names. Fields absent from the object are None (``tags``: an
+    empty tuple). Money fields are :class:`~decimal.Decimal`. Any field this model does not
+    name is kept, untouched, in ``extra``, so a newer API never loses data. The repr shows
+    only ``customer_id`` and ``external_key``: the rest is personal data.
+    """
+
+    # Identity and the create fields, echoed back.
+    customer_id: int | None = None
+    parent_customer_id: int | None = None
+    external_key: str | None = None
+    company: str | None = None
+    language_id: int | None = None
+    currency_id: int | None = None
+    class_id: int | None = None
+    admin_id: int | None = None
+    campaign_id: int | None = None
+    campaign_details: str | None = None
+    superuser_username: str | None = None
+    superuser_email: str | None = None
+    superuser_name: str | None = None
+    superuser_first_name: str | None = None
+    superuser_last_name: str | None = None
+    superuser_phone: str | None = None
+    bill_addr1: str | None = None
+    bill_addr2: str | None = None
+    bill_addr3: str | None = None
+    bill_city: str | None = None
+    bill_state: str | None = None
+    bill_postcode: str | None = None
+    bill_country: str | None = None
+    ship_addr1: str | None = None
+    ship_addr2: str | None = None
+    ship_addr3: str | None = None
+    ship_city: str | None = None
+    ship_state: str | None = None
+    ship_postcode: str | None = None
+    ship_country: str | None = None
+    custom_1: str | None = None
+    custom_2: str | None = None
+    custom_3: str | None = None
+    custom_4: str | None = None
+    custom_5: str | None = None
+    custom_6: str | None = None
+    custom_7: str | None = None
+    custom_8: str | None = None
+    custom_9: str | None = None
+    custom_10: str | None = None
+    custom_11: str | None = None
+    custom_12: str | None = None
+    custom_13: str | None = None
+    custom_14: str | None = None
+    custom_15: str | None = None
+    custom_16: str | None = None
+    custom_17: str | None = None
+    custom_18: str | None = None
+    custom_19: str | None = None
+    custom_20: str | None = None
+    brand_id: int | None = None
+    terms_id: int | None = None
+    no_taxes: bool | None = None
+    no_dunning: bool | None = None
+    no_latefees: bool | None = None
+    no_procfees: bool | None = None
+    invoice_delivery: str | None = None
+    dunning_delivery: str | None = None
+    tax_ident: str | None = None
+    tags: tuple[str, ...] = ()
+    # Read-only: set by ChargeOver.
+    token: str | None = None
+    superuser_id: int | None = None
+    superuser_token: str | None = None
+    custtype_id: int | None = None
+    display_as: str | None = None
+    bill_block: str | None = None
+    bill_notes: str | None = None
+    ship_block: str | None = None
+    ship_notes: str | None = None
+    currency_symbol: str | None = None
+    currency_iso4217: str | None = None
+    terms_name: str | None = None
+    terms_days: int | None = None
+    admin_name: str | None = None
+    admin_email: str | None = None
+    total: Decimal | None = None
+    balance: Decimal | None = None
+    paid: Decimal | None = None
+    url_self: str | None = None
+    url_paymethodlink: str | None = None
+    customer_status_id: int | None = None
+    customer_status_name: str | None = None
+    customer_status_str: str | None = None
+    customer_status_state: str | None = None
+    write_datetime: dt.datetime | None = None
+    write_ipaddr: str | None = None
+    mod_datetime: dt.datetime | None = None
+    mod_ipaddr: str | None = None
+    extra: Mapping[str, Any] = attrs.field(factory=lambda: MappingProxyType({}))
+
+    def __repr__(self) -> str:
+        # Personal data (names, e-mails, addresses) must not land in logs through a repr.
+        return f"Customer(customer_id={self.customer_id!r}, external_key={self.external_key!r})"
+
+    @property
+    def fields(self) -> Mapping[str, Any]:
+        """Deprecated: the create-side fields that are set, by wire name.
+
+        Read the attributes instead (``customer.bill_city``).
+        """
+        warnings.warn(
+            "Customer.fields is deprecated: read the attributes (customer.bill_city) instead",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        values = ((name, getattr(self, name)) for name in FIELD_NAMES)
+        return {name: value for name, value in values if value is not None and value != ()}
+
+    @classmethod
+    def from_wire(cls, obj: Mapping[str, Any]) -> Customer:
+        """Build a customer from the JSON object ChargeOver returned (never raises).
+
+        Args:
+            obj: One customer object from a GET response.
+
+        Returns:
+            The parsed customer.
+        """
+        return converter.structure(obj, cls)
+
+
+def _read_hook(name: str, hint: object) -> Callable[[object, object], object]:
+    """The lenient hook of one attribute, by its type (and ``external_key`` by name)."""
+    if name == "external_key":
+        return _key
+    by_type: dict[object, Callable[[object, object], object]] = {
+        int | None: _id if name.endswith("_id") else _count,
+        bool | None: _flag,
+        Decimal | None: _money,
+        dt.datetime | None: _datetime,
+        tuple[str, ...]: _tags,
+        Mapping[str, Any]: _frozen,
+    }
+    return by_type.get(hint, _text)
+
+
+attrs.resolve_types(Customer)
+_FIELDS: Final = attrs.fields(Customer)
+_NAMES: Final = frozenset(a.name for a in _FIELDS) - {"extra"}
+_HOOKS: Final[dict[str, Any]] = {
+    a.name: override(struct_hook=_read_hook(a.name, a.type)) for a in _FIELDS
+}
+_structure_customer = make_dict_structure_fn(
+    Customer,
+    converter,
+    _cattrs_forbid_extra_keys=False,
+    _cattrs_detailed_validation=False,
+    **_HOOKS,
+)
+
+
+def _structure(obj: object, _: object) -> Customer:
+    values = obj if isinstance(obj, Mapping) else {}
+    extra = {k: v for k, v in values.items() if k not in _NAMES}
+    known = {k: v for k, v in values.items() if k in _NAMES}
+    return _structure_customer({**known, "extra": extra}, Customer)
+
+
+converter.register_structure_hook(Customer, _structure)
