@@ -9,21 +9,19 @@ answers deciphered by :mod:`customer_sdk._protocol`, sent and retried by the eng
 
 from __future__ import annotations
 
-import ipaddress
 import logging
 import os
 import ssl
 from collections.abc import AsyncIterable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, Final, Literal, Self
-from urllib.parse import urlsplit
 
 import aiohttp
 import orjson
 
-from customer_sdk import _protocol as proto
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
 from customer_sdk._bulk import BulkJob
+from customer_sdk._config import check_settings, normalise_base
 from customer_sdk._engine import Engine
 from customer_sdk._models import (
     CreatedCustomer,
@@ -41,43 +39,6 @@ __all__ = ["ChargeOverClient", "Customers"]
 
 logger: Final = logging.getLogger("customer_sdk")
 _USER_AGENT: Final = "customer-sdk-python"
-
-
-def _normalise_base(base_url: str | None, instance: str | None, allow_insecure: bool) -> str:
-    """Turn ``https://acme.chargeover.com[/api/v3][/]`` or an instance name into the base."""
-    if (base_url is None) == (instance is None):
-        raise ConfigurationError("give exactly one of base_url and instance")
-    if instance is not None:
-        if not instance or not instance.replace("-", "").isalnum():
-            raise ConfigurationError(f"instance must be a ChargeOver subdomain, got {instance!r}")
-        return f"https://{instance}.chargeover.com"
-    assert base_url is not None
-    parts = urlsplit(base_url.strip())
-    if parts.scheme not in {"http", "https"} or not parts.hostname:
-        raise ConfigurationError("base_url must be an absolute http(s) URL")
-    if parts.username is not None or parts.password is not None:
-        # Userinfo would put a secret into every URL we log or sign.
-        raise ConfigurationError("base_url must not contain credentials; pass username/password")
-    if parts.query or parts.fragment:
-        raise ConfigurationError("base_url must not have a query or fragment")
-    if parts.scheme == "http" and not allow_insecure and not _is_loopback(parts.hostname):
-        raise ConfigurationError(
-            "plain http:// to a non-loopback host sends credentials in clear; "
-            "use https or pass allow_insecure=True"
-        )
-    path = parts.path.rstrip("/")
-    if path.endswith(proto.API_PREFIX):  # users paste the endpoint URL shown in ChargeOver
-        path = path[: -len(proto.API_PREFIX)]
-    return f"{parts.scheme}://{parts.netloc}{path}"
-
-
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
 
 
 class ChargeOverClient:
@@ -126,25 +87,18 @@ class ChargeOverClient:
         allow_insecure: bool = False,
         max_response_bytes: int = 1 << 20,
     ) -> None:
-        problems = []
-        if not username:
-            problems.append("username is empty")
-        if not password:
-            problems.append("password is empty")
-        if any(c in username + password for c in "\r\n\x00"):
-            problems.append("credentials must not contain CR, LF or NUL")
-        if auth == "basic" and ":" in username:
-            problems.append("a Basic-auth username cannot contain ':'")
-        if auth not in {"basic", "signature"}:
-            problems.append(f"auth must be 'basic' or 'signature', got {auth!r}")
-        if not timeout > 0 or not connect_timeout > 0:
-            problems.append("timeouts must be > 0")
-        if max_connections < 1:
-            problems.append("max_connections must be >= 1")
-        if ssl_context is False and not allow_insecure:
-            problems.append("ssl_context=False disables TLS verification; pass allow_insecure=True")
-        if problems:
-            raise ConfigurationError("; ".join(problems))
+        check_settings(
+            username=username,
+            password=password,
+            auth=auth,
+            timeout=timeout,
+            connect_timeout=connect_timeout,
+            max_connections=max_connections,
+            max_response_bytes=max_response_bytes,
+            tls_off=ssl_context is False,
+            allow_insecure=allow_insecure,
+        )
+        base = normalise_base(base_url, instance, allow_insecure)
         auth_scheme: Auth = (
             BasicAuth(username, password) if auth == "basic" else SignatureAuth(username, password)
         )
@@ -168,7 +122,7 @@ class ChargeOverClient:
             max_response_bytes=max_response_bytes,
         )
         self._engine = Engine(
-            base_url=_normalise_base(base_url, instance, allow_insecure),
+            base_url=base,
             transport=transport,
             auth=auth_scheme,
             limiter=shared,
@@ -310,7 +264,7 @@ class Customers:
 
         Pass a :class:`CustomerCreate`, a mapping of wire fields, or the fields as keywords
         (``create(company="Acme", external_key="k-1")``). Failures are handled by class
-        (faults.md): a failure that proves nothing was sent is resent; a 429 waits for its
+        (docs/faults.md): a failure that proves nothing was sent is resent; a 429 waits for its
         ``Retry-After``; an ambiguous failure (reset, timeout, 5xx, a cut 201) is reconciled by
         looking the ``external_key`` up — found means done (``created=False``), not found means
         safe to send again. Without an ``external_key`` an ambiguous failure is never resent.
