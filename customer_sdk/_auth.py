@@ -41,8 +41,8 @@ class Auth(Protocol):
 class BasicAuth:
     """HTTP Basic with the API username (public key) and password (private key).
 
-    chargeover-api.md, "Base URL and auth": the current, documented scheme. The header is the same
-    for every request, so it is computed once.
+    docs/chargeover-api.md, "Base URL and auth": the current, documented scheme. The header is
+    the same for every request, so it is computed once.
 
     Args:
         username: The API username.
@@ -76,7 +76,7 @@ class BasicAuth:
 class SignatureAuth:
     """ChargeOver's legacy HMAC-SHA256 signature, still used by the official PHP SDK.
 
-    chargeover-api.md, "Signature auth": the message is
+    docs/chargeover-api.md, "Signature auth": the message is
     ``public || lower(full URL incl. query) || nonce || unix seconds || body`` (body empty for a
     GET, the trailing ``||`` kept), signed with the private key, lowercase hex.
 

@@ -201,7 +201,7 @@ class CreateCall:
         outcome = proto.classify(exc)
         if outcome is Outcome.NOT_SENT or outcome is Outcome.THROTTLED:
             if self._sender.too_long(exc):
-                # Retry-After above the cap: a single call fails fast (faults.md F14).
+                # Retry-After above the cap: a single call fails fast (docs/faults.md F14).
                 if self._may_exist:
                     raise self._unknown(exc, "create not confirmed") from exc
                 raise exc
@@ -221,7 +221,7 @@ class CreateCall:
             return await self._look_now(exc)
         if outcome is Outcome.REJECTED and isinstance(exc, BadRequestError) and self.key:
             # A 400 on a keyed create may be a duplicate key (ours or older): the message text
-            # is undocumented, so decide by lookup (chargeover-api.md, "Errors").
+            # is undocumented, so decide by lookup (docs/chargeover-api.md, "Errors").
             if not self._may_exist:
                 found = await self._lookup()
                 if found is not None:

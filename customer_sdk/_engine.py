@@ -109,7 +109,7 @@ class Engine:
     def too_long(self, exc: ChargeOverError) -> bool:
         """Whether ``exc`` is a 429 whose ``Retry-After`` is above the policy's cap.
 
-        A single call told to wait that long fails fast rather than hang (faults.md F14).
+        A single call told to wait that long fails fast rather than hang (docs/faults.md F14).
 
         Args:
             exc: A failed attempt's error.
@@ -141,7 +141,7 @@ class Engine:
             await self.limiter.acquire()
         headers: CIMultiDict[str] | None = None
         if self._signs:
-            # A signature covers the exact URL and body of each request (chargeover-api.md,
+            # A signature covers the exact URL and body of each request (docs/chargeover-api.md,
             # "Base URL and auth"), so it cannot be a session default like Basic auth.
             headers = CIMultiDict(
                 Authorization=self.auth.header(request.method, request.url, request.body)
@@ -150,7 +150,7 @@ class Engine:
         if remaining is not None and remaining <= 0:
             # The limiter's wait (a shared queue, a long Retry-After pause) spent the call's
             # deadline. Sending now with no time left would turn a clean "not sent" into an
-            # ambiguous outcome (faults.md) for nothing.
+            # ambiguous outcome (docs/faults.md) for nothing.
             raise ConnectError("the call's deadline passed before the request could be sent")
         run.requests += 1
         debug = logger.isEnabledFor(logging.DEBUG)
@@ -300,7 +300,7 @@ class Engine:
         """One ``POST /api/v3/_bulk`` call, resent only while nothing can have been stored.
 
         Args:
-            payloads: Up to 25 create bodies (chargeover-api.md, "Bulk").
+            payloads: Up to 25 create bodies (docs/chargeover-api.md, "Bulk").
             run: The call's budget.
 
         Returns:
@@ -308,7 +308,7 @@ class Engine:
 
         Raises:
             ChargeOverError: The call's failure once it may not be resent; the caller settles
-                each row by its class (faults.md).
+                each row by its class (docs/faults.md).
         """
         request = proto.bulk_request(self.base_url, payloads)
 

@@ -1,7 +1,7 @@
 """The create fields of a customer: one TypedDict, and every table derived from it.
 
 :class:`CustomerFields` is the single list of what ``POST /api/v3/customer`` takes, in wire order,
-with each field's type (``docs/chargeover-api.md``, "POST /api/v3/customer", taken from
+with each field's type (``docs/chargeover-api.md``, "Create", taken from
 ChargeOver's "Create a customer" page). The kind tables below are computed from it, so the
 converter's hooks, the CSV reader's columns, the sandbox's server-side checks and the model
 cannot disagree about a field. This module imports nothing of the SDK.
@@ -106,7 +106,7 @@ def _kind(name: str, hint: object) -> str:
     if args == {Delivery}:
         return "delivery"
     if hint is str or args == {str}:
-        # The two text fields with rules of their own (chargeover-api.md: company is required
+        # The two text fields with rules of their own (docs/chargeover-api.md: company is required
         # and an empty external_key is no key at all; superuser_email must look like one).
         return {"company": "key", "external_key": "key", "superuser_email": "email"}.get(
             name, "str"

@@ -2,8 +2,8 @@
 
 Everything about the wire that is not moving bytes lives here: URLs, the ``where`` escaping, the
 envelope and all the ways it varies, status → exception mapping, ``Retry-After`` parsing and the
-failure classes of ``faults.md``. It does no I/O and knows nothing of aiohttp, so each rule is
-tested on plain values. Wire rules cite ``chargeover-api.md`` (the contract gathered from
+failure classes of ``docs/faults.md``. It does no I/O and knows nothing of aiohttp, so each rule is
+tested on plain values. Wire rules cite ``docs/chargeover-api.md`` (the contract gathered from
 ChargeOver's developer docs, https://developer.chargeover.com/apidocs/rest/).
 """
 
@@ -41,7 +41,7 @@ from customer_sdk.errors import (
 API_PREFIX: Final = "/api/v3"
 CUSTOMER_PATH: Final = f"{API_PREFIX}/customer"
 BULK_PATH: Final = f"{API_PREFIX}/_bulk"
-MAX_BULK: Final = 25  # chargeover-api.md, "Bulk": up to 25 requests in one call
+MAX_BULK: Final = 25  # docs/chargeover-api.md, "Bulk": up to 25 requests in one call
 MESSAGE_LIMIT: Final = 512
 
 
@@ -76,7 +76,7 @@ class HttpResponse(NamedTuple):
 
 
 class Outcome(enum.Enum):
-    """What the server may have done, per ``faults.md``; the retry action follows from it."""
+    """What the server may have done, per ``docs/faults.md``; the retry action follows from it."""
 
     NOT_SENT = "not sent"
     THROTTLED = "throttled"
@@ -92,7 +92,7 @@ class Outcome(enum.Enum):
 def escape_where_value(value: str) -> str:
     r"""Escape a value for a ``where`` clause: backslash, then ``,`` and ``:`` get a backslash.
 
-    chargeover-api.md, "Looking customers up": escape ``,`` and ``:`` inside a value with a
+    docs/chargeover-api.md, "Looking customers up": escape ``,`` and ``:`` inside a value with a
     backslash, then URL-encode. The backslash itself is escaped first so ``a\,b`` round-trips.
 
     Args:
@@ -135,7 +135,7 @@ def find_by_key_request(base: str, key: str) -> HttpRequest:
     """Build ``GET /api/v3/customer?where=external_key:EQUALS:{key}``.
 
     The query form is used rather than ``/customer/external_key:{key}`` because any key
-    round-trips through it, including ``/``, ``:``, ``,`` and non-ASCII (chargeover-api.md).
+    round-trips through it, including ``/``, ``:``, ``,`` and non-ASCII (docs/chargeover-api.md).
 
     Args:
         base: The normalised base URL.
@@ -274,7 +274,7 @@ def error_for(resp: HttpResponse) -> APIError:
 def parse_created(resp: HttpResponse) -> tuple[int, str | None]:
     """Decipher the answer to a create.
 
-    chargeover-api.md, "POST /api/v3/customer": success is HTTP 201 with ``response.id`` and a
+    docs/chargeover-api.md, "Create": success is HTTP 201 with ``response.id`` and a
     ``Location`` header. Any 2xx with an id is accepted.
 
     Args:
@@ -397,7 +397,7 @@ def _finite_non_negative(raw: str) -> float | None:
 
 
 def classify(exc: ChargeOverError) -> Outcome:
-    """The failure class of a create's failed attempt (faults.md's table).
+    """The failure class of a create's failed attempt (docs/faults.md's table).
 
     Args:
         exc: The SDK exception of the attempt.
@@ -442,10 +442,11 @@ class BulkItem(NamedTuple):
 def parse_bulk(resp: HttpResponse, count: int) -> list[BulkItem]:
     """Decipher the answer to ``POST /api/v3/_bulk``: one :class:`BulkItem` per request sent.
 
-    chargeover-api.md, "Bulk": the envelope's ``response._bulk`` is a list, in request order, of
-    per-item ``{"code", "status", "message", "response"}``; items succeed or fail on their own.
+    docs/chargeover-api.md, "Bulk": the envelope's ``response._bulk`` is a list, in request
+    order, of per-item ``{"code", "status", "message", "response"}``; items succeed or fail on
+    their own.
     Each item is mapped exactly as a single create's answer would be (its ``code`` standing in
-    for the HTTP status), so the caller can run the same failure classes (faults.md) per item.
+    for the HTTP status), so the caller can run the same failure classes (docs/faults.md) per item.
 
     Args:
         resp: The response.

@@ -5,7 +5,7 @@ ChargeOver's own SDKs: the read model ``CustomerResult`` of the official C# SDK
 (github.com/chargeover/chargeover_csharp, ``src/ChargeOver.Wrapper/Models/CustomerResult.cs``)
 and the recorded ``GET /api/v3/customer/35`` of the official Ruby SDK's VCR cassette
 (github.com/chargeover/chargeover_ruby, ``test/fixtures/invoice_customer.yml``), plus every create
-field (``docs/chargeover-api.md``, "POST /api/v3/customer"), which the object echoes back.
+field (``docs/chargeover-api.md``, "Create"), which the object echoes back.
 
 The object read back is wide and loose (``docs/chargeover-api.md``, "Looking customers up"), so
 the hooks here never raise: ids of ``0`` or ``null`` become None, ``no_procfees: 0`` becomes
@@ -48,7 +48,7 @@ def _flag(value: object, _: object = None) -> bool | None:
     if type(value) is bool:
         return value
     if type(value) is int:
-        return bool(value)  # no_procfees comes back as the number 0 (chargeover-api.md)
+        return bool(value)  # no_procfees comes back as the number 0 (docs/chargeover-api.md)
     text = value.strip().lower() if isinstance(value, str) else None
     return text in {"1", "true"} if text in {"0", "1", "true", "false"} else None
 
@@ -76,7 +76,7 @@ def _money(value: object, _: object = None) -> Decimal | None:
 
 
 def _datetime(value: object, _: object = None) -> dt.datetime | None:
-    # Both "2015-03-19 08:55:33" and "2026-03-10T01:01:49-05:00" occur (chargeover-api.md).
+    # Both "2015-03-19 08:55:33" and "2026-03-10T01:01:49-05:00" occur (docs/chargeover-api.md).
     if isinstance(value, str) and value and not value.startswith("0000"):
         try:
             return dt.datetime.fromisoformat(value)

@@ -74,7 +74,7 @@ class RetryPolicy:
     """How calls are retried. Immutable; derive variants with ``attrs.evolve``.
 
     Which failures are retried is not configurable: it follows from what the server may have
-    done (faults.md). A create is never sent blindly twice: after an ambiguous failure the next
+    done (docs/faults.md). A create is never sent blindly twice: after an ambiguous failure the next
     attempt looks the ``external_key`` up first.
 
     Args:
@@ -202,7 +202,7 @@ class Retrier:
             if run.requests >= policy.attempts:
                 return True
             remaining = run.remaining()
-            # A wait that would end past the deadline is not started (faults.md F8).
+            # A wait that would end past the deadline is not started (docs/faults.md F8).
             return remaining is not None and state.upcoming_sleep >= remaining
 
         def before_sleep(state: tenacity.RetryCallState) -> None:

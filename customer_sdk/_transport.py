@@ -2,7 +2,7 @@
 
 aiohttp's exceptions are translated here, in one place, into the SDK's transport errors. They are
 never chained: aiohttp's ``ClientResponseError`` repr prints the request headers, Authorization
-included (faults.md, "Secrets and hostile input"), so the SDK error is raised outside the
+included (docs/faults.md, "Secrets and hostile input"), so the SDK error is raised outside the
 ``except`` block and carries only the original's type name and a safe message. Redirects are
 never followed (aiohttp re-POSTs the body on a 307), cookies are never stored, and a response body
 is read up to a cap so an oversized or gzip-bomb body cannot exhaust memory. A request's total
@@ -30,7 +30,7 @@ from customer_sdk._protocol import HttpRequest, HttpResponse
 __all__ = ["AiohttpTransport"]
 
 _READ_CHUNK = 1 << 16
-# Every body the SDK sends is a JSON document (chargeover-api.md, "POST /api/v3/customer" and
+# Every body the SDK sends is a JSON document (docs/chargeover-api.md, "Create" and
 # "Bulk").
 _JSON: Final = "application/json"
 # A deadline this close is treated as reached: the loop may run a timer a hair early (it

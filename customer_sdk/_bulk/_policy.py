@@ -2,7 +2,7 @@
 
 Its limiter, its outage circuit, and its stop policy:
 
-- :class:`Circuit` (faults.md F26): after a run of consecutive outage-like failures (5xx,
+- :class:`Circuit` (docs/faults.md F26): after a run of consecutive outage-like failures (5xx,
   connection refused or reset, timeouts) across all workers, no worker sends anything; one
   probe (a harmless lookup) goes out at doubling intervals through tenacity, and the first
   answer that is not a 5xx releases every worker. Rows caught by the outage are reconciled by

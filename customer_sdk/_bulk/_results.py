@@ -160,7 +160,7 @@ def resumed_error() -> ChargeOverError:
     return errors.ConnectionLostError("the row was in flight when an earlier attempt stopped")
 
 
-# The refusals that stop a job after a few rows in a row (faults.md F18), and a TLS failure.
+# The refusals that stop a job after a few rows in a row (docs/faults.md F18), and a TLS failure.
 FATAL_TYPES = (errors.AuthenticationError, errors.PermissionDeniedError, errors.TLSError)
 
 
@@ -193,7 +193,7 @@ def judge(row: Row, exc: ChargeOverError) -> tuple[RowOutcome, bool, ChargeOverE
         if row.key is None:
             return RowOutcome.UNKNOWN, False, None
         if isinstance(exc, OutcomeUnknownError) and exc.created:
-            # A 2xx proved it was created (faults.md CREATED_ID_UNKNOWN): the next round only
+            # A 2xx proved it was created (docs/faults.md CREATED_ID_UNKNOWN): the next round only
             # looks it up, it never POSTs again.
             return RowOutcome.UNKNOWN, True, created_error()
         # It may exist: the next round looks the key up before sending anything.

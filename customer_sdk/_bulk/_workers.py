@@ -179,6 +179,6 @@ class Workers:
         if done:
             await outlet.finish(done)
         for r in rest:
-            # The item's own failure, handled as a single create's would be (faults.md):
+            # The item's own failure, handled as a single create's would be (docs/faults.md):
             # a keyed 400 is looked up, a 5xx reconciled, a 429 resent, a 401 stops.
             await outlet.finish([(r, await self._send_one(r, journaled=True))])

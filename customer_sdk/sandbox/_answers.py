@@ -86,7 +86,7 @@ def error_response(status: int, message: str, response: Any = False) -> web.Resp
         status: The HTTP status (the envelope's ``code`` too).
         message: The envelope's ``message``.
         response: The envelope's ``response``: false on a 4xx, as ChargeOver sends
-            (docs/chargeover-api.md, "The envelope, and how it varies"); None on a 5xx.
+            (docs/chargeover-api.md, "The envelope"); None on a 5xx.
 
     Returns:
         The response.

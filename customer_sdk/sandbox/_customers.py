@@ -47,7 +47,7 @@ def is_id(text: str) -> bool:
 
 
 def created_body(customer_id: int) -> bytes:
-    """The 201 body of a create (docs/chargeover-api.md, "POST /api/v3/customer — create").
+    """The 201 body of a create (docs/chargeover-api.md, "Create").
 
     Args:
         customer_id: The new customer's id.

@@ -47,7 +47,7 @@ class Endpoints:
             arrival: What the audit entry needs of the request.
 
         Returns:
-            The answer (docs/chargeover-api.md, "POST /api/v3/customer — create": a 201 with
+            The answer (docs/chargeover-api.md, "Create": a 201 with
             ``response.id`` and a ``Location`` header), broken as the fault says.
         """
         api = self._api
