@@ -1,6 +1,7 @@
 """A tiny scripted HTTP/1.1 server on raw sockets, for client tests that need real faults.
 
-Each request pops the next action of its kind (POST or GET) from a script; when a script is
+It answers ``POST /api/v3/customer``, ``POST /api/v3/_bulk`` and the ``where`` lookup. Each
+request pops the next action of its kind (POST or GET) from a script; when a script is
 empty the server answers normally from an in-memory store keyed by ``external_key``. Actions
 can cut a body, reset or close the connection, stall, or send garbage, which aioresponses
 cannot fake. Everything it received is recorded for assertions.
@@ -163,9 +164,12 @@ def redirect(code: int) -> Action:
     return act
 
 
-@attrs.define(eq=False)
+@attrs.define(eq=False, slots=False)
 class ScriptedServer:
-    """The server: scripts per method, a store, and a log of what it received."""
+    """The server: scripts per method, a store, and a log of what it received.
+
+    Not slotted, so a test may replace ``default_get`` or ``default_post`` on one instance.
+    """
 
     post_script: list[Action] = attrs.Factory(list)
     get_script: list[Action] = attrs.Factory(list)
@@ -193,8 +197,16 @@ class ScriptedServer:
         self.customers[str(data.get("external_key", f"nokey-{cid}"))] = {**data, "customer_id": cid}
         return cid
 
+    def count_path(self, prefix: str) -> int:
+        """Requests whose target starts with ``prefix``."""
+        return sum(1 for e in self.received if e.target.startswith(prefix))
+
     def default_post(self, ex: Exchange) -> None:
-        """201 with a new id, or 400 when the key is already taken."""
+        """201 with a new id, or 400 when the key is already taken; _bulk item by item."""
+        if ex.target.startswith("/api/v3/_bulk"):
+            items = [self.bulk_item(i["payload"]) for i in ex.json]
+            ex.respond(200, envelope(200, {"_bulk": items}))
+            return
         data = ex.json
         if data.get("external_key") in self.customers:
             ex.respond(400, envelope(400, False, "external key already in use"))
@@ -205,6 +217,12 @@ class ScriptedServer:
             envelope(201, {"id": cid}),
             headers={"Location": f"{self.base_url}/api/v3/customer/{cid}"},
         )
+
+    def bulk_item(self, payload: dict[str, Any]) -> dict[str, Any]:
+        """One _bulk item's answer: 201 with the new id, or 400 when its key is taken."""
+        if payload.get("external_key") in self.customers:
+            return {"code": 400, "status": "Error", "message": "in use", "response": False}
+        return {"code": 201, "status": "OK", "message": "", "response": {"id": self.store(payload)}}
 
     def default_get(self, ex: Exchange) -> None:
         """Answer the where=external_key:EQUALS:... query from the store."""

@@ -1,11 +1,21 @@
-"""Shared test set-up."""
+"""Shared test set-up: the fixtures every module may ask for (plain helpers: ``_helpers``)."""
 
 from __future__ import annotations
 
+import gc
+import socket
+import subprocess
+import time
+from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
 import aiohttp
-import aioresponses.core
+import pytest
+from aioresponses import aioresponses
+from aioresponses import core as aioresponses_core
+
+from tests import _scripted as s
+from tests._helpers import REDIS_SERVER, Sleeps, free_port
 
 
 class _NullStreamWriter:
@@ -24,4 +34,73 @@ class _CompatClientResponse(aiohttp.ClientResponse):
         super().__init__(*args, **kwargs)
 
 
-aioresponses.core.ClientResponse = _CompatClientResponse  # type: ignore[attr-defined]
+aioresponses_core.ClientResponse = _CompatClientResponse  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+def mocked() -> Iterator[aioresponses]:
+    """Aiohttp mocked for the test: register answers per URL, inspect ``mocked.requests``.
+
+    Every aiohttp session is patched while the test runs; a URL with no registered answer
+    fails with a connection error, so nothing leaves the process.
+    """
+    with aioresponses() as m:
+        yield m
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    """The recording sleep to inject into a retry policy."""
+    return Sleeps()
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[s.ScriptedServer]:
+    """A scripted loopback server (single creates, _bulk, lookups), stopped after the test."""
+    async with s.ScriptedServer() as srv:
+        yield srv
+
+
+@pytest.fixture
+def collect_garbage() -> Iterator[None]:
+    """Collect after the test so a leaked transport warns (an error) inside that test."""
+    yield
+    gc.collect()
+
+
+@pytest.fixture(scope="module")
+def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A throwaway redis-server on a free loopback port, stopped after the module."""
+    assert REDIS_SERVER is not None, "the module must skip without redis-server"
+    port = free_port()
+    workdir = tmp_path_factory.mktemp("redis")
+    proc = subprocess.Popen(
+        [
+            REDIS_SERVER,
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+            "--dir",
+            str(workdir),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+        yield f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import base64
 import itertools
 import logging
 import sqlite3
@@ -32,63 +31,10 @@ from customer_sdk import (
 )
 from customer_sdk._bulk import _policy as bulk
 from tests import _scripted as s
-
-USER, PASSWORD = "canary-user-bulk-5d1", "canary-pass-bulk-8e4"
-
-
-class Sleeps:
-    """A recording sleep: remembers each wait, waits for none."""
-
-    def __init__(self) -> None:
-        self.calls: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.calls.append(seconds)
-        await asyncio.sleep(0)
+from tests._helpers import PASSWORD, SECRETS, USER, Sleeps, keyed, make_client
 
 
-class BulkServer(s.ScriptedServer):
-    """The scripted server plus ``POST /api/v3/_bulk`` (each item stored or 400 on its own)."""
-
-    def default_post(self, ex: s.Exchange) -> None:
-        """Answer a _bulk call item by item; anything else as a single create."""
-        if not ex.target.startswith("/api/v3/_bulk"):
-            super().default_post(ex)
-            return
-        ex.respond(200, s.envelope(200, {"_bulk": [self.item(i["payload"]) for i in ex.json]}))
-
-    def item(self, payload: dict[str, Any]) -> dict[str, Any]:
-        """One item's answer: 201 with the new id, or 400 when its key is taken."""
-        if payload.get("external_key") in self.customers:
-            return {"code": 400, "status": "Error", "message": "in use", "response": False}
-        return {"code": 201, "status": "OK", "message": "", "response": {"id": self.store(payload)}}
-
-    def count_path(self, prefix: str) -> int:
-        """Requests whose target starts with ``prefix``."""
-        return sum(1 for e in self.received if e.target.startswith(prefix))
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[BulkServer]:
-    """A scripted loopback server with _bulk, stopped after the test."""
-    srv = BulkServer()
-    async with srv:
-        yield srv
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    """The recording sleep injected into the retry policy."""
-    return Sleeps()
-
-
-def make_client(base: str, sleeps: Sleeps, **kw: Any) -> ChargeOverClient:
-    """A client with canary credentials and a recording sleep."""
-    retry = kw.pop("retry", None) or RetryPolicy(sleep=sleeps)
-    return ChargeOverClient(base, username=USER, password=PASSWORD, retry=retry, **kw)
-
-
-def hold(server: BulkServer, n: int, seconds: float) -> tuple[list[s.Action], asyncio.Event]:
+def hold(server: s.ScriptedServer, n: int, seconds: float) -> tuple[list[s.Action], asyncio.Event]:
     """``n`` POST actions that stall; the event is set when the n-th stalled request arrived."""
     all_held = asyncio.Event()
 
@@ -98,11 +44,6 @@ def hold(server: BulkServer, n: int, seconds: float) -> tuple[list[s.Action], as
         await asyncio.sleep(seconds)
 
     return [stall] * n, all_held
-
-
-def keyed(n: int, prefix: str = "k") -> list[dict[str, Any]]:
-    """``n`` valid rows with keys ``{prefix}0`` ..."""
-    return [{"company": f"Co {i}", "external_key": f"{prefix}{i}"} for i in range(n)]
 
 
 async def collect(job: BulkJob) -> list[RowResult]:
@@ -129,7 +70,7 @@ def job_tasks() -> list[asyncio.Task[Any]]:
 
 
 async def test_every_row_gets_one_result_and_one_request(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """Each row is created once; results carry index, key and id; stats add up."""
     async with make_client(server.base_url, sleeps) as client:
@@ -144,7 +85,9 @@ async def test_every_row_gets_one_result_and_one_request(
     assert (stats.rows_read, stats.created, stats.done, stats.http_requests) == (40, 40, 40, 40)
 
 
-async def test_models_and_async_iterables_are_accepted(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_models_and_async_iterables_are_accepted(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
     """An async generator of CustomerCreate models works like a list of dicts."""
 
     async def rows() -> AsyncIterator[CustomerCreate]:
@@ -157,7 +100,9 @@ async def test_models_and_async_iterables_are_accepted(server: BulkServer, sleep
     assert all(r.outcome is RowOutcome.CREATED for r in results)
 
 
-async def test_an_existing_key_is_reported_existed(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_an_existing_key_is_reported_existed(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
     """A row whose key exists gives EXISTED with the existing id (400, then lookup)."""
     server.customers["k1"] = {"external_key": "k1", "customer_id": 99, "company": "Old"}
     async with make_client(server.base_url, sleeps) as client:
@@ -167,7 +112,9 @@ async def test_an_existing_key_is_reported_existed(server: BulkServer, sleeps: S
     assert got["k0"][0] is RowOutcome.CREATED
 
 
-async def test_bad_rows_are_results_naming_every_field(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_bad_rows_are_results_naming_every_field(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
     """Invalid rows become REJECTED with a ValidationError listing each field; none is sent."""
     rows: list[Any] = [
         {"company": "ok", "external_key": "g1"},
@@ -189,7 +136,9 @@ async def test_bad_rows_are_results_naming_every_field(server: BulkServer, sleep
     assert server.count("POST") == 2
 
 
-async def test_invalid_options_are_refused_up_front(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_invalid_options_are_refused_up_front(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
     """Bad concurrency, batch size, rate or rows raise ConfigurationError at once."""
     async with make_client(server.base_url, sleeps) as client:
         for kw in (
@@ -211,7 +160,7 @@ async def test_invalid_options_are_refused_up_front(server: BulkServer, sleeps: 
 
 
 async def test_input_is_read_lazily_through_a_bounded_queue(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """An endless generator: reading stays a bounded distance ahead of the results."""
     pulled = 0
@@ -237,7 +186,7 @@ async def test_input_is_read_lazily_through_a_bounded_queue(
 
 
 async def test_leaving_async_with_early_stops_every_worker(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """Breaking out and leaving ``async with`` leaves no task running."""
     actions, held = hold(server, 4, 5.0)
@@ -249,7 +198,9 @@ async def test_leaving_async_with_early_stops_every_worker(
         assert job_tasks() == []
 
 
-async def test_breaking_a_bare_async_for_stops_the_job(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_breaking_a_bare_async_for_stops_the_job(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
     """Outside ``async with``, a ``break`` still shuts the workers down."""
     async with make_client(server.base_url, sleeps) as client:
         job = client.customers.create_many(keyed(100), concurrency=4)
@@ -262,7 +213,7 @@ async def test_breaking_a_bare_async_for_stops_the_job(server: BulkServer, sleep
 
 
 async def test_cancelling_the_consumer_propagates_and_cleans_up(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """CancelledError from the consumer is not swallowed and the workers stop."""
     actions, held = hold(server, 4, 5.0)
@@ -283,7 +234,7 @@ async def test_cancelling_the_consumer_propagates_and_cleans_up(
 
 
 async def test_an_input_that_raises_stops_the_job_with_its_error(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """An exception from the caller's iterable ends the iteration with that exception."""
 
@@ -305,7 +256,7 @@ async def test_an_input_that_raises_stops_the_job_with_its_error(
     ("code", "error"), [(401, AuthenticationError), (403, PermissionDeniedError)]
 )
 async def test_repeated_auth_failures_stop_the_job(
-    server: BulkServer, sleeps: Sleeps, code: int, error: type[Exception]
+    server: s.ScriptedServer, sleeps: Sleeps, code: int, error: type[Exception]
 ) -> None:
     """After max_auth_failures 401/403 rows in a row the iterator raises; the rest are not sent."""
     server.post_script += [s.status(code)] * 1000
@@ -327,7 +278,9 @@ async def test_repeated_auth_failures_stop_the_job(
     assert job_tasks() == []
 
 
-async def test_auth_failures_not_in_a_row_do_not_stop(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_auth_failures_not_in_a_row_do_not_stop(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
     """A success between 401s resets the count: the job completes."""
     server.post_script += [s.status(401), s.status(401), s.ok, s.status(401), s.status(401)]
     async with make_client(server.base_url, sleeps) as client:
@@ -340,7 +293,7 @@ async def test_auth_failures_not_in_a_row_do_not_stop(server: BulkServer, sleeps
 
 
 async def test_no_secret_reaches_logs_results_or_the_journal(
-    server: BulkServer, sleeps: Sleeps, caplog: pytest.LogCaptureFixture, tmp_path: Path
+    server: s.ScriptedServer, sleeps: Sleeps, caplog: pytest.LogCaptureFixture, tmp_path: Path
 ) -> None:
     """Canary credentials appear in no log record, result error, repr or journal file."""
     caplog.set_level(logging.DEBUG)
@@ -354,14 +307,14 @@ async def test_no_secret_reaches_logs_results_or_the_journal(
     journal_bytes = b"".join(p.read_bytes() for p in tmp_path.iterdir())
     assert b"401" in journal_bytes  # the error text is there...
     assert PASSWORD.encode() not in journal_bytes  # ...but never a credential
-    assert base64.b64encode(f"{USER}:{PASSWORD}".encode()) not in journal_bytes
+    assert SECRETS[1].encode() not in journal_bytes
 
 
 # --- ambiguous single creates inside a job --------------------------------------------------
 
 
 async def test_ambiguous_rows_are_reconciled_not_duplicated(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """Reset after commit: keyed rows are found (EXISTED); a keyless row is UNKNOWN, not resent."""
     server.post_script += [s.reset(store=True)] * 3
@@ -381,7 +334,7 @@ async def test_ambiguous_rows_are_reconciled_not_duplicated(
 
 
 async def test_batches_go_through_bulk_in_ceil_n_over_size_calls(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """batch_size=25 sends 60 rows in 3 _bulk calls (one worker fills whole batches)."""
     async with make_client(server.base_url, sleeps) as client:
@@ -394,7 +347,9 @@ async def test_batches_go_through_bulk_in_ceil_n_over_size_calls(
     assert all(r.outcome is RowOutcome.CREATED and r.customer_id for r in results)
 
 
-async def test_each_bulk_item_is_settled_on_its_own(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_each_bulk_item_is_settled_on_its_own(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
     """Each _bulk item is settled as a single create's answer would be.
 
     201 created; keyed 400 found → existed, not found → rejected; 500 → looked up, resent;
@@ -408,7 +363,7 @@ async def test_each_bulk_item_is_settled_on_its_own(server: BulkServer, sleeps: 
         for n, item in enumerate(ex.json):
             payload = item["payload"]
             if n == 0:
-                items.append(server.item(payload))  # 201
+                items.append(server.bulk_item(payload))  # 201
             elif n in (1, 2):
                 items.append({"code": 400, "status": "Error", "message": "no", "response": False})
             elif n == 3:
@@ -456,7 +411,7 @@ async def test_each_bulk_item_is_settled_on_its_own(server: BulkServer, sleeps: 
 
 @pytest.mark.parametrize("stored", [True, False])
 async def test_an_ambiguous_batch_is_reconciled_item_by_item(
-    server: BulkServer, sleeps: Sleeps, stored: bool
+    server: s.ScriptedServer, sleeps: Sleeps, stored: bool
 ) -> None:
     """A _bulk call reset mid-way is reconciled row by row, never resent blindly.
 
@@ -484,7 +439,9 @@ async def test_an_ambiguous_batch_is_reconciled_item_by_item(
     assert server.count("GET") == 4  # one lookup per keyed row, none for the keyless one
 
 
-async def test_a_throttled_batch_is_sent_again_whole(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_a_throttled_batch_is_sent_again_whole(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
     """A 429 on a _bulk call stores nothing: the same batch goes again after the wait."""
     server.post_script.append(s.status(429, headers={"Retry-After": "1"}))
     async with make_client(server.base_url, sleeps) as client:
@@ -497,7 +454,7 @@ async def test_a_throttled_batch_is_sent_again_whole(server: BulkServer, sleeps:
 
 
 async def test_a_bulk_call_refused_whole_falls_back_to_single_creates(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """A 404/400 for the _bulk call itself (nothing stored): each row is created on its own."""
     server.post_script.append(s.status(404, "unknown endpoint"))
@@ -511,7 +468,7 @@ async def test_a_bulk_call_refused_whole_falls_back_to_single_creates(
 
 
 async def test_an_outage_holds_every_worker_and_probes_at_growing_intervals(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """All-503: after the threshold only probes go out, spaced 0.5, 1, 2, 4 s; then all resume.
 
@@ -563,7 +520,7 @@ async def test_an_outage_holds_every_worker_and_probes_at_growing_intervals(
     assert len(server.customers) == 30
 
 
-async def test_a_given_rate_uses_a_token_bucket(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_a_given_rate_uses_a_token_bucket(server: s.ScriptedServer, sleeps: Sleeps) -> None:
     """rate=R gives a TokenBucket(R); no rate gives the adaptive default."""
     async with make_client(server.base_url, sleeps) as client:
         job = client.customers.create_many([], rate=50.0, burst=5)
@@ -575,7 +532,7 @@ async def test_a_given_rate_uses_a_token_bucket(server: BulkServer, sleeps: Slee
 
 
 async def test_an_explicit_pause_gate_is_the_callers_choice(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """A client given limiter=PauseGate() gets no adaptive limiter added by create_many."""
     async with make_client(server.base_url, sleeps, limiter=PauseGate()) as client:
@@ -585,7 +542,7 @@ async def test_an_explicit_pause_gate_is_the_callers_choice(
 
 
 async def test_a_client_limiter_of_its_own_governs_alone_and_always_applies(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """With a caller-supplied limiter and no rate, the job adds none; that limiter is asked."""
     asked = 0
@@ -612,22 +569,29 @@ async def test_a_client_limiter_of_its_own_governs_alone_and_always_applies(
 
 
 def _states(path: Path) -> dict[int, str]:
+    """Each journal row's state, read on a connection of its own."""
     with sqlite3.connect(path) as conn:
         return dict(conn.execute("SELECT idx, state FROM rows").fetchall())
 
 
-async def test_a_row_is_durably_in_flight_before_its_request_arrives(
-    server: BulkServer, sleeps: Sleeps, tmp_path: Path
-) -> None:
-    """When the server sees a row's POST, another connection already reads it as in_flight."""
-    path = tmp_path / "j.db"
+def _states_seen_by_posts(server: s.ScriptedServer, path: Path, n: int) -> list[dict[int, str]]:
+    """Script the next ``n`` POSTs to snapshot the journal's states, then answer as usual."""
     seen: list[dict[int, str]] = []
 
     def check(ex: s.Exchange) -> None:
         seen.append(_states(path))
         server.default_post(ex)
 
-    server.post_script += [check] * 3
+    server.post_script += [check] * n
+    return seen
+
+
+async def test_a_row_is_durably_in_flight_before_its_request_arrives(
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """When the server sees a row's POST, another connection already reads it as in_flight."""
+    path = tmp_path / "j.db"
+    seen = _states_seen_by_posts(server, path, 3)
     async with make_client(server.base_url, sleeps) as client:
         await collect(client.customers.create_many(keyed(3), concurrency=1, journal=path))
     assert [snap[i] for i, snap in enumerate(seen)] == ["in_flight"] * 3
@@ -635,17 +599,11 @@ async def test_a_row_is_durably_in_flight_before_its_request_arrives(
 
 
 async def test_every_row_of_a_bulk_call_is_durably_in_flight_before_the_call_arrives(
-    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
 ) -> None:
     """When the server sees a _bulk call, another connection reads each of its rows in_flight."""
     path = tmp_path / "j.db"
-    seen: list[dict[int, str]] = []
-
-    def check(ex: s.Exchange) -> None:
-        seen.append(_states(path))
-        server.default_post(ex)
-
-    server.post_script += [check] * 2
+    seen = _states_seen_by_posts(server, path, 2)
     async with make_client(server.base_url, sleeps) as client:
         await collect(
             client.customers.create_many(keyed(8), concurrency=1, batch_size=4, journal=path)
@@ -658,7 +616,7 @@ async def test_every_row_of_a_bulk_call_is_durably_in_flight_before_the_call_arr
 
 
 async def test_a_resumed_job_skips_done_rows_and_reconciles_in_flight_ones(
-    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
 ) -> None:
     """A re-run yields done rows as resumed and reconciles in-flight ones.
 
@@ -700,7 +658,7 @@ async def test_a_resumed_job_skips_done_rows_and_reconciles_in_flight_ones(
 
 
 async def test_a_journal_for_other_input_is_refused_before_sending(
-    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
 ) -> None:
     """Another job_id, or row i with other content, raises JournalMismatchError; nothing sent."""
     path = tmp_path / "j.db"
@@ -717,7 +675,9 @@ async def test_a_journal_for_other_input_is_refused_before_sending(
     assert job_tasks() == []
 
 
-async def test_closing_the_client_mid_job_stops_the_job(server: BulkServer, sleeps: Sleeps) -> None:
+async def test_closing_the_client_mid_job_stops_the_job(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
     """A client closed under a running job ends the iteration with a clear error, at once."""
     from customer_sdk import ChargeOverError
 
@@ -736,7 +696,7 @@ async def test_closing_the_client_mid_job_stops_the_job(server: BulkServer, slee
 
 
 async def test_a_refusing_server_is_probed_and_the_job_resumes_when_it_returns(
-    server: BulkServer,
+    server: s.ScriptedServer,
 ) -> None:
     """Connection refused (F26's other face): workers hold, only probes try; back → resume.
 
@@ -792,7 +752,7 @@ async def test_a_refusing_server_is_probed_and_the_job_resumes_when_it_returns(
 
 
 async def test_a_resumed_in_flight_row_is_looked_up_not_batched(
-    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
 ) -> None:
     """With batch_size > 1, a row left in flight is reconciled alone; the others go in _bulk."""
     from customer_sdk._journal import Journal, row_hash
@@ -818,7 +778,7 @@ async def test_a_resumed_in_flight_row_is_looked_up_not_batched(
 
 
 async def test_rows_being_sent_when_the_job_is_left_stay_in_flight(
-    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
 ) -> None:
     """Leaving the job while requests stall leaves exactly those rows in_flight, none done."""
     path = tmp_path / "j.db"
@@ -834,7 +794,7 @@ async def test_rows_being_sent_when_the_job_is_left_stay_in_flight(
 
 
 async def test_a_consumer_waiting_while_the_job_is_closed_elsewhere_is_released(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """aclose() from another task ends a consumer blocked on the next result with an error."""
     from customer_sdk import ChargeOverError
@@ -859,7 +819,7 @@ async def test_a_consumer_waiting_while_the_job_is_closed_elsewhere_is_released(
 
 
 async def test_the_jobs_own_limiter_waits_through_the_clients_sleep(
-    server: BulkServer, sleeps: Sleeps
+    server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """A 429's Retry-After pauses the job's default limiter via RetryPolicy.sleep, not the clock."""
     server.post_script.append(s.status(429, headers={"Retry-After": "30"}))
@@ -871,7 +831,7 @@ async def test_the_jobs_own_limiter_waits_through_the_clients_sleep(
 
 
 async def test_a_404_on_create_is_failed_and_retried_by_the_next_run(
-    server: BulkServer, sleeps: Sleeps, tmp_path: Path
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
 ) -> None:
     """A 404 (e.g. a wrong base path) says nothing about the row: FAILED, sent again on resume."""
     path = tmp_path / "j.db"

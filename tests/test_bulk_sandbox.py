@@ -11,11 +11,9 @@ import collections
 import itertools
 import math
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
-
-import pytest
 
 from customer_sdk import (
     ChargeOverClient,
@@ -27,16 +25,7 @@ from customer_sdk import (
 )
 from customer_sdk._bulk import _policy as bulk
 from customer_sdk.sandbox import AuditEntry, Sandbox
-
-
-def client_for(sb: Sandbox) -> ChargeOverClient:
-    """A client with the sandbox's credentials."""
-    return ChargeOverClient(sb.base_url, username=sb.username, password=sb.password)
-
-
-def keyed(n: int, prefix: str = "k") -> list[dict[str, Any]]:
-    """``n`` valid rows with keys ``{prefix}0`` ..."""
-    return [{"company": f"Co {i}", "external_key": f"{prefix}{i}"} for i in range(n)]
+from tests._helpers import client_for, keyed
 
 
 def endless(prefix: str = "e") -> Iterator[dict[str, Any]]:
@@ -55,15 +44,8 @@ def is_probe(entry: AuditEntry) -> bool:
     return bulk._PROBE_KEY in entry.query
 
 
-@pytest.fixture
-async def sandbox() -> AsyncIterator[Sandbox]:
-    """A sandbox without limits or faults."""
-    async with Sandbox() as sb:
-        yield sb
-
-
 async def test_an_outage_costs_bounded_requests_and_the_job_resumes_by_itself(
-    sandbox: Sandbox,
+    chargeover_sandbox: Sandbox,
 ) -> None:
     """F26: a 3 s total outage mid-job costs few requests; the job resumes by itself.
 
@@ -76,7 +58,7 @@ async def test_an_outage_costs_bounded_requests_and_the_job_resumes_by_itself(
     so a 3 s outage sees at most 2 x 16 row requests and 4 probes. Without the circuit every
     worker would keep retrying with backoff for the whole outage.
     """
-    sb = sandbox
+    sb = chargeover_sandbox
     concurrency, total, outage = 16, 600, 3.0
     results: list[RowResult] = []
     async with client_for(sb) as client, asyncio.timeout(90):
@@ -180,13 +162,13 @@ async def test_a_retry_after_pauses_every_worker_for_that_long() -> None:
 
 
 async def test_bulk_sends_ceil_n_over_25_requests_and_reports_items_per_row(
-    sandbox: Sandbox,
+    chargeover_sandbox: Sandbox,
 ) -> None:
     """103 rows with batch_size=25 take 5 _bulk calls; item failures stay on their rows.
 
     An existing key is EXISTED and a deleted customer's reserved key is REJECTED.
     """
-    sb = sandbox
+    sb = chargeover_sandbox
     rows = keyed(103, "b")
     async with client_for(sb) as client:
         existing = await client.customers.create(rows[10])

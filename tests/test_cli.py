@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import csv
 import fcntl
 import os
@@ -12,56 +13,59 @@ import re
 import signal
 import struct
 import subprocess
-import sys
 import termios
 import time
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from customer_sdk import cli
 from customer_sdk.cli import build_parser, main
 from customer_sdk.sandbox import Sandbox
+from tests._helpers import PASSWORD, USER, cli_argv, sandbox_env, write_csv
 
 ROOT = Path(__file__).resolve().parent.parent
 EXAMPLE = ROOT / "examples" / "customers.csv"
-CANARY_USER = "canary-user-5f3a"
-CANARY_PASS = "canary-pass-9d1e7c"
 
 
 def _write_csv(path: Path, n: int, *, bad: dict[int, dict[str, str]] | None = None) -> Path:
     """Write n customers; ``bad`` overrides cells of some rows (0-based) to make them invalid."""
     bad = bad or {}
     columns = ["external_key", "company", "language_id", "no_taxes", "tags", "bill_country"]
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.DictWriter(f, columns, lineterminator="\n")
-        writer.writeheader()
-        for i in range(n):
-            row = {
-                "external_key": f"cli-{i:05d}",
-                "company": f"Company {i} Ltd",
-                "language_id": "1",
-                "no_taxes": "no",
-                "tags": "a;b",
-                "bill_country": "Ísland",
-            }
-            row.update(bad.get(i, {}))
-            writer.writerow(row)
-    return path
-
-
-def _env(sb: Sandbox) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEOVER_")}
-    env.update(
-        CHARGEOVER_BASE_URL=sb.base_url,
-        CHARGEOVER_USERNAME=sb.username,
-        CHARGEOVER_PASSWORD=sb.password,
+    rows = (
+        {
+            "external_key": f"cli-{i:05d}",
+            "company": f"Company {i} Ltd",
+            "language_id": "1",
+            "no_taxes": "no",
+            "tags": "a;b",
+            "bill_country": "Ísland",
+            **bad.get(i, {}),
+        }
+        for i in range(n)
     )
-    return env
+    return write_csv(path, columns, rows)
 
 
-def _cli(*args: str) -> list[str]:
-    return [sys.executable, "-m", "customer_sdk", *args]
+def _use_sandbox(monkeypatch: pytest.MonkeyPatch, sb: Sandbox) -> None:
+    """Point this process's CHARGEOVER_* variables at the sandbox for the test."""
+    for name, value in sandbox_env(sb).items():
+        if name.startswith("CHARGEOVER_"):
+            monkeypatch.setenv(name, value)
+
+
+@contextlib.contextmanager
+def _running(argv: list[str], **popen: Any) -> Iterator[subprocess.Popen[str]]:
+    """A text-mode child process; killed and reaped if still running when the block ends."""
+    proc = subprocess.Popen(argv, text=True, **popen)
+    try:
+        yield proc
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
 
 
 def _report_rows(path: Path) -> list[dict[str, str]]:
@@ -153,7 +157,7 @@ def test_usage_and_configuration_errors_exit_2(
 
 def test_python_dash_m_works() -> None:
     """`python -m customer_sdk --version` runs the same command line."""
-    done = subprocess.run(_cli("--version"), capture_output=True, text=True, check=False)
+    done = subprocess.run(cli_argv("--version"), capture_output=True, text=True, check=False)
     assert done.returncode == 0
     assert done.stdout.startswith("customer-sdk ")
 
@@ -201,9 +205,8 @@ async def test_import_via_env_into_an_in_process_sandbox(
     )
     report = tmp_path / "failures.csv"
     faults = "create:reset_after_commit=0.1,503_before_commit=0.1,truncated_201=0.05"
-    async with Sandbox(username=CANARY_USER, password=CANARY_PASS, faults=faults, seed=3) as sb:
-        for name, value in _env(sb).items():
-            monkeypatch.setenv(name, value)
+    async with Sandbox(username=USER, password=PASSWORD, faults=faults, seed=3) as sb:
+        _use_sandbox(monkeypatch, sb)
         journal = tmp_path / "job.db"
         args = ["import", str(src), "--report", str(report), "--concurrency", "4", "-vv"]
         status = await asyncio.to_thread(main, [*args, "--journal", str(journal)])
@@ -228,8 +231,8 @@ async def test_import_via_env_into_an_in_process_sandbox(
     assert "DEBUG" in err  # -vv logged every request, and still no secret in it
     journal_bytes = b"".join(p.read_bytes() for p in tmp_path.glob("job.db*"))
     for text in (out, err, report.read_text(encoding="utf-8"), journal_bytes.decode("latin-1")):
-        assert CANARY_PASS not in text
-        assert CANARY_USER not in text
+        assert PASSWORD not in text
+        assert USER not in text
 
 
 async def test_the_report_masks_a_credential_that_appears_in_a_row(
@@ -237,18 +240,17 @@ async def test_the_report_masks_a_credential_that_appears_in_a_row(
 ) -> None:
     """A row carrying the API password (pasted into a key by mistake) is masked in the report."""
     src = _write_csv(
-        tmp_path / "in.csv", 3, bad={1: {"external_key": CANARY_PASS, "language_id": "x"}}
+        tmp_path / "in.csv", 3, bad={1: {"external_key": PASSWORD, "language_id": "x"}}
     )
     report = tmp_path / "failures.csv"
-    async with Sandbox(username=CANARY_USER, password=CANARY_PASS) as sb:
-        for name, value in _env(sb).items():
-            monkeypatch.setenv(name, value)
+    async with Sandbox(username=USER, password=PASSWORD) as sb:
+        _use_sandbox(monkeypatch, sb)
         status = await asyncio.to_thread(main, ["import", str(src), "--report", str(report)])
     capsys.readouterr()
     assert status == 1
     rows = _report_rows(report)
     assert [(r["row"], r["field"]) for r in rows] == [("3", "language_id")]
-    assert CANARY_PASS not in report.read_text(encoding="utf-8")
+    assert PASSWORD not in report.read_text(encoding="utf-8")
     assert rows[0]["external_key"] != ""  # masked, not dropped
 
 
@@ -258,8 +260,7 @@ async def test_a_clean_import_exits_0_and_a_second_run_finds_every_row_existing(
     """Status 0 when all rows are created; re-running reports them all as already existing."""
     src = _write_csv(tmp_path / "in.csv", 25)
     async with Sandbox() as sb:
-        for name, value in _env(sb).items():
-            monkeypatch.setenv(name, value)
+        _use_sandbox(monkeypatch, sb)
         first = await asyncio.to_thread(main, ["import", str(src), "--quiet"])
         second = await asyncio.to_thread(main, ["import", str(src), "--quiet"])
         assert len(sb.customers) == 25
@@ -275,9 +276,8 @@ async def test_wrong_credentials_stop_the_job_with_status_3(
     src = _write_csv(tmp_path / "in.csv", 200)
     report = tmp_path / "failures.csv"
     async with Sandbox() as sb:
-        for name, value in _env(sb).items():
-            monkeypatch.setenv(name, value)
-        monkeypatch.setenv("CHARGEOVER_PASSWORD", CANARY_PASS)
+        _use_sandbox(monkeypatch, sb)
+        monkeypatch.setenv("CHARGEOVER_PASSWORD", PASSWORD)
         status = await asyncio.to_thread(main, ["import", str(src), "--report", str(report)])
         assert sb.counters["create"] < 50  # stopped early, not after 200 failures
         assert not sb.customers
@@ -285,7 +285,7 @@ async def test_wrong_credentials_stop_the_job_with_status_3(
     assert status == 3
     assert "AuthenticationError" in err
     for text in (out, err, report.read_text(encoding="utf-8")):
-        assert CANARY_PASS not in text
+        assert PASSWORD not in text
 
 
 async def test_create_command_prints_the_id_then_existed(
@@ -293,8 +293,7 @@ async def test_create_command_prints_the_id_then_existed(
 ) -> None:
     """`create` prints 'created ID', and 'existed ID' for the same key; bad fields exit 1."""
     async with Sandbox() as sb:
-        for name, value in _env(sb).items():
-            monkeypatch.setenv(name, value)
+        _use_sandbox(monkeypatch, sb)
         args = ["create", "--company", "Åsa AB", "--external-key", "one", "--field", "tags=x;y"]
         first = await asyncio.to_thread(main, args)
         second = await asyncio.to_thread(main, args)
@@ -372,7 +371,7 @@ def test_progress_is_a_redrawn_bar_on_a_tty(tmp_path: Path) -> None:
         "--rate",
         "150",
     ]
-    proc = subprocess.Popen(_cli(*args), stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
+    proc = subprocess.Popen(cli_argv(*args), stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
     try:
         text = _read_pty(master, proc, 60).decode("utf-8")
@@ -406,7 +405,7 @@ def test_progress_degrades_to_periodic_plain_lines_without_a_tty(tmp_path: Path)
         "--progress-interval",
         "0.3",
     ]
-    done = subprocess.run(_cli(*args), capture_output=True, text=True, timeout=60, check=False)
+    done = subprocess.run(cli_argv(*args), capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if "rows/s" in line]
     summary = re.search(r"elapsed\s+([\d.]+) s", done.stdout)
@@ -421,13 +420,8 @@ def test_progress_degrades_to_periodic_plain_lines_without_a_tty(tmp_path: Path)
 
 def test_sandbox_command_prints_exports_and_stops_on_sigterm(tmp_path: Path) -> None:
     """`sandbox` prints export lines that work with `create`, and exits 0 on SIGTERM."""
-    proc = subprocess.Popen(
-        _cli("sandbox", "--username", CANARY_USER, "--password", CANARY_PASS, "--rate", "50"),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
+    argv = cli_argv("sandbox", "--username", USER, "--password", PASSWORD, "--rate", "50")
+    with _running(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stdout is not None
         env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEOVER_")}
         banner = proc.stdout.readline()
@@ -435,10 +429,10 @@ def test_sandbox_command_prints_exports_and_stops_on_sigterm(tmp_path: Path) -> 
             name, _, value = proc.stdout.readline().removeprefix("export ").strip().partition("=")
             env[name] = value
         assert banner.startswith("# ChargeOver sandbox on http://127.0.0.1:")
-        assert env["CHARGEOVER_USERNAME"] == CANARY_USER
-        assert env["CHARGEOVER_PASSWORD"] == CANARY_PASS
+        assert env["CHARGEOVER_USERNAME"] == USER
+        assert env["CHARGEOVER_PASSWORD"] == PASSWORD
         created = subprocess.run(
-            _cli("create", "--company", "Via Env", "--external-key", "e-1"),
+            cli_argv("create", "--company", "Via Env", "--external-key", "e-1"),
             env=env,
             capture_output=True,
             text=True,
@@ -447,13 +441,9 @@ def test_sandbox_command_prints_exports_and_stops_on_sigterm(tmp_path: Path) -> 
         )
         assert created.returncode == 0, created.stderr
         assert created.stdout.startswith("created ")
-        assert CANARY_PASS not in created.stdout + created.stderr
+        assert PASSWORD not in created.stdout + created.stderr
         proc.send_signal(signal.SIGTERM)
         rest, err = proc.communicate(timeout=20)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 0, err
     assert "sandbox stopped: 1 customers" in rest
 
@@ -464,25 +454,16 @@ def test_sigint_stops_an_import_with_a_summary_and_status_130(tmp_path: Path) ->
     journal = tmp_path / "job.db"
     report = tmp_path / "failures.csv"
     args = ["import", str(src), "--sandbox", "--faults", "", "--rate", "100"]
-    proc = subprocess.Popen(
-        _cli(
-            *args, "--journal", str(journal), "--report", str(report), "--progress-interval", "0.2"
-        ),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    argv = cli_argv(
+        *args, "--journal", str(journal), "--report", str(report), "--progress-interval", "0.2"
     )
-    try:
+    with _running(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE) as proc:
         assert proc.stderr is not None
         for line in proc.stderr:  # wait for the first progress line: the import is running
             if "rows/s" in line:
                 break
         proc.send_signal(signal.SIGINT)
         out, err = proc.communicate(timeout=30)
-    finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.communicate()
     assert proc.returncode == 130, err
     assert "interrupted by SIGINT" in out
     assert "re-run with the same --journal" in out
@@ -506,8 +487,7 @@ async def test_batches_and_jsonl(
         encoding="utf-8",
     )
     async with Sandbox() as sb:
-        for name, value in _env(sb).items():
-            monkeypatch.setenv(name, value)
+        _use_sandbox(monkeypatch, sb)
         status = await asyncio.to_thread(main, ["import", str(src), "--batch-size", "25"])
         assert sb.counters["bulk"] == 4
         assert sb.counters["create"] == 0

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import gc
 import json
 import math
 import socket
@@ -19,7 +18,7 @@ import ssl
 import sys
 import time
 import tracemalloc
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from typing import Any
 
 import pytest
@@ -45,8 +44,8 @@ from customer_sdk import (
     TLSError,
 )
 from customer_sdk.sandbox import Sandbox
+from tests._helpers import PASSWORD, USER, FakeTime, free_port_socket, held_connections
 
-USER, PASSWORD = "faults-user", "faults-pass-3b9d"
 TARGET = "/api/v3/redirect-target"
 MiB = 1 << 20
 # A stall fault holds STALL seconds; a client meant to give up first uses SHORT_TIMEOUT, still
@@ -54,19 +53,14 @@ MiB = 1 << 20
 STALL = 1.5
 SHORT_TIMEOUT = 0.5
 
+pytestmark = pytest.mark.usefixtures("collect_garbage")
+
 
 # --- helpers -----------------------------------------------------------------------------------
 
 
-@pytest.fixture(autouse=True)
-def _collect_garbage() -> Iterator[None]:
-    """Collect after each test so a leaked transport warns (an error) inside that test."""
-    yield
-    gc.collect()
-
-
 @contextlib.asynccontextmanager
-async def client_for(
+async def checked_client(
     base_url: str,
     *,
     retry: RetryPolicy | None = None,
@@ -90,12 +84,6 @@ async def client_for(
         await client.aclose()
     # A connection still acquired when every call has returned is a leak (F24's "0 leaked").
     assert held == 0, f"{held} connection(s) still acquired after the calls returned"
-
-
-def held_connections(client: ChargeOverClient) -> int:
-    """Connections the client's pool has handed out and not got back."""
-    session = client._engine.transport._session
-    return 0 if session is None else len(session.connector._acquired)  # type: ignore[union-attr]
 
 
 def wire(sb: Sandbox) -> tuple[int, int]:
@@ -127,35 +115,6 @@ def commit_event(sb: Sandbox) -> asyncio.Event:
     return event
 
 
-class VirtualTime:
-    """Recording sleeps on a virtual clock: each wait is remembered and skipped, not waited.
-
-    The clock advances by every wait, so the shared 429 pause (PauseGate on this clock) sees the
-    time pass exactly as it would in real life and does not wait a second time.
-    """
-
-    def __init__(self) -> None:
-        self.offset = 0.0
-        self.waits: list[float] = []
-
-    def clock(self) -> float:
-        """Monotonic time plus every wait skipped so far."""
-        return time.monotonic() + self.offset
-
-    async def sleep(self, seconds: float) -> None:
-        """Record the wait and advance the clock by it."""
-        self.waits.append(seconds)
-        self.offset += max(seconds, 0.0)
-        await asyncio.sleep(0)
-
-
-def free_port_socket() -> socket.socket:
-    """A socket bound to a free loopback port and not listening: connects there are refused."""
-    sock = socket.socket()
-    sock.bind(("127.0.0.1", 0))
-    return sock
-
-
 # --- F1 / F2: nothing was sent -------------------------------------------------------------------
 
 
@@ -173,7 +132,7 @@ async def test_f1_refused_connection_is_resent_and_makes_one_row() -> None:
         await sb.start()
 
     try:
-        async with client_for(
+        async with checked_client(
             f"http://127.0.0.1:{port}", retry=RetryPolicy(sleep=sleep, on_retry=events.append)
         ) as client:
             created = await client.customers.create(company="Acme", external_key="f1")
@@ -207,7 +166,7 @@ async def test_f2_connect_timeout_is_resent_and_makes_one_row() -> None:
     loop = asyncio.get_running_loop()
     started = loop.time()
     try:
-        async with client_for(
+        async with checked_client(
             f"http://127.0.0.1:{port}",
             retry=RetryPolicy(sleep=sleep, on_retry=events.append),
             connect_timeout=0.3,
@@ -235,20 +194,20 @@ async def test_f3_untrusted_certificate_fails_once_without_retry() -> None:
     server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
     ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
     events: list[RetryEvent] = []
-    vt = VirtualTime()
+    vt = FakeTime(follow_real_time=True)
     async with Sandbox(username=USER, password=PASSWORD, ssl_context=server_ctx) as sb:
         assert sb.base_url.startswith("https://127.0.0.1:")
         retry = RetryPolicy(sleep=vt.sleep, on_retry=events.append)
-        async with client_for(sb.base_url, retry=retry) as client:
+        async with checked_client(sb.base_url, retry=retry) as client:
             with pytest.raises(TLSError):
                 await client.customers.create(company="Acme", external_key="f3")
-        assert (events, vt.waits) == ([], [])
+        assert (events, vt.sleeps) == ([], [])
         assert sb.audit == []  # no HTTP request got past the handshake
         assert rows(sb, "f3") == []
         # The control: the same server and client settings, trusting the CA, succeed.
         trusting = ssl.create_default_context()
         ca.configure_trust(trusting)
-        async with client_for(sb.base_url, ssl_context=trusting) as client:
+        async with checked_client(sb.base_url, ssl_context=trusting) as client:
             created = await client.customers.create(company="Acme", external_key="f3")
         assert wire(sb) == (1, 0)
         assert_one_row(sb, "f3", created.customer_id)
@@ -284,7 +243,9 @@ async def test_ambiguous_failure_before_commit_is_looked_up_then_resent(fault: s
     """An ambiguous failure that stored nothing: lookup finds nothing, one resend (F4/F12/F13)."""
     events: list[RetryEvent] = []
     async with Sandbox(username=USER, password=PASSWORD, faults=f"create:script={fault}") as sb:
-        async with client_for(sb.base_url, retry=RetryPolicy.no_wait(on_retry=events.append)) as c:
+        async with checked_client(
+            sb.base_url, retry=RetryPolicy.no_wait(on_retry=events.append)
+        ) as c:
             created = await c.customers.create(company="Acme", external_key="k")
         assert (created.created, created.attempts) == (True, 3)
         assert [e.action for e in events] == ["lookup"]
@@ -303,7 +264,7 @@ async def test_ambiguous_failure_before_commit_is_looked_up_then_resent(fault: s
 async def test_ambiguous_failure_after_commit_is_found_without_a_resend(fault: str) -> None:
     """An ambiguous failure after the commit: the lookup finds it, 0 extra POSTs (F5/F6/F12/F21)."""
     async with Sandbox(username=USER, password=PASSWORD, faults=f"create:script={fault}") as sb:
-        async with client_for(sb.base_url) as client:
+        async with checked_client(sb.base_url) as client:
             created = await client.customers.create(company="Acme", external_key="k")
         assert (created.created, created.attempts) == (False, 2)
         assert wire(sb) == (1, 1)
@@ -317,7 +278,7 @@ async def test_ambiguous_failure_without_key_is_never_resent(fault: str) -> None
         username=USER, password=PASSWORD, faults=f"create:script={fault}", stall_seconds=STALL
     ) as sb:
         timeout = SHORT_TIMEOUT if "stall" in fault else 10.0
-        async with client_for(sb.base_url, timeout=timeout) as client:
+        async with checked_client(sb.base_url, timeout=timeout) as client:
             with pytest.raises(OutcomeUnknownError) as info:
                 await client.customers.create(company="Acme")
         assert info.value.external_key is None
@@ -404,7 +365,7 @@ async def test_f6_stale_keep_alive_connection_is_reconciled() -> None:
     async with Sandbox(username=USER, password=PASSWORD) as sb:
         async with StaleKeepAliveProxy(int(sb.base_url.rsplit(":", 1)[1])) as proxy:
             retry = RetryPolicy.no_wait(on_retry=events.append)
-            async with client_for(proxy.base_url, retry=retry) as client:
+            async with checked_client(proxy.base_url, retry=retry) as client:
                 # One exchange leaves an idle keep-alive connection in the pool...
                 assert await client.customers.find_by_external_key("k") is None
                 proxy.stale = True
@@ -432,7 +393,7 @@ async def test_f7_read_timeout_then_commit_before_lookup_is_found() -> None:
             await committed.wait()
 
         retry = RetryPolicy(sleep=sleep)
-        async with client_for(sb.base_url, retry=retry, timeout=SHORT_TIMEOUT) as client:
+        async with checked_client(sb.base_url, retry=retry, timeout=SHORT_TIMEOUT) as client:
             created = await client.customers.create(company="Acme", external_key="k")
         assert (created.created, created.attempts) == (False, 2)
         assert wire(sb) == (1, 1)
@@ -444,7 +405,7 @@ async def test_f7_read_timeout_then_commit_after_the_resend_stays_one_row() -> N
     async with Sandbox(
         username=USER, password=PASSWORD, faults="create:script=stall", stall_seconds=STALL
     ) as sb:
-        async with client_for(sb.base_url, timeout=SHORT_TIMEOUT) as client:
+        async with checked_client(sb.base_url, timeout=SHORT_TIMEOUT) as client:
             created = await client.customers.create(company="Acme", external_key="k")
             # The lookup ran during the stall: nothing yet, so the create was resent and made it.
             assert (created.created, created.attempts) == (True, 3)
@@ -469,7 +430,7 @@ async def test_f8_policy_deadline_mid_flight_surfaces_outcome_unknown() -> None:
     ) as sb:
         committed = commit_event(sb)
         loop = asyncio.get_running_loop()
-        async with client_for(sb.base_url, retry=RetryPolicy.no_wait(deadline=0.4)) as client:
+        async with checked_client(sb.base_url, retry=RetryPolicy.no_wait(deadline=0.4)) as client:
             started = loop.time()
             with pytest.raises(OutcomeUnknownError) as info:
                 await client.customers.create(company="Acme", external_key="k")
@@ -489,7 +450,7 @@ async def test_f8_caller_timeout_mid_flight_cancels_cleanly() -> None:
         username=USER, password=PASSWORD, faults="create:script=stall", stall_seconds=STALL
     ) as sb:
         committed = commit_event(sb)
-        async with client_for(sb.base_url) as client:
+        async with checked_client(sb.base_url) as client:
             with pytest.raises(TimeoutError) as info:
                 async with asyncio.timeout(0.3):
                     await client.customers.create(company="Acme", external_key="k")
@@ -513,7 +474,7 @@ async def test_created_but_unreadable_201_is_settled_by_lookup_only(fault: str) 
         username=USER, password=PASSWORD, faults=f"create:script={fault}", stall_seconds=STALL
     ) as sb:
         timeout = SHORT_TIMEOUT if "stall" in fault else 10.0
-        async with client_for(sb.base_url, timeout=timeout) as client:
+        async with checked_client(sb.base_url, timeout=timeout) as client:
             created = await client.customers.create(company="Acme", external_key="k")
         assert (created.created, created.attempts) == (False, 2)
         assert wire(sb) == (1, 1)
@@ -523,9 +484,9 @@ async def test_created_but_unreadable_201_is_settled_by_lookup_only(fault: str) 
 # --- F14 / F15: throttling ----------------------------------------------------------------------
 
 
-def throttled_client(base_url: str, vt: VirtualTime, **retry: Any) -> Any:
+def throttled_client(base_url: str, vt: FakeTime, **retry: Any) -> Any:
     """A client whose retry waits and shared 429 pause both run on ``vt``'s virtual clock."""
-    return client_for(
+    return checked_client(
         base_url,
         retry=RetryPolicy(sleep=vt.sleep, **retry),
         limiter=PauseGate(clock=vt.clock, sleep=vt.sleep),
@@ -550,13 +511,13 @@ async def test_f14_retry_after_is_waited_or_falls_back_to_backoff(
     value: str, low: float, high: float
 ) -> None:
     """A 429's Retry-After is waited exactly; invalid or absent values use the backoff (F14)."""
-    vt = VirtualTime()
+    vt = FakeTime(follow_real_time=True)
     events: list[RetryEvent] = []
     async with Sandbox(username=USER, password=PASSWORD, faults=f"create:script=429@{value}") as sb:
         async with throttled_client(sb.base_url, vt, on_retry=events.append) as client:
             created = await client.customers.create(company="Acme", external_key="k")
         assert (created.created, created.attempts) == (True, 2)
-        (wait,) = vt.waits  # one wait: the retry's; the shared pause does not add another
+        (wait,) = vt.sleeps  # one wait: the retry's; the shared pause does not add another
         assert low <= wait <= high
         (event,) = events
         assert isinstance(event.error, RateLimitError)
@@ -572,17 +533,17 @@ async def test_f14_retry_after_is_waited_or_falls_back_to_backoff(
 
 async def test_f14_retry_after_above_the_cap_fails_fast_and_pauses_at_the_cap() -> None:
     """Retry-After above the cap: one call fails fast; the shared pause is min(value, cap) (F14)."""
-    vt = VirtualTime()
+    vt = FakeTime(follow_real_time=True)
     async with Sandbox(username=USER, password=PASSWORD, faults="create:script=429@120") as sb:
         async with throttled_client(sb.base_url, vt, retry_after_cap=10.0) as client:
             with pytest.raises(RateLimitError) as info:
                 await client.customers.create(company="Acme", external_key="k")
             assert info.value.retry_after == 120
-            assert vt.waits == []  # failed fast: no wait at all
+            assert vt.sleeps == []  # failed fast: no wait at all
             assert wire(sb) == (1, 0)
             # The next call on the same client is held by the pause, capped at 10 s, not 120.
             created = await client.customers.create(company="Acme", external_key="k")
-        (wait,) = vt.waits
+        (wait,) = vt.sleeps
         assert 9.0 < wait <= 10.0
         assert created.attempts == 1
         assert wire(sb) == (2, 0)
@@ -591,16 +552,16 @@ async def test_f14_retry_after_above_the_cap_fails_fast_and_pauses_at_the_cap() 
 
 async def test_f15_429s_without_retry_after_back_off_with_jitter() -> None:
     """Repeated 429s without Retry-After wait jittered, growing windows, never equal (F15)."""
-    vt = VirtualTime()
+    vt = FakeTime(follow_real_time=True)
     script = "|".join(["429@none"] * 5)
     async with Sandbox(username=USER, password=PASSWORD, faults=f"create:script={script}") as sb:
         async with throttled_client(sb.base_url, vt, initial_backoff=0.5) as client:
             created = await client.customers.create(company="Acme", external_key="k")
         assert created.attempts == 6
-        assert len(vt.waits) == 5
-        for n, wait in enumerate(vt.waits):
+        assert len(vt.sleeps) == 5
+        for n, wait in enumerate(vt.sleeps):
             assert 0.0 <= wait <= 0.5 * 2**n  # full jitter within the n-th window
-        assert len(set(vt.waits)) == 5
+        assert len(set(vt.sleeps)) == 5
         assert sb.counters["throttled"] == 5
         assert wire(sb) == (6, 0)
         assert_one_row(sb, "k", created.customer_id)
@@ -620,7 +581,7 @@ async def test_f15_a_burst_over_the_server_rate_is_spread_by_jitter() -> None:
     async with Sandbox(
         username=USER, password=PASSWORD, rate=40.0, burst=4, retry_after="none"
     ) as sb:
-        async with client_for(sb.base_url, retry=retry) as client:
+        async with checked_client(sb.base_url, retry=retry) as client:
             results = await asyncio.gather(
                 *(client.customers.create(company="Acme", external_key=f"b{i}") for i in range(16))
             )
@@ -645,7 +606,7 @@ async def test_f15_a_burst_of_429s_brings_the_adaptive_rate_down(
     async with Sandbox(
         username=USER, password=PASSWORD, rate=20.0, burst=5, retry_after="none"
     ) as sb:
-        async with client_for(sb.base_url, retry=retry, limiter=limiter) as client:
+        async with checked_client(sb.base_url, retry=retry, limiter=limiter) as client:
             results = await asyncio.gather(
                 *(client.customers.create(company="Acme", external_key=f"a{i}") for i in range(30))
             )
@@ -664,7 +625,7 @@ async def test_f15_a_burst_of_429s_brings_the_adaptive_rate_down(
 async def test_f16_duplicate_of_a_pre_existing_customer_returns_it() -> None:
     """A 400 for a key that already exists returns that customer with created=False (F16)."""
     async with Sandbox(username=USER, password=PASSWORD) as sb:
-        async with client_for(sb.base_url) as client:
+        async with checked_client(sb.base_url) as client:
             first = await client.customers.create(company="Old", external_key="k")
             again = await client.customers.create(company="New", external_key="k")
         assert (first.created, again.created, again.customer_id, again.attempts) == (
@@ -685,10 +646,10 @@ async def test_f16_duplicate_of_our_own_earlier_attempt_returns_it() -> None:
         username=USER, password=PASSWORD, faults="create:script=503_after_commit"
     ) as sb:
         # One attempt only: the 503 leaves the first call unknown (it cannot look up).
-        async with client_for(sb.base_url, retry=RetryPolicy(attempts=1)) as client:
+        async with checked_client(sb.base_url, retry=RetryPolicy(attempts=1)) as client:
             with pytest.raises(OutcomeUnknownError):
                 await client.customers.create(company="Acme", external_key="k")
-        async with client_for(sb.base_url) as client:
+        async with checked_client(sb.base_url) as client:
             again = await client.customers.create(company="Acme", external_key="k")
         assert (again.created, again.attempts) == (False, 2)
         assert [e.status for e in sb.audit if e.kind == "create"] == [503, 400]
@@ -699,7 +660,7 @@ async def test_f16_duplicate_of_our_own_earlier_attempt_returns_it() -> None:
 async def test_f17_server_validation_400_is_not_retried_and_keeps_its_message() -> None:
     """A validation 400 is raised at once with the server's message; nothing stored (F17)."""
     async with Sandbox(username=USER, password=PASSWORD, faults="create:script=400|400") as sb:
-        async with client_for(sb.base_url) as client:
+        async with checked_client(sb.base_url) as client:
             with pytest.raises(BadRequestError) as keyless:
                 await client.customers.create(company="Acme")
             assert type(keyless.value) is BadRequestError
@@ -716,7 +677,7 @@ async def test_f17_server_validation_400_is_not_retried_and_keeps_its_message() 
 async def test_f17_key_of_a_deleted_customer_is_reported_as_reserved() -> None:
     """A 400 for a key no live customer has (deleted) is ExternalKeyReservedError (F17)."""
     async with Sandbox(username=USER, password=PASSWORD) as sb:
-        async with client_for(sb.base_url) as client:
+        async with checked_client(sb.base_url) as client:
             first = await client.customers.create(company="Acme", external_key="k")
             sb.delete(first.customer_id)
             with pytest.raises(ExternalKeyReservedError) as info:
@@ -744,7 +705,7 @@ async def test_f18_auth_failures_are_not_retried(
     faults = None if fault is None else f"create:script={fault}"
     async with Sandbox(username=USER, password=PASSWORD, faults=faults) as sb:
         retry = RetryPolicy.no_wait(on_retry=events.append)
-        async with client_for(sb.base_url, retry=retry, password=password) as client:
+        async with checked_client(sb.base_url, retry=retry, password=password) as client:
             with pytest.raises(error) as info:
                 await client.customers.create(company="Acme", external_key="k")
         assert type(info.value) is error
@@ -760,7 +721,7 @@ async def test_f19_redirects_are_not_followed(code: int) -> None:
     async with Sandbox(
         username=USER, password=PASSWORD, faults=f"create:script=redirect_{code}"
     ) as sb:
-        async with client_for(sb.base_url) as client:
+        async with checked_client(sb.base_url) as client:
             with pytest.raises(RedirectError) as info:
                 await client.customers.create(company="Acme", external_key="k")
         assert info.value.status == code
@@ -844,7 +805,7 @@ async def test_f20_hostile_body_is_cut_at_the_cap_with_bounded_memory(
     cap = 256 * 1024
     async with (
         sandbox_process(f"create:script={fault}") as (base_url, report),
-        client_for(base_url, max_response_bytes=cap) as client,
+        checked_client(base_url, max_response_bytes=cap) as client,
     ):
         created, peak = await create_traced(client)
     # Measured ~0.8 MiB (8 MiB body) and ~1.6 MiB (bomb; aiohttp inflates in bounded steps).
@@ -861,7 +822,7 @@ async def test_f20_control_without_the_cap_the_whole_body_is_read() -> None:
     """The control for F20: with a cap above the body, the 8 MiB really lands in memory."""
     async with (
         sandbox_process("create:script=oversized_201") as (base_url, report),
-        client_for(base_url, max_response_bytes=64 * MiB) as client,
+        checked_client(base_url, max_response_bytes=64 * MiB) as client,
     ):
         created, peak = await create_traced(client)
     assert peak > 8 * MiB  # so the bound above measures the cap, not a blind spot
@@ -891,7 +852,7 @@ async def test_f22_a_failing_lookup_is_retried_until_it_answers(
     faults = f"create:script=503_{commit}_commit;lookup:script={steps}"
     async with Sandbox(username=USER, password=PASSWORD, faults=faults, stall_seconds=STALL) as sb:
         timeout = SHORT_TIMEOUT if "stall" in steps else 10.0
-        async with client_for(sb.base_url, timeout=timeout) as client:
+        async with checked_client(sb.base_url, timeout=timeout) as client:
             created = await client.customers.create(company="Acme", external_key="k")
         resent = commit == "before"
         assert created.created is resent
@@ -905,7 +866,7 @@ async def test_f22_a_reset_lookup_costs_one_request_per_attempt() -> None:
     async with Sandbox(
         username=USER, password=PASSWORD, faults="lookup:script=reset|reset|reset|reset"
     ) as sb:
-        async with client_for(sb.base_url, retry=RetryPolicy.no_wait(attempts=3)) as client:
+        async with checked_client(sb.base_url, retry=RetryPolicy.no_wait(attempts=3)) as client:
             with pytest.raises(ConnectionLostError):
                 await client.customers.find_by_external_key("k")
         assert wire(sb) == (0, 3)
@@ -915,7 +876,7 @@ async def test_f22_lookups_failing_past_the_budget_leave_the_create_unknown() ->
     """While no lookup answers, the create stays OutcomeUnknownError; a later one settles (F22)."""
     faults = "create:script=503_after_commit;lookup:script=" + "|".join(["500"] * 3)
     async with Sandbox(username=USER, password=PASSWORD, faults=faults) as sb:
-        async with client_for(sb.base_url, retry=RetryPolicy.no_wait(attempts=4)) as client:
+        async with checked_client(sb.base_url, retry=RetryPolicy.no_wait(attempts=4)) as client:
             with pytest.raises(OutcomeUnknownError) as info:
                 await client.customers.create(company="Acme", external_key="k")
             assert info.value.external_key == "k"
@@ -930,7 +891,7 @@ async def test_f23_lagging_lookup_leads_to_duplicate_400_then_found() -> None:
     """The lookup lags the write: resend, duplicate-key 400, lookup again, one row (F23)."""
     faults = "create:script=reset_after_commit;lookup:script=lag"
     async with Sandbox(username=USER, password=PASSWORD, faults=faults, lookup_lag=60.0) as sb:
-        async with client_for(sb.base_url) as client:
+        async with checked_client(sb.base_url) as client:
             created = await client.customers.create(company="Acme", external_key="k")
         assert (created.created, created.attempts) == (False, 4)
         assert [(e.kind, e.status, e.fault) for e in sb.audit] == [
@@ -949,7 +910,7 @@ async def test_f23_reconcile_round_trips_a_hard_key_under_either_auth(auth: str)
     key = "k:1,2\\3/ü %#&?"
     faults = "create:script=reset_after_commit;lookup:script=lag"
     async with Sandbox(username=USER, password=PASSWORD, faults=faults, lookup_lag=60.0) as sb:
-        async with client_for(sb.base_url, auth=auth) as client:
+        async with checked_client(sb.base_url, auth=auth) as client:
             created = await client.customers.create(company="Acme", external_key=key)
         assert (created.created, created.attempts) == (False, 4)
         assert wire(sb) == (2, 2)
@@ -978,7 +939,9 @@ async def test_f24_cancel_mid_request_propagates_and_leaks_nothing(
     events: list[RetryEvent] = []
     async with Sandbox(username=USER, password=PASSWORD, faults=faults, stall_seconds=STALL) as sb:
         committed = commit_event(sb)
-        async with client_for(sb.base_url, retry=RetryPolicy.no_wait(on_retry=events.append)) as c:
+        async with checked_client(
+            sb.base_url, retry=RetryPolicy.no_wait(on_retry=events.append)
+        ) as c:
             task = asyncio.create_task(c.customers.create(company="Acme", external_key="k"))
             async with asyncio.timeout(10):
                 await sb.wait_for_audit(lambda e: e.kind == stalled)  # that request is in

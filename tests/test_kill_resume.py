@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-import csv
 import os
 import random
 import re
 import signal
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any
@@ -16,6 +14,7 @@ from typing import Any
 import pytest
 
 from customer_sdk.sandbox import Sandbox
+from tests._helpers import start_import, write_csv
 
 pytestmark = pytest.mark.slow
 
@@ -24,39 +23,21 @@ SEED = 25  # F25
 
 
 def _write_rows(path: Path) -> list[str]:
+    """ROWS keyed rows; returns the keys."""
     keys = [f"kill-{i:05d}" for i in range(ROWS)]
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["external_key", "company", "bill_country", "tags"])
-        for i, key in enumerate(keys):
-            writer.writerow([key, f"Kill Test {i} GmbH", "Deutschland", "f25;resume"])
+    columns = ["external_key", "company", "bill_country", "tags"]
+    rows = (
+        dict(zip(columns, [key, f"Kill Test {i} GmbH", "Deutschland", "f25;resume"], strict=True))
+        for i, key in enumerate(keys)
+    )
+    write_csv(path, columns, rows)
     return keys
 
 
 async def _start(src: Path, journal: Path, sb: Sandbox) -> asyncio.subprocess.Process:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEOVER_")}
-    env.update(
-        CHARGEOVER_BASE_URL=sb.base_url,
-        CHARGEOVER_USERNAME=sb.username,
-        CHARGEOVER_PASSWORD=sb.password,
-    )
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "customer_sdk",
-        "import",
-        str(src),
-        "--journal",
-        str(journal),
-        "--concurrency",
-        "8",
-        # Paced so that ~12 kills land well before the end of the file.
-        "--rate",
-        "300",
-        "--quiet",
-        env=env,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
+    """Start the import of ``src`` with ``journal``, paced so ~12 kills land before its end."""
+    return await start_import(
+        sb, src, "--journal", str(journal), "--concurrency", "8", "--rate", "300", "--quiet"
     )
 
 

@@ -9,22 +9,7 @@ from typing import Any
 import pytest
 
 from customer_sdk import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
-
-
-class FakeTime:
-    """A clock that only moves when a limiter sleeps; records every sleep."""
-
-    def __init__(self) -> None:
-        self.now = 100.0
-        self.sleeps: list[float] = []
-
-    def clock(self) -> float:
-        return self.now
-
-    async def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now += seconds
-        await asyncio.sleep(0)
+from tests._helpers import FakeTime
 
 
 class SharedTime(FakeTime):

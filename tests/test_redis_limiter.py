@@ -4,11 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
-import shutil
-import socket
-import subprocess
 import time
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -16,55 +13,11 @@ import pytest
 import redis.asyncio as aioredis
 
 from customer_sdk.contrib.redis import LimiterUnavailableError, RedisLimiter
+from tests._helpers import REDIS_SERVER, free_port
 
-REDIS_SERVER = shutil.which("redis-server")
 pytestmark = pytest.mark.skipif(
     REDIS_SERVER is None, reason="redis-server is not installed (.ci/run installs it with apt-get)"
 )
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-@pytest.fixture(scope="module")
-def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """A throwaway redis-server on a free loopback port, stopped after the module."""
-    assert REDIS_SERVER is not None
-    port = _free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
 
 
 @pytest.fixture
@@ -134,7 +87,7 @@ async def test_a_pause_is_extended_never_shortened(client: aioredis.Redis) -> No
 
 async def test_redis_down_raises_instead_of_sending_unmetered() -> None:
     """With Redis unreachable, acquire raises LimiterUnavailableError (never grants)."""
-    limiter = RedisLimiter(f"redis://127.0.0.1:{_free_port()}/0", rate=10, name="down")
+    limiter = RedisLimiter(f"redis://127.0.0.1:{free_port()}/0", rate=10, name="down")
     with pytest.raises(LimiterUnavailableError, match="not sending unmetered"):
         await limiter.acquire()
     await limiter.aclose()

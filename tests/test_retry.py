@@ -10,16 +10,7 @@ import pytest
 
 from customer_sdk import ConnectError, RateLimitError, RetryEvent, RetryPolicy
 from customer_sdk._retry import Retrier, Run
-
-
-class Recorder:
-    """An injected sleep that records each wait and returns at once."""
-
-    def __init__(self) -> None:
-        self.waits: list[float] = []
-
-    async def __call__(self, seconds: float) -> None:
-        self.waits.append(seconds)
+from tests._helpers import Sleeps
 
 
 def failing(run: Run, retry_after: float | None = None) -> Callable[[], Awaitable[None]]:
@@ -36,7 +27,7 @@ def failing(run: Run, retry_after: float | None = None) -> Callable[[], Awaitabl
 
 async def test_backoff_is_full_jitter_within_its_window_and_stops_at_attempts() -> None:
     """Waits lie in [0, min(max, initial * 2**(n-1))]; after `attempts` requests: the last error."""
-    sleep = Recorder()
+    sleep = Sleeps()
     retrier = Retrier(RetryPolicy(attempts=5, initial_backoff=0.5, max_backoff=1.5, sleep=sleep))
     for _ in range(50):  # enough draws that a window off by one doubling would show
         run = retrier.start()
@@ -44,21 +35,21 @@ async def test_backoff_is_full_jitter_within_its_window_and_stops_at_attempts() 
             await retrier.retrying(run, operation="t", retry=lambda e: True)(failing(run))
         assert run.requests == 5
     windows = [0.5, 1.0, 1.5, 1.5]
-    for n, delay in enumerate(sleep.waits):
+    for n, delay in enumerate(sleep.calls):
         assert 0 <= delay <= windows[n % 4]
-    assert max(sleep.waits[3::4]) > 1.0  # the fourth window really is wider than the second's
+    assert max(sleep.calls[3::4]) > 1.0  # the fourth window really is wider than the second's
 
 
 async def test_retry_after_replaces_the_backoff_and_no_wait_zeroes_it() -> None:
     """A 429's Retry-After is the wait; RetryPolicy.no_wait() waits 0 and still retries."""
-    sleep = Recorder()
+    sleep = Sleeps()
     retrier = Retrier(RetryPolicy(attempts=3, sleep=sleep))
     run = retrier.start()
     with pytest.raises(RateLimitError):
         await retrier.retrying(run, operation="t", retry=lambda e: True)(
             failing(run, retry_after=7.0)
         )
-    assert sleep.waits == [7.0, 7.0]
+    assert sleep.calls == [7.0, 7.0]
     events: list[RetryEvent] = []
     quiet = Retrier(RetryPolicy.no_wait(attempts=3, on_retry=events.append))
     quiet_run = quiet.start()
@@ -76,7 +67,7 @@ async def test_deadline_stops_before_a_wait_that_would_pass_it(
     """No wait is started that would end past the call's deadline; the last error is raised."""
     now = [1000.0]
     monkeypatch.setattr("customer_sdk._retry.time.monotonic", lambda: now[0])
-    sleep = Recorder()
+    sleep = Sleeps()
     retrier = Retrier(RetryPolicy(deadline=10.0, sleep=sleep))
     run = retrier.start()
     now[0] += 2.0  # the first attempt took 2 s: 8 s are left
@@ -84,14 +75,14 @@ async def test_deadline_stops_before_a_wait_that_would_pass_it(
         await retrier.retrying(run, operation="t", retry=lambda e: True)(
             failing(run, retry_after=9.0)
         )
-    assert sleep.waits == []
+    assert sleep.calls == []
     assert run.requests == 1
     assert run.remaining() == pytest.approx(8.0)
 
 
 async def test_the_predicate_decides_and_cancellation_is_never_retried() -> None:
     """A failure the predicate refuses is raised at once; CancelledError passes straight through."""
-    sleep = Recorder()
+    sleep = Sleeps()
     retrier = Retrier(RetryPolicy(sleep=sleep))
     run = retrier.start()
     with pytest.raises(ConnectError):
@@ -106,7 +97,7 @@ async def test_the_predicate_decides_and_cancellation_is_never_retried() -> None
     with pytest.raises(asyncio.CancelledError):
         await retrier.retrying(run, operation="t", retry=lambda e: True)(cancelled)
     assert run.requests == 1
-    assert sleep.waits == []
+    assert sleep.calls == []
 
 
 async def test_each_retry_is_logged_and_reported_with_its_action(
@@ -137,7 +128,7 @@ async def test_repeating_doubles_its_wait_up_to_the_most_and_ends_on_return() ->
     class Again(Exception):
         """Ask for another attempt."""
 
-    sleep = Recorder()
+    sleep = Sleeps()
     retrier = Retrier(RetryPolicy(sleep=sleep))
     calls = 0
 
@@ -149,4 +140,4 @@ async def test_repeating_doubles_its_wait_up_to_the_most_and_ends_on_return() ->
         return "done"
 
     assert await retrier.repeating(Again, first=1.0, most=5.0)(attempt) == "done"
-    assert sleep.waits == [1.0, 2.0, 4.0, 5.0, 5.0]
+    assert sleep.calls == [1.0, 2.0, 4.0, 5.0, 5.0]

@@ -3,10 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import csv
-import os
 import re
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -16,7 +13,7 @@ import redis.asyncio as aioredis
 
 from customer_sdk.cli import redis_budget_name
 from customer_sdk.sandbox import Sandbox
-from tests.test_redis_limiter import REDIS_SERVER, redis_url
+from tests._helpers import REDIS_SERVER, sandbox_env, start_import, write_csv
 
 pytestmark = [
     pytest.mark.slow,
@@ -25,43 +22,26 @@ pytestmark = [
         reason="redis-server is not installed (.ci/run installs it with apt-get)",
     ),
 ]
-__all__ = ["redis_url"]  # the module-scoped redis-server fixture, shared with that module
-
 LIMIT = 200.0  # the server's (and the shared client's) requests per second
 ROWS = 1800
 SHARDS = 4
 
 
-def _env(sb: Sandbox) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEOVER_")}
-    env.update(
-        CHARGEOVER_BASE_URL=sb.base_url,
-        CHARGEOVER_USERNAME=sb.username,
-        CHARGEOVER_PASSWORD=sb.password,
-    )
-    return env
-
-
 def _write_rows(path: Path) -> list[str]:
+    """ROWS keyed rows, then one keyless row; returns the keys."""
     keys = [f"shard-{i:05d}" for i in range(ROWS)]
-    with path.open("w", encoding="utf-8", newline="") as f:
-        writer = csv.writer(f, lineterminator="\n")
-        writer.writerow(["external_key", "company"])
-        for i, key in enumerate(keys):
-            writer.writerow([key, f"Shard Test {i} AB"])
+    rows = [{"external_key": k, "company": f"Shard Test {i} AB"} for i, k in enumerate(keys)]
     # A keyless row: it belongs to a shard by its line number, and still lands exactly once.
-    with path.open("a", encoding="utf-8", newline="") as f:
-        csv.writer(f, lineterminator="\n").writerow(["", "No Key Ltd"])
+    rows.append({"external_key": "", "company": "No Key Ltd"})
+    write_csv(path, ["external_key", "company"], rows)
     return keys
 
 
 async def _shard(i: int, src: Path, tmp: Path, sb: Sandbox, url: str) -> asyncio.subprocess.Process:
-    return await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "customer_sdk",
-        "import",
-        str(src),
+    """Start shard ``i`` of the import of ``src``, sharing ``url``'s Redis budget."""
+    return await start_import(
+        sb,
+        src,
         "--redis",
         url,
         "--rate",
@@ -77,9 +57,6 @@ async def _shard(i: int, src: Path, tmp: Path, sb: Sandbox, url: str) -> asyncio
         "--journal",
         str(tmp / f"shard{i}.db"),
         "--quiet",
-        env=_env(sb),
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.PIPE,
     )
 
 
@@ -90,7 +67,7 @@ async def test_four_shards_share_one_rate_and_one_429_pause(redis_url: str, tmp_
     # is absorbed; the clients are paced at exactly the limit.
     async with Sandbox(rate=LIMIT, burst=20) as sb:
         redis = aioredis.Redis.from_url(redis_url)
-        pause_key = f"{redis_budget_name(_env(sb))}:pause"
+        pause_key = f"{redis_budget_name(sandbox_env(sb))}:pause"
         try:
             await redis.set(pause_key, "1", px=300)
             procs = [

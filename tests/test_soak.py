@@ -9,20 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import collections
-import gc
 import time
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable
 
 import pytest
 
 from customer_sdk import ChargeOverClient, CreatedCustomer, OutcomeUnknownError, RetryPolicy
 from customer_sdk.sandbox import Sandbox
+from tests._helpers import PASSWORD, USER, client_for, held_connections
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("collect_garbage")]
 
 N = 20_000
 CONCURRENCY = 64
-USER, PASSWORD = "soak-user", "soak-pass-51e0"
 
 # faults.md's ambiguous classes, each at 2.5 %: 27.5 % of creates (~21 % of all requests once
 # the reconciling lookups and resends are counted). No stall: it would only add time.
@@ -44,20 +43,16 @@ CREATE_FAULTS = "create:" + ",".join(f"{name}=0.025" for name in AMBIGUOUS)
 LOOKUP_FAULTS = "lookup:lag=0.2"
 
 
-@pytest.fixture(autouse=True)
-def _collect_garbage() -> Iterator[None]:
-    """Collect after the test so a leaked transport warns (an error) inside it."""
-    yield
-    gc.collect()
-
-
 async def run_all(
-    client: ChargeOverClient, call: Callable[[ChargeOverClient, int], Awaitable[CreatedCustomer]]
+    client: ChargeOverClient,
+    call: Callable[[ChargeOverClient, int], Awaitable[CreatedCustomer]],
+    n: int = N,
+    concurrency: int = CONCURRENCY,
 ) -> tuple[dict[int, CreatedCustomer], dict[int, BaseException]]:
-    """Make N calls, CONCURRENCY at a time; every call's result or exception, by index."""
+    """Make ``n`` calls, ``concurrency`` at a time; every call's result or exception, by index."""
     results: dict[int, CreatedCustomer] = {}
     errors: dict[int, BaseException] = {}
-    indexes = iter(range(N))
+    indexes = iter(range(n))
 
     async def worker() -> None:
         for i in indexes:
@@ -66,7 +61,7 @@ async def run_all(
             except Exception as exc:
                 errors[i] = exc
 
-    await asyncio.gather(*(worker() for _ in range(CONCURRENCY)))
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
     return results, errors
 
 
@@ -82,15 +77,10 @@ def fault_rate(sb: Sandbox) -> tuple[float, str]:
     )
 
 
-def client_for(sb: Sandbox) -> ChargeOverClient:
+def soak_client(sb: Sandbox) -> ChargeOverClient:
     """A no-wait client with a generous attempt budget (lag can repeat) and 64 connections."""
-    return ChargeOverClient(
-        sb.base_url,
-        username=USER,
-        password=PASSWORD,
-        retry=RetryPolicy.no_wait(attempts=16),
-        max_connections=CONCURRENCY,
-        timeout=30.0,
+    return client_for(
+        sb, retry=RetryPolicy.no_wait(attempts=16), max_connections=CONCURRENCY, timeout=30.0
     )
 
 
@@ -100,7 +90,7 @@ async def test_soak_keyed_creates_lose_nothing_and_duplicate_nothing() -> None:
         username=USER, password=PASSWORD, faults=f"{CREATE_FAULTS};{LOOKUP_FAULTS}", seed=7
     ) as sb:
         started = time.monotonic()
-        async with client_for(sb) as client:
+        async with soak_client(sb) as client:
 
             async def call(c: ChargeOverClient, i: int) -> CreatedCustomer:
                 return await c.customers.create(company=f"Soak {i}", external_key=f"soak-{i}")
@@ -131,7 +121,7 @@ async def test_soak_keyless_creates_are_never_sent_twice() -> None:
     """20k keyless creates: no payload stored twice; OutcomeUnknownError exactly per fault."""
     async with Sandbox(username=USER, password=PASSWORD, faults=CREATE_FAULTS, seed=11) as sb:
         started = time.monotonic()
-        async with client_for(sb) as client:
+        async with soak_client(sb) as client:
 
             async def call(c: ChargeOverClient, i: int) -> CreatedCustomer:
                 return await c.customers.create(company=f"Keyless {i}")
@@ -202,29 +192,19 @@ async def test_soak_every_fault_at_once_still_one_row_per_key() -> None:
         lookup_lag=0.2,
     ) as sb:
         retry = RetryPolicy(initial_backoff=0.01, max_backoff=0.1, attempts=30)
-        async with ChargeOverClient(
-            sb.base_url,
-            username=USER,
-            password=PASSWORD,
+        async with client_for(
+            sb,
             retry=retry,
             timeout=0.25,  # below the stall; a slow ordinary answer is just one more ambiguity
             max_connections=32,
         ) as client:
-            results: dict[int, CreatedCustomer] = {}
-            errors: dict[int, BaseException] = {}
-            indexes = iter(range(n))
-
-            async def worker() -> None:
-                for i in indexes:
-                    try:
-                        results[i] = await client.customers.create(
-                            company="Mixed", external_key=f"m-{i}"
-                        )
-                    except Exception as exc:
-                        errors[i] = exc
-
-            await asyncio.gather(*(worker() for _ in range(32)))
-            held = len(client._engine.transport._session.connector._acquired)  # type: ignore[union-attr]
+            results, errors = await run_all(
+                client,
+                lambda c, i: c.customers.create(company="Mixed", external_key=f"m-{i}"),
+                n=n,
+                concurrency=32,
+            )
+            held = held_connections(client)
         faults = collections.Counter(e.fault for e in sb.audit if e.fault is not None)
         described = f"{sum(faults.values())} of {sb.counters['requests']} faulted: {faults}"
         assert errors == {}, f"{len(errors)} false failures, e.g. {next(iter(errors.values()))!r}"

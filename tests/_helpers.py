@@ -1,0 +1,140 @@
+"""Helpers shared by the test modules; the fixtures built on them live in ``conftest.py``.
+
+One definition of each: canary credentials, the recording sleep, client factories, row builders,
+the environment and command line of a CLI run, and free loopback ports.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import csv
+import os
+import shutil
+import socket
+import sys
+import time
+from collections.abc import Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from customer_sdk import ChargeOverClient, RetryPolicy
+from customer_sdk.sandbox import Sandbox
+
+# Canary credentials: a test that looks for leaks searches every output for these.
+USER, PASSWORD = "canary-user-7f3a", "canary-pass-9c2e"
+SECRETS = (PASSWORD, base64.b64encode(f"{USER}:{PASSWORD}".encode()).decode())
+
+# ChargeOver's message for a request without credentials (docs/chargeover-api.md, "Errors").
+AUTH_MISSING = "Invalid or incorrect authorization [Missing (basic) authorization header.]"
+
+# The redis-server binary, when installed (.ci/run installs it with apt-get).
+REDIS_SERVER = shutil.which("redis-server")
+
+
+class Sleeps:
+    """A recording sleep: remembers each wait, waits for none."""
+
+    def __init__(self) -> None:
+        self.calls: list[float] = []
+
+    async def __call__(self, seconds: float) -> None:
+        self.calls.append(seconds)
+        await asyncio.sleep(0)
+
+
+class FakeTime:
+    """A virtual clock that moves when something sleeps on it; records every sleep.
+
+    Handed to a limiter (``clock=``, ``sleep=``) and a retry policy (``sleep=``) together, the
+    shared 429 pause sees a retry's wait pass exactly as it would in real time, without waiting.
+    With ``follow_real_time`` the clock also runs with real time (monotonic plus every skipped
+    wait), for tests where real time passes too, e.g. between an HTTP-date and its use.
+    """
+
+    def __init__(self, *, follow_real_time: bool = False) -> None:
+        self.now = 100.0
+        self.sleeps: list[float] = []
+        self._real_start = time.monotonic() if follow_real_time else None
+
+    def clock(self) -> float:
+        """The virtual time."""
+        if self._real_start is None:
+            return self.now
+        return self.now + time.monotonic() - self._real_start
+
+    async def sleep(self, seconds: float) -> None:
+        """Record the wait, advance the clock by it, and yield once."""
+        self.sleeps.append(seconds)
+        self.now += max(seconds, 0.0)
+        await asyncio.sleep(0)
+
+
+def make_client(base: str, sleeps: Sleeps, **kw: Any) -> ChargeOverClient:
+    """A client with canary credentials whose retry policy sleeps through ``sleeps``."""
+    retry = kw.pop("retry", None) or RetryPolicy(sleep=sleeps)
+    return ChargeOverClient(base, username=USER, password=PASSWORD, retry=retry, **kw)
+
+
+def client_for(sb: Sandbox, **kw: Any) -> ChargeOverClient:
+    """A client with the sandbox's URL and credentials (``kw`` as for ChargeOverClient)."""
+    return ChargeOverClient(sb.base_url, username=sb.username, password=sb.password, **kw)
+
+
+def held_connections(client: ChargeOverClient) -> int:
+    """Connections the client's pool has handed out and not got back (0 once calls are over)."""
+    session = client._engine.transport._session
+    return 0 if session is None else len(session.connector._acquired)  # type: ignore[union-attr]
+
+
+def keyed(n: int, prefix: str = "k") -> list[dict[str, Any]]:
+    """``n`` valid rows with keys ``{prefix}0`` ..."""
+    return [{"company": f"Co {i}", "external_key": f"{prefix}{i}"} for i in range(n)]
+
+
+def write_csv(path: Path, columns: Sequence[str], rows: Iterable[Mapping[str, str]]) -> Path:
+    """Write ``rows`` as a UTF-8 CSV file with a header of ``columns``; returns ``path``."""
+    with path.open("w", encoding="utf-8", newline="") as f:
+        writer = csv.DictWriter(f, columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
+    return path
+
+
+def sandbox_env(sb: Sandbox) -> dict[str, str]:
+    """This process's environment with CHARGEOVER_* replaced by the sandbox's settings."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEOVER_")}
+    env.update(
+        CHARGEOVER_BASE_URL=sb.base_url,
+        CHARGEOVER_USERNAME=sb.username,
+        CHARGEOVER_PASSWORD=sb.password,
+    )
+    return env
+
+
+def cli_argv(*args: str) -> list[str]:
+    """The command line of ``python -m customer_sdk`` with ``args``."""
+    return [sys.executable, "-m", "customer_sdk", *args]
+
+
+async def start_import(sb: Sandbox, src: Path, *args: str) -> asyncio.subprocess.Process:
+    """Start ``customer-sdk import src *args`` against the sandbox; stdout and stderr piped."""
+    return await asyncio.create_subprocess_exec(
+        *cli_argv("import", str(src), *args),
+        env=sandbox_env(sb),
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+    )
+
+
+def free_port_socket() -> socket.socket:
+    """A socket bound to a free loopback port and not listening: connects there are refused."""
+    sock = socket.socket()
+    sock.bind(("127.0.0.1", 0))
+    return sock
+
+
+def free_port() -> int:
+    """A free loopback port (bound, then released) for a server started later."""
+    with free_port_socket() as sock:
+        return int(sock.getsockname()[1])
