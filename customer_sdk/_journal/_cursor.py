@@ -1,0 +1,66 @@
+"""Resuming: walk the journal's entries alongside the input, one chunk in memory at a time.
+
+A resumed job reads its input again from the start and needs, for each row, what the last run
+recorded about it. :class:`JournalCursor` is a merge join of the two, both in index order: it
+reads the journal in chunks as the input advances, so resuming a job of 10^6 rows never holds
+more than one chunk of entries. It only reads; the bulk job decides what an entry means.
+"""
+
+from __future__ import annotations
+
+from collections import deque
+
+from customer_sdk._journal._journal import Journal
+from customer_sdk._journal._records import JournalEntry
+
+__all__ = ["JournalCursor"]
+
+
+class JournalCursor:
+    """Walks a journal's entries in index order alongside the input (a merge join).
+
+    The journal is read in chunks as the input advances, so resuming a job of 10^6 rows never
+    holds more than one chunk of entries in memory.
+
+    Args:
+        journal: The open journal.
+    """
+
+    def __init__(self, journal: Journal) -> None:
+        self._journal = journal
+        self._buffer: deque[JournalEntry] = deque()
+        self._next = 0
+        self._exhausted = journal.max_index < 0
+
+    async def get(self, index: int) -> JournalEntry | None:
+        """The entry for ``index``; indexes must be asked for in increasing order.
+
+        Args:
+            index: The input row's index.
+
+        Returns:
+            Its entry from before this run, or None.
+
+        Raises:
+            RuntimeError: The journal was closed meanwhile.
+            sqlite3.Error: A read failed.
+        """
+        buf = self._buffer
+        while True:
+            while buf and buf[0].index < index:
+                buf.popleft()
+            if buf or self._exhausted:
+                break
+            if index > self._journal.max_index:
+                self._exhausted = True
+                break
+            start = max(self._next, index)
+            chunk = await self._journal.read(start)
+            if not chunk:
+                self._exhausted = True
+                break
+            buf.extend(chunk)
+            self._next = chunk[-1].index + 1
+        if buf and buf[0].index == index:
+            return buf.popleft()
+        return None

@@ -1,0 +1,180 @@
+"""The journal's SQLite file: how it is opened, its two tables, and every statement run on it.
+
+Two tables: ``meta`` (schema version, the job id, creation time) and ``rows`` (one per input
+row, keyed by its index). Every write is one upsert of whole rows (:data:`UPSERT`), so a row's
+record is always one consistent state, whatever was recorded before it.
+
+Opening sets the durability (see :mod:`customer_sdk._journal._writer` for what it buys):
+``journal_mode=WAL`` (a commit appends to the ``-wal`` file beside the database: readers, such
+as another process peeking at progress, never block the writer) and ``synchronous=FULL`` (the
+WAL is fsynced at every commit, not only at checkpoints).
+
+Every function here runs on the journal's writer thread, never on the event loop; none of them
+commits (the writer does, once per group).
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterable
+from typing import Any, Final
+
+from customer_sdk._journal._records import JournalEntry, RowState
+from customer_sdk.errors import JournalMismatchError
+
+__all__ = [
+    "UPSERT",
+    "connect",
+    "count_states",
+    "outcome_rows",
+    "read_entries",
+    "setup",
+    "state_rows",
+]
+
+_SCHEMA_VERSION: Final = "1"
+_ERROR_LIMIT: Final = 512  # error texts are cut here: the journal is a ledger, not a log
+
+UPSERT: Final = (
+    "INSERT INTO rows (idx, hash, state, outcome, customer_id, error, updated) "
+    "VALUES (?, ?, ?, ?, ?, ?, ?) ON CONFLICT(idx) DO UPDATE SET hash = excluded.hash, "
+    "state = excluded.state, outcome = excluded.outcome, "
+    "customer_id = excluded.customer_id, error = excluded.error, updated = excluded.updated"
+)
+"""Write one whole row record; the parameters are a tuple from :func:`state_rows` or
+:func:`outcome_rows`."""
+
+
+def connect(path: str) -> sqlite3.Connection:
+    """Open (or create) the database file with the journal's durability settings.
+
+    Args:
+        path: The database file.
+
+    Returns:
+        A connection in autocommit mode (the writer opens and commits each transaction).
+
+    Raises:
+        sqlite3.Error: The file cannot be opened or is not a database.
+    """
+    conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    conn.execute("PRAGMA journal_mode=WAL")
+    # FULL: in WAL mode NORMAL may lose the last commits on power loss; each commit here is a
+    # promise ("in flight before sent") that must survive one.
+    conn.execute("PRAGMA synchronous=FULL")
+    conn.execute("PRAGMA busy_timeout=5000")
+    return conn
+
+
+def setup(conn: sqlite3.Connection, path: str, job_id: str | None) -> int:
+    """Create the tables of a new journal, or check an existing one belongs to this job.
+
+    Args:
+        conn: The writer's connection (inside its transaction).
+        path: The database file, for error messages.
+        job_id: The input's fingerprint.
+
+    Returns:
+        The highest row index recorded, or -1 for an empty journal.
+
+    Raises:
+        JournalMismatchError: The journal has another schema version or another job id.
+    """
+    conn.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID")
+    conn.execute(
+        "CREATE TABLE IF NOT EXISTS rows (idx INTEGER PRIMARY KEY, hash TEXT NOT NULL, "
+        "state TEXT NOT NULL, outcome TEXT, customer_id INTEGER, error TEXT, updated REAL)"
+    )
+    meta = dict(conn.execute("SELECT key, value FROM meta").fetchall())
+    if not meta:
+        conn.executemany(
+            "INSERT INTO meta (key, value) VALUES (?, ?)",
+            [("version", _SCHEMA_VERSION), ("job_id", job_id), ("created", time.time())],
+        )
+    else:
+        if meta.get("version") != _SCHEMA_VERSION:
+            raise JournalMismatchError(
+                f"journal {path!r} has schema version {meta.get('version')!r}, "
+                f"expected {_SCHEMA_VERSION}"
+            )
+        if meta.get("job_id") != job_id:
+            raise JournalMismatchError(
+                f"journal {path!r} belongs to another input (job_id "
+                f"{meta.get('job_id')!r}, this job has {job_id!r}); "
+                "use a new journal path for a new input"
+            )
+    (top,) = conn.execute("SELECT coalesce(max(idx), -1) FROM rows").fetchone()
+    return int(top)
+
+
+def state_rows(entries: Iterable[tuple[int, str]], state: RowState) -> list[tuple[Any, ...]]:
+    """:data:`UPSERT` parameters that move rows to ``state`` with no outcome, id or error.
+
+    Args:
+        entries: ``(index, hash)`` per row.
+        state: ``pending`` or ``in_flight`` (a re-send clears the last run's outcome).
+
+    Returns:
+        One parameter tuple per row.
+    """
+    now = time.time()
+    return [(i, h, state.value, None, None, None, now) for i, h in entries]
+
+
+def outcome_rows(
+    outcomes: Iterable[tuple[int, str, bool, str, int | None, str | None]],
+) -> list[tuple[Any, ...]]:
+    """:data:`UPSERT` parameters that record rows' outcomes (``done`` or ``failed``).
+
+    Args:
+        outcomes: Per row ``(index, hash, final, outcome, customer_id, error)``; ``final``
+            True means ``done``, False ``failed``. Errors are cut to 512 characters.
+
+    Returns:
+        One parameter tuple per row.
+    """
+    now = time.time()
+    return [
+        (
+            index,
+            content_hash,
+            (RowState.DONE if final else RowState.FAILED).value,
+            outcome,
+            customer_id,
+            None if error is None else error[:_ERROR_LIMIT],
+            now,
+        )
+        for index, content_hash, final, outcome, customer_id, error in outcomes
+    ]
+
+
+def read_entries(conn: sqlite3.Connection, start: int, limit: int) -> list[JournalEntry]:
+    """Entries with ``index >= start`` in index order, at most ``limit``.
+
+    Args:
+        conn: The writer's connection.
+        start: The first index wanted.
+        limit: The most entries returned.
+
+    Returns:
+        The entries.
+    """
+    cur = conn.execute(
+        "SELECT idx, hash, state, outcome, customer_id, error FROM rows "
+        "WHERE idx >= ? ORDER BY idx LIMIT ?",
+        (start, limit),
+    )
+    return [JournalEntry(r[0], r[1], RowState(r[2]), r[3], r[4], r[5]) for r in cur]
+
+
+def count_states(conn: sqlite3.Connection) -> dict[str, int]:
+    """How many rows are in each state.
+
+    Args:
+        conn: The writer's connection.
+
+    Returns:
+        State name to count (states with no rows left out).
+    """
+    return dict(conn.execute("SELECT state, count(*) FROM rows GROUP BY state").fetchall())
