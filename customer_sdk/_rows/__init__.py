@@ -1,0 +1,35 @@
+"""Reading customer rows from CSV and JSONL files, lazily, for the ``customer-sdk`` command line.
+
+Each record becomes a :class:`Row`: its line number in the file, its ``external_key`` as read,
+and either the validated wire dict or every problem found (a conversion that failed, an unknown
+column, anything the SDK's one converter, :func:`customer_sdk._convert.structure_wire`,
+refuses). A row is validated once, here. A bad record is a value, never an exception: the
+caller reports it and carries on, so no row is lost silently. The one record that ends the read
+is a CSV record the csv module cannot parse at all (it cannot find the next record after it):
+its error says that nothing after it was read.
+
+Files are read one record at a time and never held in memory. The package sends nothing and
+does not decide what happens to a row; it only turns bytes into rows. Its modules, each
+depending only on those after it::
+
+    _readers  read_rows: CSV and JSONL records, with the line each starts on
+    _cells    convert_fields: text cells (or JSON values) to model values, then the Row
+    _files    detect_format, scan_file: whole-file questions (which format, hash, line count)
+    _row      Row, RowFileError, FileFormat, shard_of: the values handed out
+"""
+
+from customer_sdk._rows._cells import convert_fields
+from customer_sdk._rows._files import detect_format, scan_file
+from customer_sdk._rows._readers import read_rows
+from customer_sdk._rows._row import FileFormat, Row, RowFileError, shard_of
+
+__all__ = [
+    "FileFormat",
+    "Row",
+    "RowFileError",
+    "convert_fields",
+    "detect_format",
+    "read_rows",
+    "scan_file",
+    "shard_of",
+]
