@@ -18,6 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+import attrs
+from aioresponses import aioresponses
+from yarl import URL
+
 from customer_sdk import ChargeOverClient, RetryPolicy
 from customer_sdk.sandbox import Sandbox
 
@@ -125,6 +129,39 @@ async def start_import(sb: Sandbox, src: Path, *args: str) -> asyncio.subprocess
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.PIPE,
     )
+
+
+@attrs.frozen
+class Sent:
+    """One request as aioresponses recorded it: what the SDK handed to aiohttp."""
+
+    method: str
+    url: URL
+    headers: dict[str, str]
+    body: bytes | None
+    content_type: str | None
+
+
+def requests_sent(mocked: aioresponses) -> list[Sent]:
+    """Every request made under ``mocked``, grouped by method and URL.
+
+    The headers are the per-request ones: a client on a caller's session sends all of its
+    headers per request, a client on its own session keeps the fixed ones as session defaults.
+    """
+    out = []
+    for (method, url), calls in mocked.requests.items():
+        for call in calls:
+            data = call.kwargs.get("data")
+            out.append(
+                Sent(
+                    method=method,
+                    url=url,
+                    headers=dict(call.kwargs.get("headers") or {}),
+                    body=None if data is None else data.decode().encode(),
+                    content_type=None if data is None else data.content_type,
+                )
+            )
+    return out
 
 
 def free_port_socket() -> socket.socket:

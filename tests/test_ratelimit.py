@@ -315,3 +315,30 @@ async def test_an_unpaced_start_cuts_to_the_rate_that_got_through() -> None:
         t.now += 0.1
     lim.on_throttled(None)
     assert lim.rate == pytest.approx(0.7 * 50.0, rel=0.1)
+
+
+async def test_pause_gate_holds_every_caller_and_only_extends() -> None:
+    """A 429 pause makes every acquire wait it out; a shorter one never shortens it."""
+    t = FakeTime()
+    gate = PauseGate(clock=t.clock, sleep=t.sleep)
+    await gate.acquire()
+    assert t.sleeps == []
+    gate.on_throttled(2.0)
+    gate.on_throttled(0.5)
+    gate.on_throttled(None)
+    await gate.acquire()
+    await gate.acquire()
+    assert t.sleeps == [2.0]
+
+
+async def test_pause_gate_does_not_spin_with_a_sleep_that_does_not_wait() -> None:
+    """With waits switched off the gate returns after one yield instead of busy-looping."""
+    calls = []
+
+    async def no_sleep(seconds: float) -> None:
+        calls.append(seconds)
+
+    gate = PauseGate(clock=lambda: 0.0, sleep=no_sleep)
+    gate.on_throttled(5.0)
+    await gate.acquire()
+    assert calls == [5.0]

@@ -141,3 +141,15 @@ async def test_repeating_doubles_its_wait_up_to_the_most_and_ends_on_return() ->
 
     assert await retrier.repeating(Again, first=1.0, most=5.0)(attempt) == "done"
     assert sleep.calls == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+def test_retry_policy_defaults_and_validation() -> None:
+    """The documented defaults hold, and non-positive settings are refused."""
+    policy = RetryPolicy()
+    assert (policy.attempts, policy.initial_backoff, policy.max_backoff) == (8, 0.5, 30.0)
+    assert (policy.retry_after_cap, policy.deadline, policy.wait) == (60.0, 180.0, True)
+    for bad in ({"attempts": 0}, {"initial_backoff": 0}, {"max_backoff": -1}, {"deadline": 0}):
+        with pytest.raises(ValueError, match="must be"):
+            RetryPolicy(**bad)  # type: ignore[arg-type]
+    assert RetryPolicy.no_wait().wait is False
+    assert RetryPolicy.disabled().attempts == 1

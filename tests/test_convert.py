@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import copy
 import pickle
+import re
 from collections.abc import Callable
 from typing import Any
 
@@ -12,53 +13,11 @@ import pytest
 
 from customer_sdk import errors
 from customer_sdk._convert import CheckedWire, structure_wire
-from customer_sdk._fields import FIELD_NAMES, CustomerFields
+from customer_sdk._fields import FIELD_KINDS, FIELD_NAMES, CustomerFields
 from customer_sdk._models import CustomerCreate, wire_from_mapping, wire_of
 from customer_sdk._read import Customer
 from customer_sdk._serde import converter, dumps, structure_create, unstructure_create
-
-FULL: dict[str, Any] = {
-    "parent_customer_id": 7,
-    "external_key": "crm-1",
-    "company": "Acme",
-    "language_id": 1,
-    "currency_id": 2,
-    "class_id": 3,
-    "admin_id": 4,
-    "campaign_id": 5,
-    "campaign_details": "fall promo",
-    "superuser_username": "jdoe",
-    "superuser_email": "j@acme.example",
-    "superuser_name": "Jane Doe",
-    "superuser_first_name": "Jane",
-    "superuser_last_name": "Doe",
-    "superuser_phone": "+1 555 0100",
-    "bill_addr1": "1 Main St",
-    "bill_addr2": "Suite 2",
-    "bill_addr3": "c/o x",
-    "bill_city": "Springfield",
-    "bill_state": "IL",
-    "bill_postcode": "62701",
-    "bill_country": "US",
-    "ship_addr1": "2 Dock Rd",
-    "ship_addr2": "Bay 3",
-    "ship_addr3": "rear",
-    "ship_city": "Shelbyville",
-    "ship_state": "IL",
-    "ship_postcode": "62565",
-    "ship_country": "United States",
-    **{f"custom_{i}": f"c{i}" for i in range(1, 21)},
-    "brand_id": 8,
-    "terms_id": 9,
-    "no_taxes": True,
-    "no_dunning": False,
-    "no_latefees": True,
-    "no_procfees": False,
-    "invoice_delivery": "email",
-    "dunning_delivery": "print",
-    "tax_ident": "DE123",
-    "tags": ["vip", "eu"],
-}
+from tests._data import FULL
 
 CTRL = "must not contain CR, LF or NUL characters"
 DELIVERY = "must be 'email' or 'print', got "
@@ -118,9 +77,11 @@ BAD_INPUTS: list[tuple[dict[str, Any], dict[str, str]]] = [
 ]  # fmt: skip
 
 
-def test_bad_input_corpus_is_large_enough() -> None:
-    """The bad-input corpus holds at least 40 distinct cases."""
+def test_bad_input_corpus_covers_every_field_kind() -> None:
+    """The bad-input corpus has 40+ cases and a bad value of every kind of field (FIELD_KINDS)."""
     assert len(BAD_INPUTS) >= 40
+    fields = {re.split(r"[\[.]", path)[0] for _, problems in BAD_INPUTS for path in problems}
+    assert {FIELD_KINDS[f] for f in fields if f in FIELD_KINDS} == set(FIELD_KINDS.values())
 
 
 @pytest.mark.parametrize(("row", "problems"), BAD_INPUTS)

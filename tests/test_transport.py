@@ -1,10 +1,9 @@
-"""The transport's request deadlines: one watchdog timer for every request in flight."""
+"""The aiohttp transport (customer_sdk._transport): one watchdog timer for every deadline."""
 
 from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -14,13 +13,6 @@ from customer_sdk import _protocol as proto
 from customer_sdk import errors
 from customer_sdk._transport import AiohttpTransport, _Watchdog
 from tests import _scripted as s
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[s.ScriptedServer]:
-    """A scripted loopback server."""
-    async with s.ScriptedServer() as srv:
-        yield srv
 
 
 def _transport(

@@ -1,8 +1,7 @@
-"""Sans-I/O units of the core: the protocol layer, auth, retry (models: test_models/test_serde)."""
+"""The sans-I/O protocol layer (customer_sdk._protocol): requests, envelopes, errors, classes."""
 
 from __future__ import annotations
 
-import base64
 import email.utils
 import re
 import urllib.parse
@@ -12,18 +11,10 @@ import orjson
 import pytest
 from multidict import CIMultiDict
 
-import customer_sdk
 from customer_sdk import _protocol as proto
 from customer_sdk import errors
-from customer_sdk._auth import BasicAuth, SignatureAuth
 from customer_sdk._protocol import HttpResponse, Outcome
-from customer_sdk._ratelimit import PauseGate
-from customer_sdk._retry import RetryPolicy
-
-# --- the protocol layer --------------------------------------------------------------------
-
-
-AUTH_MISSING = "Invalid or incorrect authorization [Missing (basic) authorization header.]"
+from tests._helpers import AUTH_MISSING
 
 
 def _resp(status: int, body: bytes | dict[str, Any] | str, **headers: str) -> HttpResponse:
@@ -297,129 +288,3 @@ def test_retry_after_table(headers: dict[str, str], expected: float | None) -> N
         assert got is None
     else:
         assert got == pytest.approx(expected, abs=0.01)
-
-
-# --- auth ----------------------------------------------------------------------------------
-
-
-def test_basic_auth_header() -> None:
-    """Basic auth is base64(username:password), computed once."""
-    auth = BasicAuth("user", "pa:ss")
-    assert auth.header("POST", "x", b"") == "Basic " + base64.b64encode(b"user:pa:ss").decode()
-
-
-def test_signature_known_answer() -> None:
-    """The legacy signature matches a digest computed independently (openssl dgst -hmac)."""
-    auth = SignatureAuth("pub", "priv-key", clock=lambda: NOW, nonce=lambda: "abc12345")
-    url = "http://127.0.0.1:8080/api/v3/customer?where=external_key%3AEQUALS%3Aab%2Fc"
-    header = auth.header("POST", url, '{"company":"Äcme"}'.encode())
-    assert header == (
-        'ChargeOver co_public_key="pub" co_nonce="abc12345" co_timestamp="1700000000" '
-        'co_signature_method="HMAC-SHA256" co_version="1.0" '
-        'co_signature="9c1478f43bd5f578286b7c087d6c4022daa622dfe433932b02cbe09d98401f4a"'
-    )
-
-
-def test_signature_nonce_is_random_lowercase_alnum() -> None:
-    """Without an injected nonce each header has a fresh 8-char [a-z0-9] nonce."""
-    auth = SignatureAuth("pub", "priv")
-    nonces = {
-        re.search(r'co_nonce="([^"]*)"', auth.header("GET", "http://x", None))[1]  # type: ignore[index]
-        for _ in range(20)
-    }
-    assert len(nonces) == 20
-    assert all(re.fullmatch(r"[a-z0-9]{8}", n) for n in nonces)
-
-
-def test_auth_reprs_hide_secrets() -> None:
-    """Neither auth object's repr shows the password or private key."""
-    assert "s3cret" not in repr(BasicAuth("u", "s3cret"))
-    assert "s3cret" not in repr(SignatureAuth("u", "s3cret"))
-
-
-# --- retry policy and the pause gate --------------------------------------------------------
-
-
-def test_retry_policy_defaults_and_validation() -> None:
-    """The documented defaults hold, and non-positive settings are refused."""
-    policy = RetryPolicy()
-    assert (policy.attempts, policy.initial_backoff, policy.max_backoff) == (8, 0.5, 30.0)
-    assert (policy.retry_after_cap, policy.deadline, policy.wait) == (60.0, 180.0, True)
-    for bad in ({"attempts": 0}, {"initial_backoff": 0}, {"max_backoff": -1}, {"deadline": 0}):
-        with pytest.raises(ValueError, match="must be"):
-            RetryPolicy(**bad)  # type: ignore[arg-type]
-    assert RetryPolicy.no_wait().wait is False
-    assert RetryPolicy.disabled().attempts == 1
-
-
-async def test_pause_gate_holds_every_caller_and_only_extends() -> None:
-    """A 429 pause makes every acquire wait it out; a shorter one never shortens it."""
-    now = [0.0]
-    slept: list[float] = []
-
-    async def sleep(seconds: float) -> None:
-        slept.append(seconds)
-        now[0] += seconds
-
-    gate = PauseGate(clock=lambda: now[0], sleep=sleep)
-    await gate.acquire()
-    assert slept == []
-    gate.on_throttled(2.0)
-    gate.on_throttled(0.5)
-    gate.on_throttled(None)
-    await gate.acquire()
-    await gate.acquire()
-    assert slept == [2.0]
-
-
-async def test_pause_gate_does_not_spin_with_a_sleep_that_does_not_wait() -> None:
-    """With waits switched off the gate returns after one yield instead of busy-looping."""
-    calls = []
-
-    async def no_sleep(seconds: float) -> None:
-        calls.append(seconds)
-
-    gate = PauseGate(clock=lambda: 0.0, sleep=no_sleep)
-    gate.on_throttled(5.0)
-    await gate.acquire()
-    assert calls == [5.0]
-
-
-# --- the public surface ---------------------------------------------------------------------
-
-
-def test_all_is_sorted_complete_and_documented() -> None:
-    """__all__ is sorted, every name exists, and every public class/function has a docstring."""
-    names = customer_sdk.__all__
-    assert names == sorted(names)
-    for name in names:
-        obj = getattr(customer_sdk, name)
-        if callable(obj) or isinstance(obj, type):
-            assert obj.__doc__, name
-    assert not any("tenacity" in repr(getattr(customer_sdk, n)) for n in names)
-
-
-def test_the_exception_tree_matches_its_drawing() -> None:
-    """Each class drawn in errors.__doc__ derives from the class drawn above it."""
-    assert errors.__doc__ is not None
-    stack: list[tuple[int, type]] = []
-    seen = 0
-    for line in errors.__doc__.splitlines():
-        m = re.match(r"^(\s*(?:[│ ]\s*)*)(?:[├└]── )?([A-Z]\w+)(?:\s|$)", line)
-        if not m or not hasattr(errors, m[2]):
-            continue
-        depth = len(m[1]) + (4 if "──" in line else 0)
-        cls = getattr(errors, m[2])
-        while stack and stack[-1][0] >= depth:
-            stack.pop()
-        if stack:
-            assert issubclass(cls, stack[-1][1]), (cls, stack[-1][1])
-        stack.append((depth, cls))
-        seen += 1
-    drawn_everything = {
-        n
-        for n in errors.__all__
-        if isinstance(getattr(errors, n), type)
-        and issubclass(getattr(errors, n), errors.ChargeOverError)
-    }
-    assert seen == len(drawn_everything) >= 20  # every exported error class is drawn
