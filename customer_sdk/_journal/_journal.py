@@ -175,5 +175,9 @@ class Journal:
         return result
 
     async def aclose(self) -> None:
-        """Commit what is queued, close the database and stop the thread. Idempotent."""
+        """Commit what is queued, close the database and stop the thread. Idempotent.
+
+        Raises:
+            sqlite3.Error: The last commit failed (what was queued is not durable).
+        """
         await self._writer.close()

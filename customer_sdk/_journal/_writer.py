@@ -109,7 +109,11 @@ class Writer:
             self._ops.put(("write", rows, None))
 
     async def close(self) -> None:
-        """Commit what is queued, close the database and stop the thread. Idempotent."""
+        """Commit what is queued, close the database and stop the thread. Idempotent.
+
+        Raises:
+            sqlite3.Error: The last commit failed (what was queued is not durable).
+        """
         if self.closed:
             return
         fut = self.submit("close", None)
