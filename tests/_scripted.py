@@ -15,7 +15,7 @@ import socket
 import struct
 import urllib.parse
 from collections.abc import Callable
-from typing import Any
+from typing import Any, Self
 
 import attrs
 import orjson
@@ -164,8 +164,62 @@ def redirect(code: int) -> Action:
     return act
 
 
+class LoopbackServer:
+    """A TCP server on 127.0.0.1; stopping it also cancels every connection's handler.
+
+    Subclasses answer one connection in :meth:`serve`. ``async with`` starts it on a free port;
+    :meth:`stop` and :meth:`start` with the same port take it down and bring it back.
+    """
+
+    def __init__(self) -> None:
+        self.port = 0
+        self._server: asyncio.Server | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    @property
+    def base_url(self) -> str:
+        """``http://127.0.0.1:PORT``."""
+        return f"http://127.0.0.1:{self.port}"
+
+    async def start(self, port: int = 0) -> None:
+        """Listen on ``port`` (0: a free one)."""
+        self._server = await asyncio.start_server(self._accept, "127.0.0.1", port)
+        self.port = self._server.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        """Stop listening and cancel every connection's handler (idle keep-alives included)."""
+        assert self._server is not None
+        self._server.close()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        await self._server.wait_closed()
+
+    def track(self, task: asyncio.Task[Any]) -> None:
+        """Cancel ``task`` on :meth:`stop` unless it has ended by then."""
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Answer one connection."""
+        raise NotImplementedError
+
+    async def _accept(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        task = asyncio.current_task()
+        assert task is not None
+        self.track(task)
+        await self.serve(reader, writer)
+
+    async def __aenter__(self) -> Self:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.stop()
+
+
 @attrs.define(eq=False, slots=False)
-class ScriptedServer:
+class ScriptedServer(LoopbackServer):
     """The server: scripts per method, a store, and a log of what it received.
 
     Not slotted, so a test may replace ``default_get`` or ``default_post`` on one instance.
@@ -175,15 +229,10 @@ class ScriptedServer:
     get_script: list[Action] = attrs.Factory(list)
     received: list[Exchange] = attrs.Factory(list)
     customers: dict[str, dict[str, Any]] = attrs.Factory(dict)
-    host: str = "127.0.0.1"
-    port: int = 0
-    _server: asyncio.Server | None = None
-    _tasks: set[asyncio.Task[Any]] = attrs.Factory(set)
+    _arrived: asyncio.Condition = attrs.Factory(asyncio.Condition)
 
-    @property
-    def base_url(self) -> str:
-        """``http://127.0.0.1:PORT``."""
-        return f"http://{self.host}:{self.port}"
+    def __attrs_post_init__(self) -> None:
+        LoopbackServer.__init__(self)
 
     def count(self, method: str, path: str = "/api/v3/customer") -> int:
         """How many requests of this method reached this path (query ignored)."""
@@ -239,23 +288,13 @@ class ScriptedServer:
             found = [match] if match else []
         ex.respond(200, envelope(200, found))
 
-    async def __aenter__(self) -> ScriptedServer:
-        self._server = await asyncio.start_server(self._handle, self.host, 0)
-        self.port = self._server.sockets[0].getsockname()[1]
-        return self
+    async def wait_for_requests(self, n: int = 1, timeout: float = 10.0) -> None:
+        """Return once ``n`` requests have arrived (head and body read), or fail after timeout."""
+        async with asyncio.timeout(timeout), self._arrived:
+            await self._arrived.wait_for(lambda: len(self.received) >= n)
 
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        task = asyncio.current_task()
-        assert task is not None
-        self._tasks.add(task)
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Read requests off the connection; answer each by its script, else by default."""
         try:
             while not writer.is_closing():
                 try:
@@ -272,6 +311,8 @@ class ScriptedServer:
                 body = await reader.readexactly(int(headers.get("content-length", "0")))
                 ex = Exchange(method, target, headers, body, writer, self)
                 self.received.append(ex)
+                async with self._arrived:
+                    self._arrived.notify_all()
                 script = self.post_script if method == "POST" else self.get_script
                 if target.startswith("/trap"):
                     ex.respond(200, envelope(200, {}))
@@ -289,4 +330,3 @@ class ScriptedServer:
             writer.close()
             with contextlib.suppress(Exception):
                 await writer.wait_closed()
-            self._tasks.discard(task)

@@ -34,8 +34,8 @@ from tests import _scripted as s
 from tests._helpers import PASSWORD, SECRETS, USER, Sleeps, keyed, make_client
 
 
-def hold(server: s.ScriptedServer, n: int, seconds: float) -> tuple[list[s.Action], asyncio.Event]:
-    """``n`` POST actions that stall; the event is set when the n-th stalled request arrived."""
+def hold(server: s.ScriptedServer, n: int, seconds: float) -> asyncio.Event:
+    """Script the next ``n`` POSTs to stall; the event is set when the n-th one has arrived."""
     all_held = asyncio.Event()
 
     async def stall(ex: s.Exchange) -> None:
@@ -43,7 +43,8 @@ def hold(server: s.ScriptedServer, n: int, seconds: float) -> tuple[list[s.Actio
             all_held.set()
         await asyncio.sleep(seconds)
 
-    return [stall] * n, all_held
+    server.post_script += [stall] * n
+    return all_held
 
 
 async def collect(job: BulkJob) -> list[RowResult]:
@@ -189,8 +190,7 @@ async def test_leaving_async_with_early_stops_every_worker(
     server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """Breaking out and leaving ``async with`` leaves no task running."""
-    actions, held = hold(server, 4, 5.0)
-    server.post_script += actions
+    held = hold(server, 4, 5.0)
     async with make_client(server.base_url, sleeps) as client:
         async with client.customers.create_many(keyed(50), concurrency=4):
             await asyncio.wait_for(held.wait(), 10)  # every worker is mid-request
@@ -216,8 +216,7 @@ async def test_cancelling_the_consumer_propagates_and_cleans_up(
     server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
     """CancelledError from the consumer is not swallowed and the workers stop."""
-    actions, held = hold(server, 4, 5.0)
-    server.post_script += actions
+    held = hold(server, 4, 5.0)
     async with make_client(server.base_url, sleeps) as client:
 
         async def consume() -> None:
@@ -714,17 +713,9 @@ async def test_a_refusing_server_is_probed_and_the_job_resumes_when_it_returns(
             third_probe_refused.set()
         await asyncio.sleep(seconds / 50)
 
-    async def down() -> None:
-        assert server._server is not None
-        server._server.close()
-        for task in list(server._tasks):  # drop the keep-alive connections too
-            task.cancel()
-        await asyncio.gather(*server._tasks, return_exceptions=True)
-        await server._server.wait_closed()
-
     async def back_after_three_probes() -> None:
         await third_probe_refused.wait()
-        server._server = await asyncio.start_server(server._handle, server.host, server.port)
+        await server.start(server.port)
 
     concurrency = 8
     results: list[RowResult] = []
@@ -737,7 +728,7 @@ async def test_a_refusing_server_is_probed_and_the_job_resumes_when_it_returns(
             async for r in job:
                 results.append(r)
                 if len(results) == 10:
-                    await down()
+                    await server.stop()  # keep-alive connections dropped too
                     restart = asyncio.create_task(back_after_three_probes())
         assert restart is not None
         await restart
@@ -782,8 +773,7 @@ async def test_rows_being_sent_when_the_job_is_left_stay_in_flight(
 ) -> None:
     """Leaving the job while requests stall leaves exactly those rows in_flight, none done."""
     path = tmp_path / "j.db"
-    actions, held = hold(server, 3, 5.0)
-    server.post_script += actions
+    held = hold(server, 3, 5.0)
     async with make_client(server.base_url, sleeps) as client:
         async with client.customers.create_many(keyed(10), concurrency=3, journal=path):
             await asyncio.wait_for(held.wait(), 10)  # all three workers are mid-request
@@ -799,8 +789,7 @@ async def test_a_consumer_waiting_while_the_job_is_closed_elsewhere_is_released(
     """aclose() from another task ends a consumer blocked on the next result with an error."""
     from customer_sdk import ChargeOverError
 
-    actions, held = hold(server, 2, 5.0)
-    server.post_script += actions
+    held = hold(server, 2, 5.0)
     async with make_client(server.base_url, sleeps) as client:
         job = client.customers.create_many(keyed(2), concurrency=2)
 

@@ -49,6 +49,11 @@ def _write_csv(path: Path, n: int, *, bad: dict[int, dict[str, str]] | None = No
     return write_csv(path, columns, rows)
 
 
+def _sandbox_import(src: Path, *extra: str) -> list[str]:
+    """The arguments of an import of ``src`` into an in-process sandbox without faults."""
+    return ["import", str(src), "--sandbox", "--faults", "", *extra]
+
+
 def _use_sandbox(monkeypatch: pytest.MonkeyPatch, sb: Sandbox) -> None:
     """Point this process's CHARGEOVER_* variables at the sandbox for the test."""
     for name, value in sandbox_env(sb).items():
@@ -330,7 +335,7 @@ def test_a_shard_refuses_another_shards_journal(
     """Shards must not share a journal: shard 1/2 on shard 0/2's journal exits 2."""
     src = _write_csv(tmp_path / "in.csv", 10)
     journal = str(tmp_path / "job.db")
-    base = ["import", str(src), "--sandbox", "--faults", "", "--journal", journal, "--quiet"]
+    base = _sandbox_import(src, "--journal", journal, "--quiet")
     assert main([*base, "--shard", "0/2"]) == 0
     assert main([*base, "--shard", "1/2"]) == 2
     assert "--journal" in capsys.readouterr().err
@@ -360,17 +365,7 @@ def test_progress_is_a_redrawn_bar_on_a_tty(tmp_path: Path) -> None:
     src = _write_csv(tmp_path / "in.csv", 300)
     master, slave = pty.openpty()
     fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", 30, 120, 0, 0))
-    args = [
-        "import",
-        str(src),
-        "--sandbox",
-        "--faults",
-        "",
-        "--sandbox-rate",
-        "200",
-        "--rate",
-        "150",
-    ]
+    args = _sandbox_import(src, "--sandbox-rate", "200", "--rate", "150")
     proc = subprocess.Popen(cli_argv(*args), stdout=slave, stderr=slave, stdin=subprocess.DEVNULL)
     os.close(slave)
     try:
@@ -394,17 +389,7 @@ def test_progress_is_a_redrawn_bar_on_a_tty(tmp_path: Path) -> None:
 def test_progress_degrades_to_periodic_plain_lines_without_a_tty(tmp_path: Path) -> None:
     """Piped output gets a plain progress line per interval, never a carriage return."""
     src = _write_csv(tmp_path / "in.csv", 300)
-    args = [
-        "import",
-        str(src),
-        "--sandbox",
-        "--faults",
-        "",
-        "--rate",
-        "150",
-        "--progress-interval",
-        "0.3",
-    ]
+    args = _sandbox_import(src, "--rate", "150", "--progress-interval", "0.3")
     done = subprocess.run(cli_argv(*args), capture_output=True, text=True, timeout=60, check=False)
     assert done.returncode == 0, done.stderr
     lines = [line for line in done.stderr.splitlines() if "rows/s" in line]
@@ -453,7 +438,7 @@ def test_sigint_stops_an_import_with_a_summary_and_status_130(tmp_path: Path) ->
     src = _write_csv(tmp_path / "in.csv", 2000)
     journal = tmp_path / "job.db"
     report = tmp_path / "failures.csv"
-    args = ["import", str(src), "--sandbox", "--faults", "", "--rate", "100"]
+    args = _sandbox_import(src, "--rate", "100")
     argv = cli_argv(
         *args, "--journal", str(journal), "--report", str(report), "--progress-interval", "0.2"
     )

@@ -111,8 +111,7 @@ async def test_create_does_not_hold_the_model_while_the_request_is_in_flight(
     async with make_client(server.base_url, sleeps) as client:
         task = asyncio.create_task(client.customers.create(model))
         del model
-        while not server.received:
-            await asyncio.sleep(0.005)
+        await server.wait_for_requests()
         gc.collect()
         assert ref() is None  # the request is still in flight, the model already gone
         created = await task

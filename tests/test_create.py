@@ -18,12 +18,13 @@ from customer_sdk import (
     ConnectError,
     ExternalKeyReservedError,
     OutcomeUnknownError,
+    PauseGate,
     RateLimitError,
     RedirectError,
     RetryPolicy,
 )
 from tests import _scripted as s
-from tests._helpers import Sleeps, free_port_socket, make_client
+from tests._helpers import FakeTime, Sleeps, free_port_socket, make_client
 
 
 async def test_connect_failure_is_resent(mocked: aioresponses, sleeps: Sleeps) -> None:
@@ -193,12 +194,22 @@ async def test_lagging_lookup_after_ambiguous_failure_ends_in_one_row(
 async def test_429_waits_retry_after_and_pauses_other_calls(
     server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
-    """A 429 with Retry-After 2 waits 2 s (recorded) and then succeeds."""
+    """A 429 with Retry-After 2 waits 2 s once, with the shared pause set as long, then succeeds."""
+    vt = FakeTime(follow_real_time=True)
+    gate = PauseGate(clock=vt.clock, sleep=vt.sleep)
+    pause_at_retry: list[float] = []
+    retry = RetryPolicy(
+        sleep=vt.sleep, on_retry=lambda _: pause_at_retry.append(gate.paused_until - vt.clock())
+    )
     server.post_script.append(s.status(429, headers={"Retry-After": "2"}))
-    async with make_client(server.base_url, sleeps) as client:
+    async with make_client(server.base_url, sleeps, retry=retry, limiter=gate) as client:
         created = await client.customers.create(company="A", external_key="rl")
-    assert created.created is True
-    assert 2.0 in sleeps.calls
+    assert (created.created, created.attempts) == (True, 2)
+    # Every other caller of the client's limiter is held for the same 2 s ...
+    assert pause_at_retry == [pytest.approx(2.0, abs=0.1)]
+    # ... and this call waits them once: the retry's wait, which the shared pause does not add to.
+    assert vt.sleeps == [2.0]
+    assert (server.count("POST"), server.count("GET")) == (2, 0)
 
 
 async def test_429_above_the_cap_fails_fast(server: s.ScriptedServer, sleeps: Sleeps) -> None:
@@ -256,8 +267,7 @@ async def test_cancellation_propagates_and_is_not_retried(
     server.post_script.append(s.stall(5))
     async with make_client(server.base_url, sleeps) as client:
         task = asyncio.create_task(client.customers.create(company="A", external_key="c"))
-        while not server.received:
-            await asyncio.sleep(0.005)
+        await server.wait_for_requests()
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task

@@ -44,6 +44,7 @@ from customer_sdk import (
     TLSError,
 )
 from customer_sdk.sandbox import Sandbox
+from tests import _scripted as s
 from tests._helpers import PASSWORD, USER, FakeTime, free_port_socket, held_connections
 
 TARGET = "/api/v3/redirect-target"
@@ -289,7 +290,7 @@ async def test_ambiguous_failure_without_key_is_never_resent(fault: str) -> None
         assert info.value.created is (fault in {p.values[0] for p in UNREADABLE_201})
 
 
-class StaleKeepAliveProxy:
+class StaleKeepAliveProxy(s.LoopbackServer):
     """A TCP relay in front of the sandbox that can go stale on an idle keep-alive connection.
 
     Once ``stale`` is set, a connection that has already carried a response is closed the
@@ -298,34 +299,13 @@ class StaleKeepAliveProxy:
     """
 
     def __init__(self, upstream_port: int) -> None:
+        super().__init__()
         self.upstream_port = upstream_port
         self.stale = False
         self.dropped = 0
-        self._server: asyncio.Server | None = None
-        self._tasks: set[asyncio.Task[None]] = set()
 
-    @property
-    def base_url(self) -> str:
-        """The relay's URL."""
-        assert self._server is not None
-        return f"http://127.0.0.1:{self._server.sockets[0].getsockname()[1]}"
-
-    async def __aenter__(self) -> StaleKeepAliveProxy:
-        self._server = await asyncio.start_server(self._handle, "127.0.0.1", 0)
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        assert self._server is not None
-        self._server.close()
-        for task in list(self._tasks):
-            task.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
-        await self._server.wait_closed()
-
-    async def _handle(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        me = asyncio.current_task()
-        assert me is not None
-        self._tasks.add(me)
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Relay one connection both ways, dropping it when stale (see the class)."""
         up_reader, up_writer = await asyncio.open_connection("127.0.0.1", self.upstream_port)
         answered = asyncio.Event()
 
@@ -336,7 +316,7 @@ class StaleKeepAliveProxy:
                 await writer.drain()
 
         task = asyncio.create_task(downstream())
-        self._tasks.add(task)
+        self.track(task)
         try:
             while data := await reader.read(65536):
                 if self.stale and answered.is_set():
@@ -351,12 +331,10 @@ class StaleKeepAliveProxy:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, ConnectionError):
                 await task
-            self._tasks.discard(task)
             for w in (writer, up_writer):
                 w.close()
                 with contextlib.suppress(ConnectionError):
                     await w.wait_closed()
-            self._tasks.discard(me)
 
 
 async def test_f6_stale_keep_alive_connection_is_reconciled() -> None:

@@ -76,7 +76,7 @@ async def test_each_request_times_out_at_its_own_deadline(server: s.ScriptedServ
     try:
         started = loop.time()
         late = asyncio.create_task(one("late", 0.8))
-        await asyncio.sleep(0.05)  # the later deadline arms the timer first
+        await server.wait_for_requests(1)  # the later deadline arms the timer first
         await asyncio.gather(one("early", 0.2), late)
     finally:
         await transport.aclose()
@@ -91,8 +91,7 @@ async def test_a_callers_cancel_is_never_turned_into_a_timeout(server: s.Scripte
     transport = _transport(timeout=0.05)
     try:
         task = asyncio.create_task(transport.send(_post(server), None, None))
-        while not server.received:
-            await asyncio.sleep(0.005)
+        await server.wait_for_requests()
         time.sleep(0.1)  # the deadline passes while the loop is blocked
         watchdog = transport._watchdog
         assert watchdog is not None
@@ -192,8 +191,7 @@ async def test_aclose_on_a_callers_session_keeps_in_flight_deadlines(
         loop = asyncio.get_running_loop()
         started = loop.time()
         request = asyncio.create_task(transport.send(_post(server), None, None))
-        while not server.received:
-            await asyncio.sleep(0.005)
+        await server.wait_for_requests()
         await transport.aclose()  # the caller's session stays open: nothing ends the stall
         with pytest.raises(errors.TimeoutError):
             await asyncio.wait_for(request, 3.0)
@@ -231,8 +229,7 @@ async def test_closing_the_client_fails_a_request_waiting_for_the_pool_clearly(
     # One connection: the second request waits for the first one's.
     transport = _transport(max_connections=1)
     on_wire = asyncio.create_task(transport.send(_post(server, "a"), None, None))
-    while not server.received:
-        await asyncio.sleep(0.005)
+    await server.wait_for_requests()
     queued = asyncio.create_task(transport.send(_post(server, "b"), None, None))
     assert transport._session is not None
     connector = transport._session.connector
