@@ -220,10 +220,45 @@ converter, _structure_fields = _make_converter()
 """The SDK's one converter (private: never cattrs' global one)."""
 
 
+# Each create field's hook by wire name, ``extra`` included: the rules, once.
+_HOOK_OF: Final[dict[str, Callable[[object, object], Any]]] = {
+    **{name: _HOOKS[kind] for name, kind in FIELD_KINDS.items()},
+    "extra": _extra_hook,
+}
+# What a hook raises for a bad value, or the name lookup for an unknown field.
+_NOT_PLAIN: Final = (_Invalid, IterableValidationError, ClassValidationError, KeyError)
+
+
+def _plain(values: dict[Any, Any]) -> dict[str, Any] | None:
+    """The valid common case: the same hooks, run on the given fields only; None on any doubt.
+
+    cattrs' generated function tests every one of the 60 field names for presence on every call
+    (about 1.5 us of a create's CPU, benchmarks P1i); this runs only the hooks of the fields
+    given. It decides nothing the hooks do not: on any failure the caller runs cattrs'
+    function, which names every problem with its path.
+    """
+    hook_of = _HOOK_OF
+    wire = {}
+    try:
+        for name, value in values.items():
+            hook = hook_of[name]  # first: an unknown name fails even when its value is unset
+            if value is not None:
+                wire[name] = hook(value, None)
+    except _NOT_PLAIN:
+        return None
+    if "company" not in wire:  # required: cattrs' function says so
+        return None
+    if "extra" in wire:
+        wire.update(wire.pop("extra"))  # its hook refused keys that shadow a field
+    return wire
+
+
 def structure_wire(values: Mapping[Any, Any], *, owned: bool = False) -> dict[str, Any]:
     """Validate create fields into a new wire dict: ``None`` means unset, ``extra`` merged in.
 
-    This is the create's hot path: the cattrs-generated function, run once on the input.
+    The fields of a valid input run through their hooks once (:func:`_plain`); anything else
+    goes through the cattrs-generated function with detailed validation, which collects every
+    problem. Both run the same hooks: the rules live only there.
 
     Args:
         values: Field name to value.
@@ -237,7 +272,11 @@ def structure_wire(values: Mapping[Any, Any], *, owned: bool = False) -> dict[st
         ValidationError: Listing every problem, each with its path: wire order, then the
             unknown fields.
     """
-    if type(values) is not dict:
+    if type(values) is dict:
+        wire = _plain(values)
+        if wire is not None:
+            return wire
+    else:
         values, owned = _as_dict(values), True
     try:
         unset = None in values.values()
@@ -246,9 +285,9 @@ def structure_wire(values: Mapping[Any, Any], *, owned: bool = False) -> dict[st
     if unset:  # dropped up front: a None would fail its hook
         values = _drop_unset(values, owned)
     if not ACCEPTED_NAMES.issuperset(values):
-        structure_set(values)  # names the problems with the fields too, if there are any
+        _structure_set(values)  # names the problems with the fields too, if there are any
         raise ValidationError(_unknown(values))
-    return structure_set(values)
+    return _structure_set(values)
 
 
 def structure_set(values: dict[str, Any]) -> dict[str, Any]:
@@ -266,6 +305,12 @@ def structure_set(values: dict[str, Any]) -> dict[str, Any]:
     Raises:
         ValidationError: Listing every problem, each with its path, in wire order.
     """
+    wire = _plain(values)
+    return wire if wire is not None else _structure_set(values)
+
+
+def _structure_set(values: dict[str, Any]) -> dict[str, Any]:
+    """Cattrs' generated function: the wire dict, or every problem with its path."""
     try:
         wire = _structure_fields(values, CustomerFields)
     except ClassValidationError as exc:

@@ -184,17 +184,20 @@ def test_unset_fields_are_never_sent_and_false_flags_are() -> None:
     assert row == {"company": "A", "bill_city": None, "tags": None, "extra": None}
 
 
-def test_the_wire_is_a_new_dict_and_owned_input_loses_its_unset_fields() -> None:
-    """The caller's mapping and tag list are never the wire; owned input is trimmed in place."""
+def test_the_wire_is_a_new_dict_without_unset_fields() -> None:
+    """The caller's mapping and tag list are never the wire, nor changed; None means unset."""
     tags = ["a"]
     row = {"company": "Acme", "tags": tags}
     wire = wire_from_mapping(row)
     assert wire == row
     assert wire is not row
     assert wire["tags"] is not tags
-    owned = {"company": "Acme", "bill_city": None}
-    assert wire_from_mapping(owned, owned=True) == {"company": "Acme"}
-    assert owned == {"company": "Acme"}
+    given = {"company": "Acme", "bill_city": None}
+    assert wire_from_mapping(given) == {"company": "Acme"}
+    assert given == {"company": "Acme", "bill_city": None}
+    assert wire_from_mapping({"company": "Acme", "bill_city": None}, owned=True) == {
+        "company": "Acme"
+    }
 
 
 def test_non_ascii_text_is_sent_as_utf8() -> None:
