@@ -1,64 +1,35 @@
-"""Sans-I/O protocol: build ChargeOver requests and decipher responses; classify failures.
+"""Deciphering answers: the envelope and its variations, status → exception, ``_bulk`` items.
 
-Everything about the wire that is not moving bytes lives here: URLs, the ``where`` escaping, the
-envelope and all the ways it varies, status → exception mapping, ``Retry-After`` parsing and the
-failure classes of ``docs/faults.md``. It does no I/O and knows nothing of aiohttp, so each rule is
-tested on plain values. Wire rules cite ``docs/chargeover-api.md`` (the contract gathered from
-ChargeOver's developer docs, https://developer.chargeover.com/apidocs/rest/).
+Sans-I/O: every function takes an :class:`HttpResponse` (or its body) and returns the result or
+raises the mapped SDK exception. Wire rules cite ``docs/chargeover-api.md``, "The envelope" and
+"Errors". Nothing here builds a request or decides a retry.
 """
 
 from __future__ import annotations
 
-import enum
 import html
-import math
 import re
-import time
 from collections.abc import Mapping
-from email.utils import parsedate_to_datetime
 from typing import Any, Final, NamedTuple
-from urllib.parse import quote
 
 import attrs
 import orjson
 
+from customer_sdk._protocol._classes import parse_retry_after
 from customer_sdk.errors import (
     APIError,
     AuthenticationError,
     BadRequestError,
     ChargeOverError,
-    ConnectError,
     MalformedResponseError,
     NotFoundError,
     PermissionDeniedError,
     RateLimitError,
     RedirectError,
     ServerError,
-    TLSError,
-    TransportError,
 )
 
-API_PREFIX: Final = "/api/v3"
-CUSTOMER_PATH: Final = f"{API_PREFIX}/customer"
-BULK_PATH: Final = f"{API_PREFIX}/_bulk"
-MAX_BULK: Final = 25  # docs/chargeover-api.md, "Bulk": up to 25 requests in one call
 MESSAGE_LIMIT: Final = 512
-
-
-class HttpRequest(NamedTuple):
-    """One HTTP request, fully built: what the transport sends, byte for byte.
-
-    Attributes:
-        method: ``GET`` or ``POST``.
-        url: The absolute URL, already percent-encoded (sent as is).
-        path: The path without the query, for logs (a query may hold a customer's key).
-        body: The exact body bytes, or None.
-    """
-
-    method: str
-    url: str
-    path: str
-    body: bytes | None = None
 
 
 class HttpResponse(NamedTuple):
@@ -74,102 +45,6 @@ class HttpResponse(NamedTuple):
     headers: Mapping[str, str]
     body: bytes
 
-
-class Outcome(enum.Enum):
-    """What the server may have done, per ``docs/faults.md``; the retry action follows from it."""
-
-    NOT_SENT = "not sent"
-    THROTTLED = "throttled"
-    AMBIGUOUS = "ambiguous"
-    CREATED_ID_UNKNOWN = "created, id unknown"
-    REJECTED = "rejected"
-    FATAL = "fatal"
-
-
-# --- requests -------------------------------------------------------------------------------
-
-
-def escape_where_value(value: str) -> str:
-    r"""Escape a value for a ``where`` clause: backslash, then ``,`` and ``:`` get a backslash.
-
-    docs/chargeover-api.md, "Looking customers up": escape ``,`` and ``:`` inside a value with a
-    backslash, then URL-encode. The backslash itself is escaped first so ``a\,b`` round-trips.
-
-    Args:
-        value: The raw value.
-
-    Returns:
-        The escaped value (not yet URL-encoded).
-    """
-    return value.replace("\\", "\\\\").replace(",", "\\,").replace(":", "\\:")
-
-
-def create_request(base: str, body: bytes) -> HttpRequest:
-    """Build ``POST /api/v3/customer``.
-
-    Args:
-        base: The normalised base URL (scheme and host, no trailing slash).
-        body: The serialised customer.
-
-    Returns:
-        The request.
-    """
-    return HttpRequest("POST", base + CUSTOMER_PATH, CUSTOMER_PATH, body)
-
-
-def get_request(base: str, customer_id: int) -> HttpRequest:
-    """Build ``GET /api/v3/customer/{id}``.
-
-    Args:
-        base: The normalised base URL.
-        customer_id: The id.
-
-    Returns:
-        The request.
-    """
-    path = f"{CUSTOMER_PATH}/{int(customer_id)}"
-    return HttpRequest("GET", base + path, path)
-
-
-def find_by_key_request(base: str, key: str) -> HttpRequest:
-    """Build ``GET /api/v3/customer?where=external_key:EQUALS:{key}``.
-
-    The query form is used rather than ``/customer/external_key:{key}`` because any key
-    round-trips through it, including ``/``, ``:``, ``,`` and non-ASCII (docs/chargeover-api.md).
-
-    Args:
-        base: The normalised base URL.
-        key: The external key, verbatim.
-
-    Returns:
-        The request, its query fully percent-encoded.
-    """
-    clause = "external_key:EQUALS:" + escape_where_value(key)
-    return HttpRequest(
-        "GET", f"{base}{CUSTOMER_PATH}?where={quote(clause, safe='')}&limit=1", CUSTOMER_PATH
-    )
-
-
-def bulk_request(base: str, payloads: list[dict[str, Any]]) -> HttpRequest:
-    """Build ``POST /api/v3/_bulk`` carrying up to 25 customer creates.
-
-    Args:
-        base: The normalised base URL.
-        payloads: Wire dicts of the customers, at most :data:`MAX_BULK`.
-
-    Returns:
-        The request.
-
-    Raises:
-        ValueError: If more than 25 payloads are given.
-    """
-    if not 0 < len(payloads) <= MAX_BULK:
-        raise ValueError(f"a _bulk call carries 1 to {MAX_BULK} requests, got {len(payloads)}")
-    items = [{"request_method": "POST", "uri": CUSTOMER_PATH, "payload": p} for p in payloads]
-    return HttpRequest("POST", base + BULK_PATH, BULK_PATH, orjson.dumps(items))
-
-
-# --- responses ------------------------------------------------------------------------------
 
 _TAG: Final = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _SPACE: Final = re.compile(r"\s+")
@@ -350,79 +225,6 @@ def parse_list(resp: HttpResponse) -> list[dict[str, Any]]:
             f"HTTP {resp.status}: expected a list in response", status=resp.status
         )
     return [item for item in env.response if isinstance(item, dict)]
-
-
-def parse_retry_after(headers: Mapping[str, str], *, now: float | None = None) -> float | None:
-    """Seconds to wait from ``retry-after-ms`` or ``Retry-After`` (seconds or an HTTP-date).
-
-    Invalid values (negative, inf, nan, junk) give None so the caller falls back to its backoff;
-    a date in the past gives 0. No cap is applied here.
-
-    Args:
-        headers: Response headers.
-        now: The current Unix time (for tests); defaults to ``time.time()``.
-
-    Returns:
-        Seconds, or None.
-    """
-    raw_ms = headers.get("retry-after-ms")
-    if raw_ms is not None:
-        value = _finite_non_negative(raw_ms)
-        if value is not None:
-            return value / 1000.0
-    raw = headers.get("Retry-After")
-    if raw is None:
-        return None
-    value = _finite_non_negative(raw)
-    if value is not None:
-        return value
-    try:
-        when = parsedate_to_datetime(raw.strip())
-    except (TypeError, ValueError, IndexError):
-        return None
-    if when.tzinfo is None:  # RFC 9110 dates are GMT; a naive parse means it lacked the zone
-        return None
-    delta = when.timestamp() - (time.time() if now is None else now)
-    return max(0.0, delta)
-
-
-def _finite_non_negative(raw: str) -> float | None:
-    try:
-        value = float(raw.strip())
-    except ValueError:
-        return None
-    if math.isfinite(value) and value >= 0:
-        return value
-    return None
-
-
-def classify(exc: ChargeOverError) -> Outcome:
-    """The failure class of a create's failed attempt (docs/faults.md's table).
-
-    Args:
-        exc: The SDK exception of the attempt.
-
-    Returns:
-        Its class. A 400 is REJECTED here; whether it means "exists" is decided by a lookup.
-    """
-    if isinstance(exc, TLSError):
-        return Outcome.FATAL
-    if isinstance(exc, ConnectError):
-        return Outcome.NOT_SENT
-    if isinstance(exc, TransportError):
-        # Status and headers arrived, then the body broke: a 2xx means the create happened.
-        if exc.status is not None and 200 <= exc.status < 300:
-            return Outcome.CREATED_ID_UNKNOWN
-        return Outcome.AMBIGUOUS
-    if isinstance(exc, MalformedResponseError):
-        return Outcome.CREATED_ID_UNKNOWN if 200 <= exc.status < 300 else Outcome.AMBIGUOUS
-    if isinstance(exc, RateLimitError):
-        return Outcome.THROTTLED
-    if isinstance(exc, ServerError):
-        return Outcome.AMBIGUOUS
-    if isinstance(exc, AuthenticationError | PermissionDeniedError):
-        return Outcome.FATAL
-    return Outcome.REJECTED
 
 
 class BulkItem(NamedTuple):

@@ -1,0 +1,67 @@
+"""Sans-I/O protocol: build ChargeOver requests and decipher responses; classify failures.
+
+Everything about the wire that is not moving bytes lives here, in three modules:
+
+- :mod:`._requests`: URLs, the ``where`` escaping, each call's request;
+- :mod:`._answers`: the envelope and all the ways it varies, status → exception mapping, the
+  ``_bulk`` items;
+- :mod:`._classes`: the failure classes of ``docs/faults.md`` and ``Retry-After`` parsing.
+
+It does no I/O and knows nothing of aiohttp, so each rule is tested on plain values. Wire rules
+cite ``docs/chargeover-api.md`` (the contract gathered from ChargeOver's developer docs,
+https://developer.chargeover.com/apidocs/rest/).
+"""
+
+from customer_sdk._protocol._answers import (
+    MESSAGE_LIMIT,
+    BulkItem,
+    Envelope,
+    HttpResponse,
+    error_for,
+    parse_bulk,
+    parse_created,
+    parse_envelope,
+    parse_list,
+    parse_object,
+    short_text,
+)
+from customer_sdk._protocol._classes import Outcome, classify, parse_retry_after
+from customer_sdk._protocol._requests import (
+    API_PREFIX,
+    BULK_PATH,
+    CUSTOMER_PATH,
+    MAX_BULK,
+    HttpRequest,
+    bulk_request,
+    create_request,
+    escape_where_value,
+    find_by_key_request,
+    get_request,
+)
+
+__all__ = [
+    "API_PREFIX",
+    "BULK_PATH",
+    "CUSTOMER_PATH",
+    "MAX_BULK",
+    "MESSAGE_LIMIT",
+    "BulkItem",
+    "Envelope",
+    "HttpRequest",
+    "HttpResponse",
+    "Outcome",
+    "bulk_request",
+    "classify",
+    "create_request",
+    "error_for",
+    "escape_where_value",
+    "find_by_key_request",
+    "get_request",
+    "parse_bulk",
+    "parse_created",
+    "parse_envelope",
+    "parse_list",
+    "parse_object",
+    "parse_retry_after",
+    "short_text",
+]
