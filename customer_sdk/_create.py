@@ -12,7 +12,8 @@ THROTTLED           POST again after ``Retry-After`` (above the cap: fail fast)
 AMBIGUOUS           wait, look the key up: found → done (``created=False``); else POST
 CREATED_ID_UNKNOWN  look the key up at once, and only ever look it up again: never POST
 REJECTED, keyed     look the key up at once (a 400 may mean "exists"): found → done;
-                    not found → :class:`ExternalKeyReservedError` (or keep looking when an
+                    not found → :class:`ExternalKeyReservedError` when the message says
+                    the key is taken, else the 400 as it was (or keep looking when an
                     earlier attempt may have created it: the lookup may lag, F23)
 anything else       raised as is (401, 403, TLS, other 400s)
 ==================  ==================================================================
@@ -226,6 +227,11 @@ class CreateCall:
                 found = await self._lookup()
                 if found is not None:
                     return created_result(found, False, self._run, None, self.key)
+                if not proto.says_key_taken(exc.message):
+                    # No customer has the key and the server did not say it is taken: an
+                    # ordinary bad request, e.g. the recorded "A required parameter was
+                    # missing: No data." (tests/recordings/create_400_no_data.json).
+                    raise exc
                 raise ExternalKeyReservedError(
                     exc.status,
                     exc.message,

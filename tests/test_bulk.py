@@ -364,7 +364,8 @@ async def test_each_bulk_item_is_settled_on_its_own(
             if n == 0:
                 items.append(server.bulk_item(payload))  # 201
             elif n in (1, 2):
-                items.append({"code": 400, "status": "Error", "message": "no", "response": False})
+                taken = "external_key is already in use"
+                items.append({"code": 400, "status": "Error", "message": taken, "response": False})
             elif n == 3:
                 items.append({"code": 500, "status": "Error", "message": "x", "response": None})
             elif n == 4:
@@ -452,15 +453,26 @@ async def test_a_throttled_batch_is_sent_again_whole(
     assert 1.0 in sleeps.calls
 
 
-async def test_a_bulk_call_refused_whole_falls_back_to_single_creates(
+async def test_a_bulk_call_refused_whole_is_reconciled_never_resent_blindly(
     server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
-    """A 404/400 for the _bulk call itself (nothing stored): each row is created on its own."""
-    server.post_script.append(s.status(404, "unknown endpoint"))
+    """A 4xx for the _bulk call itself: keyed rows looked up, then sent; keyless rows unknown."""
+    server.post_script.append(s.status(400, "Missing or invalid parameter."))
+    server.customers["k1"] = {"external_key": "k1", "customer_id": 71, "company": "Co 1"}
+    rows = [*keyed(3), {"company": "Keyless"}]
     async with make_client(server.base_url, sleeps) as client:
-        results = await collect(client.customers.create_many(keyed(3), concurrency=1, batch_size=3))
-    assert all(r.outcome is RowOutcome.CREATED for r in results)
-    assert (server.count_path("/api/v3/_bulk"), server.count("POST")) == (1, 3)
+        results = await collect(client.customers.create_many(rows, concurrency=1, batch_size=4))
+    got = {r.index: r for r in results}
+    assert [got[i].outcome for i in range(4)] == [
+        RowOutcome.CREATED,
+        RowOutcome.EXISTED,  # stored after all: found by its key, not sent again
+        RowOutcome.CREATED,
+        RowOutcome.UNKNOWN,  # no key to check: never resent
+    ]
+    assert got[1].customer_id == 71
+    assert server.count_path("/api/v3/_bulk") == 1
+    assert server.count("POST") == 2  # k0 and k2 alone, after their lookups found nothing
+    assert server.count("GET") == 3
 
 
 # --- outages (faults.md F26) -----------------------------------------------------------------

@@ -157,14 +157,28 @@ async def test_duplicate_key_400_returns_the_existing_customer(
 async def test_400_for_a_key_nobody_has_is_key_reserved(
     server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
-    """A 400 on a keyed create with no such customer raises ExternalKeyReservedError (F17)."""
-    server.post_script.append(s.status(400, "Missing or invalid parameter."))
+    """A keyed 400 saying the key is taken, with no such customer: ExternalKeyReservedError."""
+    taken = "Another customer already uses this external_key."
+    server.post_script.append(s.status(400, taken))
     async with make_client(server.base_url, sleeps) as client:
         with pytest.raises(ExternalKeyReservedError) as info:
             await client.customers.create(company="A", external_key="deleted-key")
     assert isinstance(info.value, BadRequestError)
-    assert info.value.message == "Missing or invalid parameter."
+    assert info.value.message == taken
     assert server.count("POST") == 1
+
+
+async def test_a_keyed_400_not_about_the_key_is_a_plain_bad_request(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
+    """A keyed 400 whose key nobody has and whose message says nothing of it: BadRequestError."""
+    server.post_script.append(s.status(400, "Missing or invalid parameter."))
+    async with make_client(server.base_url, sleeps) as client:
+        with pytest.raises(BadRequestError) as info:
+            await client.customers.create(company="A", external_key="k-1")
+    assert type(info.value) is BadRequestError
+    assert info.value.message == "Missing or invalid parameter."
+    assert (server.count("POST"), server.count("GET")) == (1, 1)
 
 
 async def test_400_without_key_passes_the_message_through(

@@ -179,16 +179,15 @@ async def test_5xx_on_a_read_is_retried_then_raised_as_server_error(
 async def test_keyed_create_400_for_a_key_nobody_has_is_key_reserved(
     mocked: aioresponses, sleeps: Sleeps
 ) -> None:
-    """A keyed create's 400 is looked up; nobody has the key: ExternalKeyReservedError (F17)."""
-    mocked.post(
-        CUSTOMER, status=400, payload=s.envelope(400, False, "Missing or invalid parameter.")
-    )
+    """A keyed 400 saying the key is taken, looked up, nobody has it: ExternalKeyReservedError."""
+    taken = "This external key is already in use."
+    mocked.post(CUSTOMER, status=400, payload=s.envelope(400, False, taken))
     mocked.get(LOOKUP, payload=s.envelope(200, []))
     async with make_client(BASE, sleeps) as client:
         with pytest.raises(errors.ExternalKeyReservedError) as info:
             await client.customers.create(company="Acme", external_key="gone-1")
     assert isinstance(info.value, errors.BadRequestError)
-    assert (info.value.status, info.value.message) == (400, "Missing or invalid parameter.")
+    assert (info.value.status, info.value.message) == (400, taken)
     assert [r.method for r in requests_sent(mocked)] == ["POST", "GET"]
 
 

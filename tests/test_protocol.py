@@ -288,3 +288,21 @@ def test_retry_after_table(headers: dict[str, str], expected: float | None) -> N
         assert got is None
     else:
         assert got == pytest.approx(expected, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    ("message", "taken"),
+    [
+        ("Another customer already exists with this external_key.", True),
+        ("This external key is already in use.", True),
+        ("external_key must be unique", True),
+        ("Duplicate EXTERNAL_KEY", True),
+        ("A required parameter was missing: No data.", False),
+        ("Missing or invalid parameter.", False),
+        ("Customer already exists.", False),  # says nothing of the key
+        ("", False),
+    ],
+)
+def test_says_key_taken_needs_the_key_named_and_taken(message: str, taken: bool) -> None:
+    """A 400 is labelled a taken key only when its message names the key and says it is taken."""
+    assert proto.says_key_taken(message) is taken

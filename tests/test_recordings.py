@@ -109,21 +109,21 @@ async def test_create_400_no_data_without_a_key_is_bad_request(mocked: aiorespon
     )
 
 
-async def test_create_400_no_data_with_a_key_is_reported_as_key_reserved(
+async def test_create_400_no_data_with_a_key_is_a_bad_request_not_a_reserved_key(
     mocked: aioresponses,
 ) -> None:
-    """The recorded 400 "No data" to a keyed create: looked up, then ExternalKeyReservedError.
+    """The recorded 400 "No data" to a keyed create: looked up, then BadRequestError as it was.
 
     The recording shows this 400 is a validation error (the body was empty), not a reserved
-    key: the SDK mislabels it, because ChargeOver's duplicate-key message is undocumented and
-    every keyed 400 whose lookup finds nothing is reported as reserved (docs/faults.md, "Known
-    gaps"). The server's message is kept, so a reader can tell.
+    key: nobody has the key and the message does not say it is taken, so it is not labelled
+    ExternalKeyReservedError.
     """
     replay(mocked, "create_400_no_data")
     replay(mocked, "query_empty_page_200", url=LOOKUP)
     async with client() as c:
-        with pytest.raises(ExternalKeyReservedError) as info:
+        with pytest.raises(BadRequestError) as info:
             await c.customers.create(company="Acme", external_key="mycustomer_id")
+    assert not isinstance(info.value, ExternalKeyReservedError)
     assert info.value.message == "A required parameter was missing: No data."
     assert [r.method for r in requests_sent(mocked)] == ["POST", "GET"]
 

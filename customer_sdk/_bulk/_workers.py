@@ -156,8 +156,17 @@ class Workers:
                 prior = errors.ConnectionLostError(
                     f"the _bulk answer was unreadable ({type(exc).__name__})"
                 )
-            # else NOT_SENT or THROTTLED past the budget, or the whole call REJECTED: nothing
-            # was stored, and each row goes on its own to get its own answer.
+            elif kind is Outcome.REJECTED:
+                # The call was refused whole (a 4xx): ChargeOver documents no all-or-nothing
+                # for _bulk (docs/chargeover-api.md, "Bulk"), so never resend blindly. A keyed
+                # row is looked up first (found → existed, else sent on its own); a keyless
+                # one cannot be checked and is UNKNOWN.
+                prior = errors.ConnectionLostError(
+                    f"the _bulk call was refused whole ({type(exc).__name__}); "
+                    "its items may or may not have been stored"
+                )
+            # else NOT_SENT or THROTTLED past the budget: nothing was stored, and each row
+            # goes on its own to get its own answer.
             logger.warning(
                 "_bulk call of %d rows failed (%s); settling each row on its own",
                 len(batch),

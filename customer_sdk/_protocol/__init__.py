@@ -25,7 +25,7 @@ from customer_sdk._protocol._answers import (
     parse_object,
     short_text,
 )
-from customer_sdk._protocol._classes import Outcome, classify, parse_retry_after
+from customer_sdk._protocol._classes import Outcome, classify, parse_retry_after, says_key_taken
 from customer_sdk._protocol._requests import (
     API_PREFIX,
     BULK_PATH,
@@ -63,5 +63,6 @@ __all__ = [
     "parse_list",
     "parse_object",
     "parse_retry_after",
+    "says_key_taken",
     "short_text",
 ]

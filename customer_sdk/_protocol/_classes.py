@@ -11,6 +11,7 @@ import math
 import time
 from collections.abc import Mapping
 from email.utils import parsedate_to_datetime
+from typing import Final
 
 from customer_sdk.errors import (
     AuthenticationError,
@@ -81,6 +82,28 @@ def _finite_non_negative(raw: str) -> float | None:
     if math.isfinite(value) and value >= 0:
         return value
     return None
+
+
+# Words of a message that says an external_key is taken. ChargeOver's duplicate-key text is
+# recorded nowhere we know of (docs/chargeover-api.md, "Errors"), so the rule is deliberately
+# loose on the verb and strict on the subject: the message must name the key.
+_KEY_WORDS: Final = ("external_key", "external key", "externalkey")
+_TAKEN_WORDS: Final = ("exist", "taken", "in use", "already", "duplicate", "unique", "reserved")
+
+
+def says_key_taken(message: str) -> bool:
+    """Whether a 400's message says that an ``external_key`` is already taken.
+
+    Only a reason to *label* an error: the SDK still decides by looking the key up.
+
+    Args:
+        message: The server's message.
+
+    Returns:
+        True when it names the external key and says it exists, is taken, used or unique.
+    """
+    text = message.lower()
+    return any(k in text for k in _KEY_WORDS) and any(w in text for w in _TAKEN_WORDS)
 
 
 def classify(exc: ChargeOverError) -> Outcome:
