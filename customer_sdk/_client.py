@@ -22,6 +22,7 @@ import orjson
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
 from customer_sdk._bulk import BulkJob
 from customer_sdk._config import check_settings, normalise_base
+from customer_sdk._convert import encodable
 from customer_sdk._engine import Engine
 from customer_sdk._models import (
     CreatedCustomer,
@@ -255,6 +256,8 @@ class Customers:
         """
         if not isinstance(key, str) or not key:
             raise ConfigurationError("external_key must be a non-empty str")
+        if not (key.isascii() or encodable(key)):
+            raise ConfigurationError("external_key holds a lone surrogate, which cannot be sent")
         return await self._engine.lookup(key)
 
     async def create(

@@ -32,6 +32,7 @@ __all__ = ["UNKNOWN", "CheckedWire", "converter", "structure_set", "structure_wi
 
 UNKNOWN: Final = "unknown field (send it through extra= if intended)"
 _CONTROL_MSG: Final = "must not contain CR, LF or NUL characters"
+_SURROGATE_MSG: Final = "is not valid text (holds a lone surrogate, which UTF-8 cannot encode)"
 _DELIVERY_VALUES: Final = ("email", "print")
 # JSON types a value in ``extra`` may have (anything orjson would serialise faithfully).
 _JSON_SCALARS: Final = (str, int, float, bool, type(None))
@@ -45,11 +46,34 @@ def _fail(message: str) -> NoReturn:
     raise _Invalid(message)
 
 
+def encodable(text: str) -> bool:
+    """Whether ``text`` can be sent as UTF-8 (it holds no lone surrogate, such as U+D800).
+
+    Only called for non-ASCII text: one C-level encode, no Python loop per character.
+
+    Args:
+        text: The text.
+
+    Returns:
+        False when it holds a surrogate, which orjson (and any UTF-8 encoder) refuses.
+    """
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
 def _text_problem(value: object) -> str:
     """Why a value is not acceptable text (only called once it failed the inline check)."""
     # type() and not isinstance(): a str subclass may override anything, and bool is an int.
     if type(value) is not str:
         return f"expected str, got {type(value).__name__}"
+    if not (value.isascii() or encodable(value)):
+        # A lone surrogate would pass every other check, then stop orjson with a TypeError
+        # (a row in a bulk job would stop the whole job: docs/faults.md, "Secrets and hostile
+        # input").
+        return _SURROGATE_MSG
     # CR, LF and NUL are never legitimate in these values and are the raw material of header
     # and log injection (docs/faults.md, "Secrets and hostile input").
     return _CONTROL_MSG
@@ -58,13 +82,25 @@ def _text_problem(value: object) -> str:
 # The text checks are written out in each hook: this is the per-field hot path, and a nested
 # call per field would cost more than the check itself.
 def _str_hook(value: Any, _: object) -> str:
-    if type(value) is str and "\n" not in value and "\r" not in value and "\x00" not in value:
+    if (
+        type(value) is str
+        and "\n" not in value
+        and "\r" not in value
+        and "\x00" not in value
+        and (value.isascii() or encodable(value))
+    ):
         return value
     _fail(_text_problem(value))
 
 
 def _key_hook(value: Any, _: object) -> str:
-    if type(value) is str and "\n" not in value and "\r" not in value and "\x00" not in value:
+    if (
+        type(value) is str
+        and "\n" not in value
+        and "\r" not in value
+        and "\x00" not in value
+        and (value.isascii() or encodable(value))
+    ):
         # company is required and external_key is the idempotency handle: blank is neither.
         if value.strip():
             return value
@@ -103,7 +139,9 @@ def _delivery_hook(value: object, _: object) -> str:
 def _plain_tag(tag: object) -> bool:
     if type(tag) is not str:
         return False
-    return "\n" not in tag and "\r" not in tag and "\x00" not in tag and tag.strip() != ""
+    if "\n" in tag or "\r" in tag or "\x00" in tag or not tag.strip():
+        return False
+    return tag.isascii() or encodable(tag)
 
 
 def _tags_hook(value: object, _: object) -> list[str]:
@@ -138,6 +176,8 @@ def _extra_problem(key: str, value: object) -> str | None:
         return f"is not JSON-serialisable: {type(value).__name__}"
     if isinstance(value, str) and ("\n" in value or "\r" in value or "\x00" in value):
         return _CONTROL_MSG
+    if isinstance(value, str) and not (value.isascii() or encodable(value)):
+        return _SURROGATE_MSG
     return None
 
 

@@ -844,3 +844,20 @@ async def test_a_404_on_create_is_failed_and_retried_by_the_next_run(
         again = await collect(client.customers.create_many(keyed(1), journal=path, job_id="f"))
     assert [(r.outcome, r.resumed) for r in again] == [(RowOutcome.CREATED, False)]
     assert len(server.customers) == 1
+
+
+async def test_a_row_of_unencodable_text_is_rejected_and_the_job_goes_on(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
+    """One lone-surrogate row among 20 is REJECTED naming its field; the other 19 are created."""
+    rows = keyed(20)
+    rows[7] = {"company": "Bad \ud800", "external_key": "k7"}
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows, concurrency=4))
+    got = {r.index: r for r in results}
+    assert len(got) == 20
+    assert got[7].outcome is RowOutcome.REJECTED
+    assert isinstance(got[7].error, ValidationError)
+    assert got[7].error.errors[0].path == "company"
+    assert sum(r.outcome is RowOutcome.CREATED for r in results) == 19
+    assert server.count("POST") == 19

@@ -404,3 +404,10 @@ async def test_a_bulk_call_posts_the_rows_as_bulk_items(mocked: aioresponses) ->
     assert orjson.loads(sent.body) == [
         {"request_method": "POST", "uri": "/api/v3/customer", "payload": row} for row in rows
     ]
+
+
+async def test_a_lookup_key_that_cannot_be_encoded_is_refused_before_any_request() -> None:
+    """find_by_external_key with a lone surrogate raises ConfigurationError, not UnicodeError."""
+    async with ChargeOverClient("http://127.0.0.1:9", username="u", password="p") as client:
+        with pytest.raises(ConfigurationError, match="surrogate"):
+            await client.customers.find_by_external_key("k-\ud800")

@@ -239,3 +239,22 @@ def test_the_converter_reads_customers_leniently() -> None:
     """The same converter structures a read's JSON into a Customer (lenient hooks)."""
     customer = converter.structure({"customer_id": "7", "no_procfees": 0}, Customer)
     assert (customer.customer_id, customer.no_procfees) == (7, False)
+
+
+@pytest.mark.parametrize(
+    "row",
+    [
+        {"company": "Bad \ud800"},
+        {"company": "Acme", "external_key": "k-\udcff"},
+        {"company": "Acme", "superuser_email": "a\ud800@b.example"},
+        {"company": "Acme", "tags": ["ok", "bad \ud800"]},
+        {"company": "Acme", "extra": {"superuser_id": "\ud800"}},
+    ],
+)
+def test_text_that_cannot_be_encoded_is_a_validation_error(row: dict[str, object]) -> None:
+    """A lone surrogate in any text field is a ValidationError naming it, not orjson's TypeError."""
+    with pytest.raises(errors.ValidationError) as info:
+        wire_from_mapping(row)
+    assert any("surrogate" in e.message for e in info.value.errors)
+    with pytest.raises(errors.ValidationError):
+        CustomerCreate(**row)  # type: ignore[arg-type]
