@@ -10,12 +10,15 @@ Public names are re-exported here; everything in a ``_module`` is private. The e
 drawn in :mod:`customer_sdk.errors`.
 """
 
+import logging
+
 from customer_sdk import errors
 from customer_sdk._bulk import BulkJob, BulkStats, RowOutcome, RowResult
 from customer_sdk._client import ChargeOverClient, Customers
 from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
 from customer_sdk._retry import RetryEvent, RetryPolicy
+from customer_sdk._version import __version__
 from customer_sdk.errors import (
     APIError,
     AuthenticationError,
@@ -32,14 +35,16 @@ from customer_sdk.errors import (
     PermissionDeniedError,
     RateLimitError,
     RedirectError,
+    RequestTimeoutError,
     ServerError,
-    TimeoutError,
     TLSError,
     TransportError,
     ValidationError,
 )
 
-__version__ = "0.1.0.dev0"
+# A library adds no handler of its own but this one: without it, Python's last-resort handler
+# prints the SDK's retry WARNINGs to stderr in an application that never configured logging.
+logging.getLogger("customer_sdk").addHandler(logging.NullHandler())
 
 __all__ = [
     "APIError",
@@ -67,16 +72,23 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RedirectError",
+    "RequestTimeoutError",
     "RetryEvent",
     "RetryPolicy",
     "RowOutcome",
     "RowResult",
     "ServerError",
     "TLSError",
-    "TimeoutError",
     "TokenBucket",
     "TransportError",
     "ValidationError",
     "__version__",
     "errors",
 ]
+
+
+def __getattr__(name: str) -> object:
+    """The deprecated ``customer_sdk.TimeoutError``: :class:`RequestTimeoutError`."""
+    if name == "TimeoutError":
+        return errors.__getattr__(name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -34,12 +34,14 @@ from customer_sdk._models import (
 from customer_sdk._ratelimit import Limiter, PauseGate
 from customer_sdk._retry import Retrier, RetryPolicy
 from customer_sdk._transport import AiohttpTransport
+from customer_sdk._version import __version__
 from customer_sdk.errors import ConfigurationError
 
 __all__ = ["ChargeOverClient", "Customers"]
 
 logger: Final = logging.getLogger("customer_sdk")
-_USER_AGENT: Final = "customer-sdk-python"
+# Versioned, so ChargeOver's logs (and a support ticket) can tell which SDK release sent a request.
+_USER_AGENT: Final = f"customer-sdk-python/{__version__}"
 
 
 class ChargeOverClient:

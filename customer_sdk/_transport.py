@@ -245,7 +245,7 @@ class AiohttpTransport:
         Raises:
             ConnectError: The connection could not be opened; nothing was sent.
             TLSError: The TLS handshake failed.
-            TimeoutError: No complete answer in time.
+            RequestTimeoutError: No complete answer in time.
             ConnectionLostError: The connection broke after sending, or a 2xx body was larger
                 than the cap; ``status`` is set when headers had arrived.
             ChargeOverError: If the client is closed, or closed while this request waited
@@ -303,7 +303,9 @@ class AiohttpTransport:
             return HttpResponse(status, resp.headers, body)
         except asyncio.CancelledError:
             if watchdog.timed_out(task, cancelling):
-                failure = errors.TimeoutError("timed out waiting for the response", status=status)
+                failure = errors.RequestTimeoutError(
+                    "timed out waiting for the response", status=status
+                )
             elif self._closed and task.cancelling() <= cancelling:
                 # Nobody cancelled this task: closing the session cancels the futures of the
                 # requests still waiting for a pooled connection. A bare CancelledError would
@@ -320,7 +322,9 @@ class AiohttpTransport:
         except aiohttp.ConnectionTimeoutError:
             failure = errors.ConnectError("connect timed out")
         except TimeoutError:  # the builtin, which aiohttp's timeout errors derive from
-            failure = errors.TimeoutError("timed out waiting for the response", status=status)
+            failure = errors.RequestTimeoutError(
+                "timed out waiting for the response", status=status
+            )
         except aiohttp.ClientResponseError as exc:
             # A garbage status line or broken headers: the request was sent in full.
             failure = errors.ConnectionLostError(

@@ -9,7 +9,7 @@ never chained, because aiohttp's exceptions carry request headers with credentia
     ├── ValidationError             a model or row is invalid; raised before any I/O
     ├── TransportError              no usable HTTP answer
     │   ├── ConnectError            the connection failed: provably nothing was sent
-    │   ├── TimeoutError            no answer in time (the request may have been processed)
+    │   ├── RequestTimeoutError     no answer in time (may have been processed); a TimeoutError
     │   ├── ConnectionLostError     reset / closed / cut body / garbage status line
     │   └── TLSError                certificate or handshake failure (never retried)
     ├── APIError                    ChargeOver answered with an error status
@@ -32,6 +32,7 @@ truncated to 512 characters with HTML tags stripped.
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -56,7 +57,7 @@ __all__ = [
     "RedirectError",
     "ServerError",
     "TLSError",
-    "TimeoutError",
+    "RequestTimeoutError",
     "TransportError",
     "ValidationError",
 ]
@@ -141,8 +142,26 @@ class ConnectError(TransportError):
     """
 
 
-class TimeoutError(TransportError):
-    """No (complete) answer arrived in time; the server may still have processed the request."""
+class RequestTimeoutError(TransportError, TimeoutError):
+    """No (complete) answer arrived in time; the server may still have processed the request.
+
+    Also a subclass of the builtin :class:`TimeoutError`, so ``except TimeoutError`` catches it.
+    It was named ``TimeoutError``, which shadowed the builtin; that name still works, with a
+    :class:`DeprecationWarning`.
+    """
+
+
+def __getattr__(name: str) -> Any:
+    """The deprecated ``customer_sdk.errors.TimeoutError``: :class:`RequestTimeoutError`."""
+    if name == "TimeoutError":
+        warnings.warn(
+            "customer_sdk.errors.TimeoutError is deprecated: use RequestTimeoutError "
+            "(a subclass of the builtin TimeoutError)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return RequestTimeoutError
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ConnectionLostError(TransportError):

@@ -22,6 +22,7 @@ import orjson
 import pytest
 from aioresponses import aioresponses
 
+import customer_sdk
 from customer_sdk import (
     ChargeOverClient,
     ChargeOverError,
@@ -326,7 +327,7 @@ async def shared_session_client(**kw: Any) -> AsyncIterator[ChargeOverClient]:
 def assert_sdk_headers(sent: Sent, auth: str = "basic") -> None:
     """Accept JSON, the SDK's User-Agent, and the Authorization of the scheme."""
     assert sent.headers["Accept"] == "application/json"
-    assert sent.headers["User-Agent"] == "customer-sdk-python"
+    assert sent.headers["User-Agent"] == f"customer-sdk-python/{customer_sdk.__version__}"
     if auth == "basic":
         assert sent.headers["Authorization"] == "Basic " + SECRETS[1]
     else:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import re
 from collections.abc import Awaitable, Callable
 
 import pytest
 from aioresponses import aioresponses
 
+import customer_sdk
 from customer_sdk import ChargeOverClient, RetryPolicy, errors
 from tests import _scripted as s
 from tests._helpers import Sleeps, make_client, requests_sent
@@ -19,7 +21,9 @@ def test_the_exception_tree_matches_its_drawing() -> None:
     stack: list[tuple[int, type]] = []
     seen = 0
     for line in errors.__doc__.splitlines():
-        m = re.match(r"^(\s*(?:[│ ]\s*)*)(?:[├└]── )?([A-Z]\w+)(?:\s|$)", line)
+        # One character class for the indent: nested quantifiers backtrack for minutes on a
+        # long line of blanks that does not match.
+        m = re.match(r"^([\s│]*)(?:[├└]── )?([A-Z]\w+)(?:\s|$)", line)
         if not m or not hasattr(errors, m[2]):
             continue
         depth = len(m[1]) + (4 if "──" in line else 0)
@@ -200,3 +204,27 @@ async def test_keyed_create_400_for_an_existing_key_returns_it(
     async with make_client(BASE, sleeps) as client:
         created = await client.customers.create(company="Acme", external_key="dup-1")
     assert (created.customer_id, created.created, created.attempts) == (77, False, 2)
+
+
+def test_a_request_timeout_is_also_the_builtin_timeout_error() -> None:
+    """RequestTimeoutError is a TransportError and a builtin TimeoutError (except catches it)."""
+    exc = errors.RequestTimeoutError("no answer", status=201)
+    assert isinstance(exc, errors.TransportError)
+    assert isinstance(exc, TimeoutError)
+    assert (str(exc), exc.status) == ("no answer", 201)
+
+
+def test_the_old_timeout_name_still_works_with_a_deprecation_warning() -> None:
+    """customer_sdk.TimeoutError and errors.TimeoutError are RequestTimeoutError, and warn."""
+    with pytest.warns(DeprecationWarning, match="RequestTimeoutError"):
+        assert customer_sdk.TimeoutError is errors.RequestTimeoutError
+    with pytest.warns(DeprecationWarning, match="RequestTimeoutError"):
+        assert errors.TimeoutError is errors.RequestTimeoutError
+    with pytest.raises(AttributeError):
+        customer_sdk.NoSuchName  # noqa: B018
+
+
+def test_the_package_logger_has_a_null_handler() -> None:
+    """Without logging configured, the SDK's records reach no last-resort stderr handler."""
+    handlers = logging.getLogger("customer_sdk").handlers
+    assert any(isinstance(h, logging.NullHandler) for h in handlers)

@@ -182,10 +182,10 @@ def test_query_and_object_shapes() -> None:
     [
         (errors.ConnectError("x"), Outcome.NOT_SENT),
         (errors.TLSError("x"), Outcome.FATAL),
-        (errors.TimeoutError("x"), Outcome.AMBIGUOUS),
+        (errors.RequestTimeoutError("x"), Outcome.AMBIGUOUS),
         (errors.ConnectionLostError("x"), Outcome.AMBIGUOUS),
         (errors.ConnectionLostError("x", status=201), Outcome.CREATED_ID_UNKNOWN),
-        (errors.TimeoutError("x", status=201), Outcome.CREATED_ID_UNKNOWN),
+        (errors.RequestTimeoutError("x", status=201), Outcome.CREATED_ID_UNKNOWN),
         (errors.MalformedResponseError("x", status=201), Outcome.CREATED_ID_UNKNOWN),
         (errors.MalformedResponseError("x", status=500), Outcome.AMBIGUOUS),
         (errors.RateLimitError(429, "x", retry_after=None), Outcome.THROTTLED),

@@ -47,7 +47,7 @@ async def test_a_stalled_request_times_out_and_leaves_its_task_usable(
     try:
         loop = asyncio.get_running_loop()
         started = loop.time()
-        with pytest.raises(errors.TimeoutError):
+        with pytest.raises(errors.RequestTimeoutError):
             await transport.send(_post(server), None, None)
         elapsed = loop.time() - started
         assert 0.29 <= elapsed < 3.0
@@ -69,7 +69,7 @@ async def test_each_request_times_out_at_its_own_deadline(server: s.ScriptedServ
     ended: dict[str, float] = {}
 
     async def one(name: str, time_left: float) -> None:
-        with pytest.raises(errors.TimeoutError):
+        with pytest.raises(errors.RequestTimeoutError):
             await transport.send(_post(server, name), None, time_left)
         ended[name] = loop.time() - started
 
@@ -193,7 +193,7 @@ async def test_aclose_on_a_callers_session_keeps_in_flight_deadlines(
         request = asyncio.create_task(transport.send(_post(server), None, None))
         await server.wait_for_requests()
         await transport.aclose()  # the caller's session stays open: nothing ends the stall
-        with pytest.raises(errors.TimeoutError):
+        with pytest.raises(errors.RequestTimeoutError):
             await asyncio.wait_for(request, 3.0)
         assert 0.29 <= loop.time() - started < 3.0
     assert transport._watchdog is not None

@@ -46,7 +46,11 @@ PROBE_FIRST: Final = 0.5  # seconds before the first probe; doubled after each f
 PROBE_MAX: Final = 30.0  # the longest gap between probes
 _PROBE_KEY: Final = "customer-sdk-health-probe"
 # Transport failures that, repeated, mean an outage (a 5xx does too); a TLS failure does not.
-_OUTAGE_ERRORS: Final = (errors.ConnectError, errors.TimeoutError, errors.ConnectionLostError)
+_OUTAGE_ERRORS: Final = (
+    errors.ConnectError,
+    errors.RequestTimeoutError,
+    errors.ConnectionLostError,
+)
 
 
 class Circuit:
