@@ -8,13 +8,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import csv
 import os
 import shutil
+import signal
 import socket
+import subprocess
 import sys
 import time
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -175,3 +178,32 @@ def free_port() -> int:
     """A free loopback port (bound, then released) for a server started later."""
     with free_port_socket() as sock:
         return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def redis_server(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A throwaway redis-server on a free loopback port: ``(process, url)``, stopped after."""
+    assert REDIS_SERVER is not None, "the caller must skip without redis-server"
+    port = free_port()
+    proc = subprocess.Popen(
+        [
+            *(REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1"),
+            *("--save", "", "--appendonly", "no", "--dir", str(workdir)),
+        ],
+        stdout=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + 10
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
+                break
+            except OSError:
+                if time.monotonic() > deadline or proc.poll() is not None:
+                    raise RuntimeError("redis-server did not start") from None
+                time.sleep(0.02)
+        yield proc, f"redis://127.0.0.1:{port}/0"
+    finally:
+        proc.send_signal(signal.SIGCONT)  # a stopped server cannot act on SIGTERM
+        proc.terminate()
+        proc.wait(timeout=10)

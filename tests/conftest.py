@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import gc
-import socket
-import subprocess
-import time
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
@@ -15,7 +12,7 @@ from aioresponses import aioresponses
 from aioresponses import core as aioresponses_core
 
 from tests import _scripted as s
-from tests._helpers import REDIS_SERVER, Sleeps, free_port
+from tests._helpers import Sleeps, redis_server
 
 
 class _NullStreamWriter:
@@ -71,36 +68,5 @@ def collect_garbage() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def redis_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A throwaway redis-server on a free loopback port, stopped after the module."""
-    assert REDIS_SERVER is not None, "the module must skip without redis-server"
-    port = free_port()
-    workdir = tmp_path_factory.mktemp("redis")
-    proc = subprocess.Popen(
-        [
-            REDIS_SERVER,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(workdir),
-        ],
-        stdout=subprocess.DEVNULL,
-    )
-    try:
-        deadline = time.monotonic() + 10
-        while True:
-            try:
-                socket.create_connection(("127.0.0.1", port), timeout=0.2).close()
-                break
-            except OSError:
-                if time.monotonic() > deadline or proc.poll() is not None:
-                    raise RuntimeError("redis-server did not start") from None
-                time.sleep(0.02)
-        yield f"redis://127.0.0.1:{port}/0"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    with redis_server(tmp_path_factory.mktemp("redis")) as (_, url):
+        yield url

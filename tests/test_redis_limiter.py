@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import multiprocessing
+import signal
 import time
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -13,7 +14,7 @@ import pytest
 import redis.asyncio as aioredis
 
 from customer_sdk.contrib.redis import LimiterUnavailableError, RedisLimiter
-from tests._helpers import REDIS_SERVER, free_port
+from tests._helpers import REDIS_SERVER, free_port, redis_server
 
 pytestmark = pytest.mark.skipif(
     REDIS_SERVER is None, reason="redis-server is not installed (.ci/run installs it with apt-get)"
@@ -274,3 +275,26 @@ def test_four_processes_together_keep_the_shared_rate(redis_url: str, tmp_path: 
     window = [s for s in stamps if lo <= s <= hi]
     achieved = len(window) / (hi - lo)
     assert 0.9 * rate <= achieved <= 1.05 * rate, achieved
+
+
+async def test_a_stalled_redis_stops_sending_within_the_timeout(tmp_path: Path) -> None:
+    """A SIGSTOPped redis-server: acquire() raises LimiterUnavailableError in ~timeout."""
+    with redis_server(tmp_path) as (proc, url):
+        limiter = RedisLimiter(url, rate=100, name="stalled", timeout=0.5)
+        try:
+            await limiter.acquire()  # connected and working
+            proc.send_signal(signal.SIGSTOP)
+            started = time.monotonic()
+            with pytest.raises(LimiterUnavailableError):
+                await asyncio.wait_for(limiter.acquire(), timeout=10)
+            assert time.monotonic() - started < 5  # the 0.5 s timeout, not the 10 s guard
+        finally:
+            proc.send_signal(signal.SIGCONT)
+            await limiter.aclose()
+
+
+def test_the_redis_timeout_must_be_positive() -> None:
+    """timeout=0 (or inf) is refused: it would mean waiting forever or failing every call."""
+    for bad in (0, -1, float("inf")):
+        with pytest.raises(ValueError, match="timeout"):
+            RedisLimiter("redis://127.0.0.1:1/0", rate=1, timeout=bad)

@@ -119,6 +119,12 @@ class RedisLimiter:
             ahead, so a late wake-up does not lose its slot and burst 1 keeps the full rate.
         name: The key prefix naming the shared budget (one per ChargeOver account).
         sleep: How to wait (injectable for tests).
+        timeout: Seconds to connect to Redis and to wait for each of its answers, when ``redis``
+            is a URL (a client you pass keeps its own settings: give it ``socket_timeout``).
+            redis-py has no default, so a Redis that accepts connections and never answers (a
+            stopped process, a network partition) would hold every request forever; with it,
+            :meth:`acquire` raises :class:`LimiterUnavailableError` instead and nothing is
+            sent unmetered. Default 2.
 
     Raises:
         ValueError: On a non-positive rate or burst.
@@ -132,14 +138,19 @@ class RedisLimiter:
         burst: int = 1,
         name: str = "customer_sdk",
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
+        timeout: float = 2.0,
     ) -> None:
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"rate must be a positive number, got {rate!r}")
         if burst < 1:
             raise ValueError(f"burst must be >= 1, got {burst!r}")
+        if not timeout > 0 or not math.isfinite(timeout):
+            raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
         self._owns = isinstance(redis, str)
         self._redis: aioredis.Redis = (
-            aioredis.Redis.from_url(redis) if isinstance(redis, str) else redis
+            aioredis.Redis.from_url(redis, socket_connect_timeout=timeout, socket_timeout=timeout)
+            if isinstance(redis, str)
+            else redis
         )
         self.rate = rate
         self.burst = burst
