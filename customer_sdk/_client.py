@@ -21,8 +21,7 @@ import orjson
 
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
 from customer_sdk._bulk import BulkJob
-from customer_sdk._config import check_settings, normalise_base
-from customer_sdk._convert import encodable
+from customer_sdk._config import check_settings, normalise_base, settings_from_env
 from customer_sdk._engine import Engine
 from customer_sdk._models import (
     CreatedCustomer,
@@ -33,6 +32,7 @@ from customer_sdk._models import (
 )
 from customer_sdk._ratelimit import Limiter, PauseGate
 from customer_sdk._retry import Retrier, RetryPolicy
+from customer_sdk._rules import encodable
 from customer_sdk._transport import AiohttpTransport
 from customer_sdk._version import __version__
 from customer_sdk.errors import ConfigurationError
@@ -152,25 +152,8 @@ class ChargeOverClient:
         Raises:
             ConfigurationError: Naming every missing variable.
         """
-        env = os.environ if environ is None else environ
-        missing = [n for n in ("CHARGEOVER_USERNAME", "CHARGEOVER_PASSWORD") if not env.get(n)]
-        base, instance = env.get("CHARGEOVER_BASE_URL"), env.get("CHARGEOVER_INSTANCE")
-        if not base and not instance:
-            missing.insert(0, "CHARGEOVER_BASE_URL (or CHARGEOVER_INSTANCE)")
-        if missing:
-            raise ConfigurationError("missing environment variables: " + ", ".join(missing))
-        kwargs: dict[str, Any] = {
-            "username": env["CHARGEOVER_USERNAME"],
-            "password": env["CHARGEOVER_PASSWORD"],
-        }
-        if base:
-            kwargs["base_url"] = base
-        else:
-            kwargs["instance"] = instance
-        if env.get("CHARGEOVER_AUTH"):
-            kwargs["auth"] = env["CHARGEOVER_AUTH"]
-        kwargs.update(overrides)
-        return cls(**kwargs)
+        settings = settings_from_env(os.environ if environ is None else environ)
+        return cls(**(settings | overrides))  # an override wins over the environment
 
     def __repr__(self) -> str:
         return f"ChargeOverClient(base_url={self.base_url!r}, username={self._username!r})"

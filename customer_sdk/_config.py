@@ -13,13 +13,14 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from typing import Final
+from collections.abc import Mapping
+from typing import Any, Final
 from urllib.parse import urlsplit
 
 from customer_sdk._protocol import API_PREFIX
 from customer_sdk.errors import ConfigurationError
 
-__all__ = ["check_settings", "normalise_base"]
+__all__ = ["check_settings", "normalise_base", "settings_from_env"]
 
 _AUTH_SCHEMES: Final = ("basic", "signature")
 # A credential goes into a header: CR/LF/NUL there would split or end it.
@@ -143,3 +144,35 @@ def check_settings(
         problems.append("ssl_context=False disables TLS verification; pass allow_insecure=True")
     if problems:
         raise ConfigurationError("; ".join(problems))
+
+
+def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
+    """The client's settings from ``CHARGEOVER_*`` variables.
+
+    Args:
+        env: The environment: ``CHARGEOVER_BASE_URL`` (or ``CHARGEOVER_INSTANCE``),
+            ``CHARGEOVER_USERNAME``, ``CHARGEOVER_PASSWORD``, optionally ``CHARGEOVER_AUTH``.
+
+    Returns:
+        Constructor keywords.
+
+    Raises:
+        ConfigurationError: Naming every missing variable.
+    """
+    missing = [n for n in ("CHARGEOVER_USERNAME", "CHARGEOVER_PASSWORD") if not env.get(n)]
+    base, instance = env.get("CHARGEOVER_BASE_URL"), env.get("CHARGEOVER_INSTANCE")
+    if not base and not instance:
+        missing.insert(0, "CHARGEOVER_BASE_URL (or CHARGEOVER_INSTANCE)")
+    if missing:
+        raise ConfigurationError("missing environment variables: " + ", ".join(missing))
+    kwargs: dict[str, Any] = {
+        "username": env["CHARGEOVER_USERNAME"],
+        "password": env["CHARGEOVER_PASSWORD"],
+    }
+    if base:
+        kwargs["base_url"] = base
+    else:
+        kwargs["instance"] = instance
+    if env.get("CHARGEOVER_AUTH"):
+        kwargs["auth"] = env["CHARGEOVER_AUTH"]
+    return kwargs

@@ -1,16 +1,15 @@
-"""The one cattrs converter: strict hooks on the way in, one function per direction.
+"""The one cattrs converter: every create input structured by the rules of :mod:`._rules`.
 
-cattrs' default converter coerces silently (``company=123`` becomes ``"123"``, ``True`` becomes
-``1``, ``1.7`` becomes ``1``; ``docs/faults.md``, "Secrets and hostile input"). Here every create
-field gets a strict hook, picked by its kind in :data:`~customer_sdk._fields.FIELD_KINDS`, and
-cattrs generates, once at import, the function that structures a mapping into the wire dict
+One private ``cattrs.Converter`` (the global one is never touched) holds every hook: the create
+rules and, from :mod:`customer_sdk._read`, the lenient read hooks. cattrs generates once, at
+import, the function that structures a mapping into the wire dict
 (:class:`~customer_sdk._fields.CustomerFields`) with detailed validation on: every problem of a
-row is collected by cattrs and reported in one :class:`~customer_sdk.errors.ValidationError`,
-each with its path (``company``, ``tags[0]``, ``extra.key``, ``$``), in wire order, then the
-unknown fields. That generated function is the create's hot path: there is no second validator.
+row is collected and reported in one :class:`~customer_sdk.errors.ValidationError`, each with
+its path (``company``, ``tags[0]``, ``extra.key``, ``$``), in wire order, then the unknown fields.
 
-The lenient hooks of the read model live in :mod:`customer_sdk._read`, on this same converter.
-The global cattrs converter is never touched. No I/O here.
+A valid input (nearly every create) takes a leaner road to the same hooks: they are run on the
+fields it has only (:func:`_plain`), and any doubt hands it to cattrs' function. There is no
+second set of rules. No I/O here.
 """
 
 from __future__ import annotations
@@ -19,198 +18,20 @@ from collections.abc import Callable, Mapping
 from typing import Any, Final, NoReturn
 
 import cattrs
-from cattrs.errors import AttributeValidationNote as _KeyNote
 from cattrs.errors import ClassValidationError, IterableValidationError
-from cattrs.errors import IterableValidationNote as _IndexNote
 from cattrs.gen import override
 from cattrs.gen.typeddicts import make_dict_structure_fn
 
-from customer_sdk._fields import ACCEPTED_NAMES, FIELD_KINDS, CustomerFields
+from customer_sdk._fields import ACCEPTED_NAMES, CustomerFields
+from customer_sdk._rules import HOOK_OF, UNKNOWN, Invalid
 from customer_sdk.errors import FieldError, ValidationError
 
 __all__ = ["UNKNOWN", "CheckedWire", "converter", "structure_set", "structure_wire"]
 
-UNKNOWN: Final = "unknown field (send it through extra= if intended)"
-_CONTROL_MSG: Final = "must not contain CR, LF or NUL characters"
-_SURROGATE_MSG: Final = "is not valid text (holds a lone surrogate, which UTF-8 cannot encode)"
-_DELIVERY_VALUES: Final = ("email", "print")
-# JSON types a value in ``extra`` may have (anything orjson would serialise faithfully).
-_JSON_SCALARS: Final = (str, int, float, bool, type(None))
-
-
-class _Invalid(ValueError):
-    """One problem with one value; the path is added from cattrs' notes."""
-
-
-def _fail(message: str) -> NoReturn:
-    raise _Invalid(message)
-
-
-def encodable(text: str) -> bool:
-    """Whether ``text`` can be sent as UTF-8 (it holds no lone surrogate, such as U+D800).
-
-    Only called for non-ASCII text: one C-level encode, no Python loop per character.
-
-    Args:
-        text: The text.
-
-    Returns:
-        False when it holds a surrogate, which orjson (and any UTF-8 encoder) refuses.
-    """
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def _text_problem(value: object) -> str:
-    """Why a value is not acceptable text (only called once it failed the inline check)."""
-    # type() and not isinstance(): a str subclass may override anything, and bool is an int.
-    if type(value) is not str:
-        return f"expected str, got {type(value).__name__}"
-    if not (value.isascii() or encodable(value)):
-        # A lone surrogate would pass every other check, then stop orjson with a TypeError
-        # (a row in a bulk job would stop the whole job: docs/faults.md, "Secrets and hostile
-        # input").
-        return _SURROGATE_MSG
-    # CR, LF and NUL are never legitimate in these values and are the raw material of header
-    # and log injection (docs/faults.md, "Secrets and hostile input").
-    return _CONTROL_MSG
-
-
-# The text checks are written out in each hook: this is the per-field hot path, and a nested
-# call per field would cost more than the check itself.
-def _str_hook(value: Any, _: object) -> str:
-    if (
-        type(value) is str
-        and "\n" not in value
-        and "\r" not in value
-        and "\x00" not in value
-        and (value.isascii() or encodable(value))
-    ):
-        return value
-    _fail(_text_problem(value))
-
-
-def _key_hook(value: Any, _: object) -> str:
-    if (
-        type(value) is str
-        and "\n" not in value
-        and "\r" not in value
-        and "\x00" not in value
-        and (value.isascii() or encodable(value))
-    ):
-        # company is required and external_key is the idempotency handle: blank is neither.
-        if value.strip():
-            return value
-        _fail("must not be empty")
-    _fail(_text_problem(value))
-
-
-def _email_hook(value: object, _: object) -> str:
-    text = _str_hook(value, _)
-    local, at, domain = text.rpartition("@")
-    if not (at and local and domain) or " " in text:
-        _fail("is not an e-mail address")
-    return text
-
-
-def _id_hook(value: object, _: object) -> int:
-    if type(value) is not int:  # bool is an int subclass and must not pass as an id
-        _fail(f"expected int, got {type(value).__name__}")
-    if value < 1:
-        _fail("must be a positive id")
-    return value
-
-
-def _bool_hook(value: object, _: object) -> bool:
-    if type(value) is not bool:
-        _fail(f"expected bool, got {type(value).__name__}")
-    return value
-
-
-def _delivery_hook(value: object, _: object) -> str:
-    if type(value) is str and value in _DELIVERY_VALUES:
-        return value
-    _fail(f"must be 'email' or 'print', got {value!r:.40}")
-
-
-def _plain_tag(tag: object) -> bool:
-    if type(tag) is not str:
-        return False
-    if "\n" in tag or "\r" in tag or "\x00" in tag or not tag.strip():
-        return False
-    return tag.isascii() or encodable(tag)
-
-
-def _tags_hook(value: object, _: object) -> list[str]:
-    if type(value) is not list and type(value) is not tuple:
-        _fail(f"expected a list of str, got {type(value).__name__}")
-    if all(map(_plain_tag, value)):  # the common case, without a per-tag Python call
-        return list(value)
-    problems: list[Exception] = []
-    for i, tag in enumerate(value):
-        try:
-            _key_hook(tag, str)
-        except _Invalid as exc:
-            exc.__notes__ = [_IndexNote(f"Structuring tags @ index {i}", i, str)]
-            problems.append(exc)
-    raise IterableValidationError("While structuring tags", problems, list)
-
-
-def _is_json(value: object) -> bool:
-    if isinstance(value, _JSON_SCALARS):
-        return not (type(value) is float and value != value)  # NaN is not JSON
-    if isinstance(value, list | tuple):
-        return all(_is_json(v) for v in value)
-    if isinstance(value, Mapping):
-        return all(type(k) is str and _is_json(v) for k, v in value.items())
-    return False
-
-
-def _extra_problem(key: str, value: object) -> str | None:
-    if key in FIELD_KINDS:
-        return "is a model field: set it directly"
-    if not _is_json(value):
-        return f"is not JSON-serialisable: {type(value).__name__}"
-    if isinstance(value, str) and ("\n" in value or "\r" in value or "\x00" in value):
-        return _CONTROL_MSG
-    if isinstance(value, str) and not (value.isascii() or encodable(value)):
-        return _SURROGATE_MSG
-    return None
-
-
-def _extra_hook(value: object, _: object) -> dict[str, Any]:
-    if not isinstance(value, Mapping):
-        _fail(f"expected a mapping, got {type(value).__name__}")
-    problems: list[Exception] = []
-    for key, item in value.items():
-        if type(key) is not str:
-            problems.append(_Invalid(f"keys must be str, got {type(key).__name__}"))
-        elif (message := _extra_problem(key, item)) is not None:
-            exc = _Invalid(message)
-            exc.__notes__ = [_KeyNote(f"Structuring extra @ key {key!r}", key, object)]
-            problems.append(exc)
-    if problems:
-        raise ClassValidationError("While structuring extra", problems, dict)
-    return dict(value)
-
-
-_HOOKS: Final[dict[str, Callable[[object, object], Any]]] = {
-    "id": _id_hook,
-    "bool": _bool_hook,
-    "delivery": _delivery_hook,
-    "str": _str_hook,
-    "key": _key_hook,
-    "email": _email_hook,
-    "tags": _tags_hook,
-}
-
 
 def _problems(exc: BaseException, path: str) -> list[FieldError]:
     """Flatten one collected exception into field errors under ``path``."""
-    if isinstance(exc, _Invalid):
+    if isinstance(exc, Invalid):
         return [FieldError(path, str(exc))]
     if isinstance(exc, IterableValidationError):  # tags: one problem per bad tag
         items, other = exc.group_exceptions()
@@ -222,7 +43,7 @@ def _problems(exc: BaseException, path: str) -> list[FieldError]:
         return out + [e for sub in other for e in _problems(sub, path)]
     if isinstance(exc, KeyError):  # cattrs: a Required key is missing
         return [FieldError(path, "is required")]
-    return [FieldError(path, str(exc))]  # pragma: no cover - every hook raises _Invalid
+    return [FieldError(path, str(exc))]  # pragma: no cover - every hook raises Invalid
 
 
 def _unknown(values: Mapping[Any, Any]) -> list[FieldError]:
@@ -242,7 +63,7 @@ def _errors(exc: ClassValidationError, values: Mapping[Any, Any]) -> ValidationE
 
 def _make_converter() -> tuple[cattrs.Converter, Callable[[Any, Any], dict[str, Any]]]:
     conv = cattrs.Converter(detailed_validation=True, forbid_extra_keys=True)
-    hooks: dict[str, Any] = {n: override(struct_hook=_HOOKS[k]) for n, k in FIELD_KINDS.items()}
+    hooks: dict[str, Any] = {n: override(struct_hook=h) for n, h in HOOK_OF.items() if n != "extra"}
     # Unknown keys are found by structure_wire instead of by cattrs: its check builds a set
     # difference on every call (0.6 us of a 2.5 us budget); a subset test is 0.1 us.
     fn = make_dict_structure_fn(
@@ -250,7 +71,7 @@ def _make_converter() -> tuple[cattrs.Converter, Callable[[Any, Any], dict[str, 
         conv,
         _cattrs_forbid_extra_keys=False,
         _cattrs_detailed_validation=True,
-        extra=override(struct_hook=_extra_hook),
+        extra=override(struct_hook=HOOK_OF["extra"]),
         **hooks,
     )
     return conv, fn
@@ -260,13 +81,8 @@ converter, _structure_fields = _make_converter()
 """The SDK's one converter (private: never cattrs' global one)."""
 
 
-# Each create field's hook by wire name, ``extra`` included: the rules, once.
-_HOOK_OF: Final[dict[str, Callable[[object, object], Any]]] = {
-    **{name: _HOOKS[kind] for name, kind in FIELD_KINDS.items()},
-    "extra": _extra_hook,
-}
 # What a hook raises for a bad value, or the name lookup for an unknown field.
-_NOT_PLAIN: Final = (_Invalid, IterableValidationError, ClassValidationError, KeyError)
+_NOT_PLAIN: Final = (Invalid, IterableValidationError, ClassValidationError, KeyError)
 
 
 def _plain(values: dict[Any, Any]) -> dict[str, Any] | None:
@@ -277,7 +93,7 @@ def _plain(values: dict[Any, Any]) -> dict[str, Any] | None:
     given. It decides nothing the hooks do not: on any failure the caller runs cattrs'
     function, which names every problem with its path.
     """
-    hook_of = _HOOK_OF
+    hook_of = HOOK_OF
     wire = {}
     try:
         for name, value in values.items():

@@ -71,3 +71,14 @@ def test_every_problem_is_named_at_once() -> None:
 def test_the_endpoint_url_users_paste_is_normalised(given: str, base: str) -> None:
     """A trailing slash, /api/v3 and surrounding blanks are removed; a path prefix is kept."""
     assert normalise_base(given, None, allow_insecure=False) == base
+
+
+def test_from_env_overrides_win_over_the_environment() -> None:
+    """A keyword given to from_env replaces the variable's value instead of clashing with it."""
+    env = {
+        "CHARGEOVER_BASE_URL": "https://a.example",
+        "CHARGEOVER_USERNAME": "u",
+        "CHARGEOVER_PASSWORD": "p",
+    }
+    client = ChargeOverClient.from_env(env, base_url="https://b.example/api/v3")
+    assert client.base_url == "https://b.example"
