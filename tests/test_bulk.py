@@ -29,7 +29,7 @@ from customer_sdk import (
     TokenBucket,
     ValidationError,
 )
-from customer_sdk._bulk import _policy as bulk
+from customer_sdk._bulk import _circuit as bulk
 from tests import _scripted as s
 from tests._helpers import PASSWORD, SECRETS, USER, Sleeps, keyed, make_client
 

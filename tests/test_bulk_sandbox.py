@@ -23,7 +23,7 @@ from customer_sdk import (
     RowOutcome,
     RowResult,
 )
-from customer_sdk._bulk import _policy as bulk
+from customer_sdk._bulk import _circuit as bulk
 from customer_sdk.sandbox import AuditEntry, Sandbox
 from tests._helpers import client_for, keyed
 

@@ -25,9 +25,10 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import attrs
 
 from customer_sdk import _protocol as proto
+from customer_sdk._bulk._circuit import Circuit, Watch
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._outlet import Outlet
-from customer_sdk._bulk._policy import Circuit, JobLimiter, StopPolicy, Watch, default_limiter
+from customer_sdk._bulk._policy import JobLimiter, StopPolicy, default_limiter
 from customer_sdk._bulk._results import BulkStats, RowResult
 from customer_sdk._bulk._workers import Workers
 from customer_sdk._models import CustomerCreate

@@ -21,9 +21,9 @@ import orjson
 
 from customer_sdk import _protocol as proto
 from customer_sdk import errors
+from customer_sdk._bulk._circuit import Circuit
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._outlet import Outlet
-from customer_sdk._bulk._policy import Circuit
 from customer_sdk._bulk._results import Row, RowOutcome, RowResult, judge
 from customer_sdk._protocol import Outcome
 from customer_sdk.errors import ChargeOverError
