@@ -6,6 +6,12 @@ empty cell is unset, ints are digits, flags are ``true/false/1/0/yes/no``, ``tag
 ``;``-separated. JSONL values may be native JSON (numbers, booleans, a list of tags) or the
 same strings; native values are passed on for the model to check.
 
+A text value over :data:`CELL_LIMIT` (64 KiB of UTF-8) rejects its row, naming its column
+(``bill_addr1: cell is 200,000 bytes, over the 65,536-byte limit``): ChargeOver's fields are
+short, and a cell that size is a broken export (an unclosed quote swallowing the rest of the
+file, say), not data. The readers bound what reaches this module (see
+:mod:`~customer_sdk._rows._readers`).
+
 Then the SDK's one converter (:func:`customer_sdk._convert.structure_wire`) validates the
 converted values, once: a valid record carries a
 :class:`~customer_sdk._convert.CheckedWire` that the bulk job does not check again. Every
@@ -23,7 +29,7 @@ from customer_sdk._fields import BOOL_FIELDS, FIELD_NAMES, INT_FIELDS
 from customer_sdk._rows._row import Row
 from customer_sdk.errors import FieldError, ValidationError
 
-__all__ = ["convert_fields", "make_row"]
+__all__ = ["CELL_LIMIT", "convert_fields", "make_row"]
 
 _KNOWN: Final = frozenset(FIELD_NAMES)
 _INTS: Final = frozenset(INT_FIELDS)
@@ -32,6 +38,19 @@ _TRUE: Final = frozenset({"true", "1", "yes", "y"})
 _FALSE: Final = frozenset({"false", "0", "no", "n"})
 # A cell echoed into an error message is cut here: it may be long, and it is customer data.
 _ECHO: Final = 40
+CELL_LIMIT: Final = 65_536
+"""The most bytes (UTF-8) one cell or JSON text value may hold; a longer one rejects its row."""
+# A text of at most this many characters cannot exceed CELL_LIMIT bytes (4 bytes a character
+# at most): only longer ones are encoded to be measured.
+_SHORT: Final = CELL_LIMIT // 4
+
+
+def _oversized(value: Any) -> int | None:
+    """A text value's size in bytes when over :data:`CELL_LIMIT`, else None."""
+    if not isinstance(value, str) or len(value) <= _SHORT:
+        return None
+    size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogateescape"))
+    return size if size > CELL_LIMIT else None
 
 
 def _echo(value: str) -> str:
@@ -94,7 +113,8 @@ def convert_fields(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fiel
     """Convert text cells (or JSON values) of one record to model values.
 
     Unknown names with a value are reported; unknown names left empty are ignored (a spare
-    column in a spreadsheet is not an error until somebody fills it in).
+    column in a spreadsheet is not an error until somebody fills it in). A text value over
+    :data:`CELL_LIMIT` bytes is reported with its size and left out.
 
     Args:
         values: Field name to cell text or JSON value.
@@ -106,6 +126,12 @@ def convert_fields(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fiel
     fields: dict[str, Any] = {}
     for name, raw in values.items():
         if raw is None or (isinstance(raw, str) and raw == ""):
+            continue
+        # The length test first: one comparison per cell, the call only for long text.
+        if isinstance(raw, str) and len(raw) > _SHORT and (size := _oversized(raw)) is not None:
+            out.append(
+                FieldError(name, f"cell is {size:,} bytes, over the {CELL_LIMIT:,}-byte limit")
+            )
             continue
         if name not in _KNOWN:
             out.append(FieldError(name, "unknown column (not a ChargeOver customer field)"))
@@ -129,6 +155,8 @@ def make_row(line: int, values: Mapping[str, Any], extra: list[FieldError]) -> R
     """
     raw_key = values.get("external_key")
     key = raw_key if isinstance(raw_key, str) and raw_key.strip() else None
+    if key is not None and _oversized(key) is not None:
+        key = None  # rejected for its size: not carried into every report line
     fields, errors = convert_fields(values)
     errors = extra + errors
     try:
