@@ -531,3 +531,21 @@ async def test_an_import_never_sends_a_repeated_key_and_exits_1(
     assert stored["rep-1"] == "One"
     assert "One again" not in stored.values()
     assert [(r["row"], r["outcome"]) for r in _report_rows(report)] == [("6", "rejected")]
+
+
+async def test_an_import_rejects_a_200_kb_cell_and_imports_the_rows_around_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 200 KB cell mid-file rejects its row naming the column; the rows around it are created."""
+    src = _write_csv(tmp_path / "in.csv", 6, bad={3: {"bill_country": "x" * 200_000}})
+    report = tmp_path / "failures.csv"
+    async with Sandbox() as sb:
+        _use_sandbox(monkeypatch, sb)
+        status = await asyncio.to_thread(main, ["import", str(src), "--report", str(report)])
+        stored = sorted(c["external_key"] for c in sb.customers.values())
+    capsys.readouterr()
+    assert status == 1
+    assert stored == [f"cli-{i:05d}" for i in (0, 1, 2, 4, 5)]
+    [row] = _report_rows(report)
+    assert (row["row"], row["field"]) == ("5", "bill_country")
+    assert row["reason"] == "cell is 200,000 bytes, over the 65,536-byte limit"

@@ -9,8 +9,9 @@ same strings; native values are passed on for the model to check.
 A text value over :data:`CELL_LIMIT` (64 KiB of UTF-8) rejects its row, naming its column
 (``bill_addr1: cell is 200,000 bytes, over the 65,536-byte limit``): ChargeOver's fields are
 short, and a cell that size is a broken export (an unclosed quote swallowing the rest of the
-file, say), not data. The readers bound what reaches this module (see
-:mod:`~customer_sdk._rows._readers`).
+file, say), not data. The readers bound what reaches this module and ask
+:func:`take_oversized` only about a record longer than :data:`SHORT` characters (see
+:mod:`~customer_sdk._rows._readers`), so a normal row pays nothing for the check.
 
 Then the SDK's one converter (:func:`customer_sdk._convert.structure_wire`) validates the
 converted values, once: a valid record carries a
@@ -29,7 +30,7 @@ from customer_sdk._fields import BOOL_FIELDS, FIELD_NAMES, INT_FIELDS
 from customer_sdk._rows._row import Row
 from customer_sdk.errors import FieldError, ValidationError
 
-__all__ = ["CELL_LIMIT", "convert_fields", "make_row"]
+__all__ = ["CELL_LIMIT", "SHORT", "convert_fields", "make_row", "take_oversized"]
 
 _KNOWN: Final = frozenset(FIELD_NAMES)
 _INTS: Final = frozenset(INT_FIELDS)
@@ -40,17 +41,34 @@ _FALSE: Final = frozenset({"false", "0", "no", "n"})
 _ECHO: Final = 40
 CELL_LIMIT: Final = 65_536
 """The most bytes (UTF-8) one cell or JSON text value may hold; a longer one rejects its row."""
-# A text of at most this many characters cannot exceed CELL_LIMIT bytes (4 bytes a character
-# at most): only longer ones are encoded to be measured.
-_SHORT: Final = CELL_LIMIT // 4
+SHORT: Final = CELL_LIMIT // 4
+"""A text of at most this many characters cannot be over :data:`CELL_LIMIT` (4 bytes a
+character at most)."""
 
 
-def _oversized(value: Any) -> int | None:
-    """A text value's size in bytes when over :data:`CELL_LIMIT`, else None."""
-    if not isinstance(value, str) or len(value) <= _SHORT:
-        return None
-    size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogateescape"))
-    return size if size > CELL_LIMIT else None
+def take_oversized(values: dict[str, Any]) -> list[FieldError]:
+    """Remove the text values over :data:`CELL_LIMIT` bytes, and name each with its size.
+
+    Removed so that nothing downstream converts, echoes or reports them (a key that size is
+    not carried into every report line).
+
+    Args:
+        values: Field name to cell text or JSON value; changed in place.
+
+    Returns:
+        One error per oversized value, on its name.
+    """
+    out: list[FieldError] = []
+    for name, value in list(values.items()):
+        if not isinstance(value, str) or len(value) <= SHORT:
+            continue
+        size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogateescape"))
+        if size > CELL_LIMIT:
+            del values[name]
+            out.append(
+                FieldError(name, f"cell is {size:,} bytes, over the {CELL_LIMIT:,}-byte limit")
+            )
+    return out
 
 
 def _echo(value: str) -> str:
@@ -113,8 +131,7 @@ def convert_fields(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fiel
     """Convert text cells (or JSON values) of one record to model values.
 
     Unknown names with a value are reported; unknown names left empty are ignored (a spare
-    column in a spreadsheet is not an error until somebody fills it in). A text value over
-    :data:`CELL_LIMIT` bytes is reported with its size and left out.
+    column in a spreadsheet is not an error until somebody fills it in).
 
     Args:
         values: Field name to cell text or JSON value.
@@ -126,12 +143,6 @@ def convert_fields(values: Mapping[str, Any]) -> tuple[dict[str, Any], list[Fiel
     fields: dict[str, Any] = {}
     for name, raw in values.items():
         if raw is None or (isinstance(raw, str) and raw == ""):
-            continue
-        # The length test first: one comparison per cell, the call only for long text.
-        if isinstance(raw, str) and len(raw) > _SHORT and (size := _oversized(raw)) is not None:
-            out.append(
-                FieldError(name, f"cell is {size:,} bytes, over the {CELL_LIMIT:,}-byte limit")
-            )
             continue
         if name not in _KNOWN:
             out.append(FieldError(name, "unknown column (not a ChargeOver customer field)"))
@@ -155,8 +166,6 @@ def make_row(line: int, values: Mapping[str, Any], extra: list[FieldError]) -> R
     """
     raw_key = values.get("external_key")
     key = raw_key if isinstance(raw_key, str) and raw_key.strip() else None
-    if key is not None and _oversized(key) is not None:
-        key = None  # rejected for its size: not carried into every report line
     fields, errors = convert_fields(values)
     errors = extra + errors
     try:

@@ -36,7 +36,7 @@ from typing import IO, Final
 
 import orjson
 
-from customer_sdk._rows._cells import CELL_LIMIT, make_row
+from customer_sdk._rows._cells import CELL_LIMIT, SHORT, make_row, take_oversized
 from customer_sdk._rows._files import detect_format
 from customer_sdk._rows._row import FileFormat, Row, RowFileError
 from customer_sdk.errors import FieldError
@@ -76,11 +76,6 @@ class _Lines:
 
     def __iter__(self) -> Iterator[str]:
         return self
-
-    def begin(self) -> None:
-        """A new record starts at the next line."""
-        self.size = 0
-        self.odd = False
 
     def __next__(self) -> str:
         line = self._f.readline(LINE_LIMIT)
@@ -132,7 +127,8 @@ def _next_cells(reader: Iterator[list[str]], lines: _Lines) -> list[str] | None:
 
     Raises StopIteration at the end, and csv.Error for a record broken otherwise.
     """
-    lines.begin()
+    lines.size = 0
+    lines.odd = False
     # Process-wide, so raised around each record only, and put back for any other reader.
     default = csv.field_size_limit(_PARSE_LIMIT)
     try:
@@ -186,6 +182,8 @@ def _read_csv(f: IO[str]) -> Iterator[Row]:
                 FieldError("$", f"the row has {len(cells)} cells, the header {len(names)}")
             )
         values = {n: c for n, c in zip(names, cells, strict=False) if n}
+        if lines.size > SHORT:  # only a long record may hold an oversized cell
+            extra += take_oversized(values)
         unnamed = [c for n, c in zip(names, cells, strict=False) if not n and c]
         if unnamed:
             extra.append(FieldError("$", "a value sits under a column without a name"))
@@ -220,7 +218,7 @@ def _read_jsonl(f: IO[bytes]) -> Iterator[Row]:
             errors = (FieldError("$", f"expected a JSON object, got {type(obj).__name__}"),)
             yield Row(line=line, key=None, wire=None, errors=errors)
             continue
-        yield make_row(line, obj, [])
+        yield make_row(line, obj, take_oversized(obj) if len(raw) > SHORT else [])
 
 
 def read_rows(path: Path, fmt: FileFormat | None = None) -> Iterator[Row]:
