@@ -861,3 +861,106 @@ async def test_a_row_of_unencodable_text_is_rejected_and_the_job_goes_on(
     assert got[7].error.errors[0].path == "company"
     assert sum(r.outcome is RowOutcome.CREATED for r in results) == 19
     assert server.count("POST") == 19
+
+
+# --- duplicate keys within one input ---------------------------------------------------------
+
+
+def _with_repeats() -> list[dict[str, Any]]:
+    """Eight rows: key ``dup1`` again at indexes 3 and 7 (other data), and a keyless pair."""
+    rows: list[dict[str, Any]] = keyed(5, "dup")
+    rows.insert(3, {"company": "Second copy", "external_key": "dup1"})
+    rows.insert(5, {"company": "Keyless"})
+    rows.append({"company": "Keyless"})
+    rows.append({"company": "Third copy", "external_key": "dup1"})
+    return rows
+
+
+async def test_a_repeated_key_is_rejected_naming_the_first_row_and_never_sent(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
+    """A later row with an earlier row's external_key is REJECTED naming it; keyless rows pass."""
+    rows = _with_repeats()
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows, concurrency=2))
+    got = {r.index: r for r in results}
+    assert sorted(i for i, r in got.items() if r.outcome is RowOutcome.REJECTED) == [3, 8]
+    for i in (3, 8):
+        error = got[i].error
+        assert isinstance(error, ValidationError)
+        assert [(e.path, e.message.split(":")[0]) for e in error.errors] == [
+            ("external_key", "duplicate_in_input")
+        ]
+        assert "the row at index 1" in str(error)
+        assert got[i].key == "dup1"
+    assert got[1].outcome is RowOutcome.CREATED
+    assert got[5].outcome is got[7].outcome is RowOutcome.CREATED  # keyless: never duplicates
+    body = b"".join(e.body for e in server.received).decode()
+    assert "Second copy" not in body
+    assert "Third copy" not in body
+
+
+async def test_an_async_input_gets_the_same_duplicate_check(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
+    """Rows from an async iterable are checked for repeated keys like a list's rows."""
+
+    async def rows() -> AsyncIterator[dict[str, Any]]:
+        for row in _with_repeats():
+            yield row
+
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows(), concurrency=2))
+    rejected = sorted(r.index for r in results if r.outcome is RowOutcome.REJECTED)
+    assert rejected == [3, 8]
+
+
+async def test_a_journaled_run_left_half_way_and_resumed_reports_no_false_duplicates(
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """Resuming sees every key again: only the real repeats are rejected, each row exists once."""
+    path = tmp_path / "j.db"
+    rows = _with_repeats()
+    async with make_client(server.base_url, sleeps) as client:
+        first: list[RowResult] = []
+        async with client.customers.create_many(
+            rows, concurrency=1, journal=path, job_id="d"
+        ) as job:
+            async for result in job:
+                first.append(result)
+                if len(first) == 4:
+                    break  # the job is left half-way, as a killed run leaves it
+        assert len(first) == 4
+        again = await collect(
+            client.customers.create_many(rows, concurrency=1, journal=path, job_id="d")
+        )
+        third = await collect(
+            client.customers.create_many(rows, concurrency=1, journal=path, job_id="d")
+        )
+    for results in (again, third):
+        got = {r.index: r for r in results}
+        assert sorted(got) == list(range(len(rows)))
+        assert sorted(i for i, r in got.items() if r.outcome is RowOutcome.REJECTED) == [3, 8]
+        assert "duplicate_in_input" in str(got[3].error)
+        assert "the row at index 1" in str(got[8].error)
+    assert any(r.resumed for r in again)
+    assert all(r.resumed for r in third)
+    keys = sorted(k for k in server.customers if k.startswith("dup"))
+    assert keys == ["dup0", "dup1", "dup2", "dup3", "dup4"]  # each once, whatever was in flight
+    assert server.customers["dup1"]["company"] == "Co 1"
+
+
+async def test_a_key_done_in_an_earlier_run_still_makes_its_later_repeat_a_duplicate(
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """A row taken from the journal still counts as its key's first row in the resumed run."""
+    path = tmp_path / "j.db"
+    rows = _with_repeats()
+    async with make_client(server.base_url, sleeps) as client:
+        await collect(client.customers.create_many(rows[:3], journal=path, job_id="d"))
+        again = await collect(client.customers.create_many(rows, journal=path, job_id="d"))
+    got = {r.index: r for r in again}
+    assert [got[i].resumed for i in range(3)] == [True] * 3
+    assert (got[3].outcome, got[3].resumed) == (RowOutcome.REJECTED, False)
+    assert "the row at index 1" in str(got[3].error)
+    assert server.customers["dup1"]["company"] == "Co 1"

@@ -480,3 +480,72 @@ async def test_batches_and_jsonl(
     out = capsys.readouterr().out
     assert status == 0
     assert re.search(r"HTTP requests\s+4\n", out)
+
+
+# --- duplicate keys within one file ----------------------------------------------------------
+
+
+def _write_repeats(path: Path) -> Path:
+    """Six rows; line 6 repeats line 3's key with other data, and two rows have no key."""
+    rows = [
+        {"external_key": "rep-0", "company": "Zero"},
+        {"external_key": "rep-1", "company": "One"},
+        {"external_key": "", "company": "Keyless A"},
+        {"external_key": "", "company": "Keyless B"},
+        {"external_key": "rep-1", "company": "One again"},
+        {"external_key": "rep-2", "company": "Two"},
+    ]
+    return write_csv(path, ["external_key", "company"], rows)
+
+
+def test_dry_run_rejects_a_repeated_key_naming_the_first_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_env: None
+) -> None:
+    """--dry-run rejects a row repeating an earlier key, naming that line, and exits 1."""
+    report = tmp_path / "failures.csv"
+    src = _write_repeats(tmp_path / "in.csv")
+    status = main(["import", str(src), "--dry-run", "--report", str(report)])
+    out = capsys.readouterr().out
+    assert status == 1
+    assert re.search(r"rejected\s+1\b", out)
+    rows = _report_rows(report)
+    assert [(r["row"], r["external_key"], r["field"]) for r in rows] == [
+        ("6", "rep-1", "external_key")
+    ]
+    assert rows[0]["reason"].startswith("duplicate_in_input: the same external_key as line 3")
+
+
+async def test_an_import_never_sends_a_repeated_key_and_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The import rejects the repeat (status 1); the first row's data is what is stored."""
+    report = tmp_path / "failures.csv"
+    src = _write_repeats(tmp_path / "in.csv")
+    async with Sandbox() as sb:
+        _use_sandbox(monkeypatch, sb)
+        status = await asyncio.to_thread(main, ["import", str(src), "--report", str(report)])
+        stored = {c.get("external_key"): c["company"] for c in sb.customers.values()}
+    out = capsys.readouterr().out
+    assert status == 1
+    assert re.search(r"created\s+5\b", out)
+    assert stored["rep-1"] == "One"
+    assert "One again" not in stored.values()
+    assert [(r["row"], r["outcome"]) for r in _report_rows(report)] == [("6", "rejected")]
+
+
+async def test_an_import_rejects_a_200_kb_cell_and_imports_the_rows_around_it(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A 200 KB cell mid-file rejects its row naming the column; the rows around it are created."""
+    src = _write_csv(tmp_path / "in.csv", 6, bad={3: {"bill_country": "x" * 200_000}})
+    report = tmp_path / "failures.csv"
+    async with Sandbox() as sb:
+        _use_sandbox(monkeypatch, sb)
+        status = await asyncio.to_thread(main, ["import", str(src), "--report", str(report)])
+        stored = sorted(c["external_key"] for c in sb.customers.values())
+    capsys.readouterr()
+    assert status == 1
+    assert stored == [f"cli-{i:05d}" for i in (0, 1, 2, 4, 5)]
+    [row] = _report_rows(report)
+    assert (row["row"], row["field"]) == ("5", "bill_country")
+    assert row["reason"] == "cell is 200,000 bytes, over the 65,536-byte limit"

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -283,12 +284,111 @@ def test_the_example_file_matches_its_generator(tmp_path: Path) -> None:
     assert out.read_bytes() == EXAMPLE.read_bytes()
 
 
-def test_an_unparseable_record_stops_the_read_and_says_so(tmp_path: Path) -> None:
-    """A cell over the csv field limit is reported on its line, saying later rows were not read."""
-    path = _csv(tmp_path, "external_key,company\nk1,Co\nk2," + "x" * 200_000 + "\nk3,Co\n")
+def test_a_200_kb_cell_rejects_its_row_naming_the_column_and_the_read_goes_on(
+    tmp_path: Path,
+) -> None:
+    """A cell over 64 KiB in mid-file rejects only its row, naming the column and its size."""
+    big = "x" * 200_000
+    path = _csv(
+        tmp_path,
+        f'external_key,company,bill_addr1\nk1,Co,a\nk2,Co,{big}\nk3,Co,"{big}"\nk4,Co,b\n',
+    )
+    default = csv.field_size_limit()
+    rows = list(read_rows(path))
+    assert [(r.line, r.key, r.ok) for r in rows] == [
+        (2, "k1", True),
+        (3, "k2", False),
+        (4, "k3", False),
+        (5, "k4", True),
+    ]
+    for row in rows[1:3]:
+        assert _errors(row) == {"bill_addr1": "cell is 200,000 bytes, over the 65,536-byte limit"}
+    assert csv.field_size_limit() == default  # the process-wide limit is put back
+
+
+def test_the_cell_limit_counts_utf8_bytes(tmp_path: Path) -> None:
+    """The 64 KiB limit is in UTF-8 bytes: 30,000 euro signs (90,000 bytes) are over it."""
+    path = _csv(tmp_path, f"external_key,company,notes_x\nk1,Co,{'€' * 30_000}\nk2,Co,\n")
+    rows = list(read_rows(path))
+    assert _errors(rows[0]) == {"notes_x": "cell is 90,000 bytes, over the 65,536-byte limit"}
+    assert rows[1].ok
+
+
+def test_a_cell_too_big_to_parse_is_skipped_to_its_record_end(tmp_path: Path) -> None:
+    """A quoted cell of 2 MB spanning lines is skipped whole; later rows keep their lines."""
+    big = ("y" * 999 + "\n") * 2_000
+    path = _csv(tmp_path, f'external_key,company\nk1,Co\nk2,"{big}"\nk3,Co\nk4,"two\nlines"\n')
+    rows = list(read_rows(path))
+    assert [(r.line, r.key, r.ok) for r in rows] == [
+        (2, "k1", True),
+        (3, None, False),
+        (2_004, "k3", True),
+        (2_005, "k4", False),  # a LF in a quoted cell is the model's to refuse, as before
+    ]
+    assert "with a cell over 1,048,576 characters" in _errors(rows[1])["$"]
+
+
+def test_a_line_over_the_limit_is_read_in_bounded_pieces_and_skipped(tmp_path: Path) -> None:
+    """A 20 MB line is skipped with bounded memory, and the rows after it are read."""
+    import tracemalloc
+
+    path = tmp_path / "in.csv"
+    with path.open("w", encoding="utf-8", newline="") as f:
+        f.write("external_key,company\nk1,Co\nk2,")
+        for _ in range(20):
+            f.write("z," * 500_000)
+        f.write("\nk3,Co\n")
+    tracemalloc.start()
+    try:
+        rows = list(read_rows(path))
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert [(r.line, r.ok) for r in rows] == [(2, True), (3, False), (4, True)]
+    assert "the record is 20,000,004 characters" in _errors(rows[1])["$"]
+    assert peak < 16_000_000  # a few LINE_LIMIT pieces (8.5 MB measured), not the 20 MB line
+
+
+def test_another_unparseable_record_still_stops_the_read_and_says_so(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A csv error other than an oversized cell ends the read, saying later rows were not read."""
+    from customer_sdk._rows import _readers
+
+    real = _readers._next_cells
+
+    def broken(reader: Any, lines: Any) -> list[str] | None:
+        cells = real(reader, lines)
+        if cells and cells[0] == "k2":
+            raise csv.Error("something else")
+        return cells
+
+    monkeypatch.setattr(_readers, "_next_cells", broken)
+    path = _csv(tmp_path, "external_key,company\nk1,Co\nk2,Co\nk3,Co\n")
     rows = list(read_rows(path))
     assert [(r.line, r.ok) for r in rows] == [(2, True), (3, False)]
     assert "no later row of the file was imported" in _errors(rows[1])["$"]
+
+
+def test_jsonl_oversized_lines_and_values_reject_only_their_rows(tmp_path: Path) -> None:
+    """A 5 MB JSONL line is skipped and a 200 KB value rejected by key; later rows are read."""
+    path = tmp_path / "in.jsonl"
+    with path.open("wb") as f:
+        f.write(b'{"external_key": "k1", "company": "Co"}\n')
+        f.write(b'{"external_key": "k2", "company": "' + b"w" * 5_000_000 + b'"}\n')
+        f.write(b'{"external_key": "k3", "company": "Co", "bill_addr1": "' + b"v" * 200_000)
+        f.write(b'"}\n{"external_key": "k4", "company": "Co"}\n')
+    rows = list(read_rows(path))
+    assert [(r.line, r.key, r.ok) for r in rows] == [
+        (1, "k1", True),
+        (2, None, False),
+        (3, "k3", False),
+        (4, "k4", True),
+    ]
+    assert _errors(rows[1]) == {
+        "$": "the line is 5,000,038 bytes, over the 4,194,304-byte limit; skipped"
+    }
+    assert _errors(rows[2]) == {"bill_addr1": "cell is 200,000 bytes, over the 65,536-byte limit"}
 
 
 def test_cr_only_line_ends_number_rows_by_cr(tmp_path: Path) -> None:

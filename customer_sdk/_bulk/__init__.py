@@ -12,13 +12,15 @@ The job is split by what each part does, and data flows one way through them::
 - :mod:`._policy`: the job's limiter and the stop policy;
 - :mod:`._circuit`: the outage circuit, its probe, and the observer that feeds it;
 - :mod:`._outlet`: results journaled, counted and handed out;
+- :mod:`._dupes`: finding the rows that repeat an earlier row's ``external_key``;
 - :mod:`._results`: the values handed out and the rules that turn a failure into an outcome.
 
 Every request goes through the engine (:mod:`customer_sdk._engine`); this package builds no
 wire strings and parses no responses.
 """
 
+from customer_sdk._bulk._dupes import FirstSeen, duplicate_error
 from customer_sdk._bulk._job import BulkJob
 from customer_sdk._bulk._results import BulkStats, RowOutcome, RowResult
 
-__all__ = ["BulkJob", "BulkStats", "RowOutcome", "RowResult"]
+__all__ = ["BulkJob", "BulkStats", "FirstSeen", "RowOutcome", "RowResult", "duplicate_error"]

@@ -6,6 +6,13 @@ empty cell is unset, ints are digits, flags are ``true/false/1/0/yes/no``, ``tag
 ``;``-separated. JSONL values may be native JSON (numbers, booleans, a list of tags) or the
 same strings; native values are passed on for the model to check.
 
+A text value over :data:`CELL_LIMIT` (64 KiB of UTF-8) rejects its row, naming its column
+(``bill_addr1: cell is 200,000 bytes, over the 65,536-byte limit``): ChargeOver's fields are
+short, and a cell that size is a broken export (an unclosed quote swallowing the rest of the
+file, say), not data. The readers bound what reaches this module and ask
+:func:`take_oversized` only about a record longer than :data:`SHORT` characters (see
+:mod:`~customer_sdk._rows._readers`), so a normal row pays nothing for the check.
+
 Then the SDK's one converter (:func:`customer_sdk._convert.structure_wire`) validates the
 converted values, once: a valid record carries a
 :class:`~customer_sdk._convert.CheckedWire` that the bulk job does not check again. Every
@@ -23,7 +30,7 @@ from customer_sdk._fields import BOOL_FIELDS, FIELD_NAMES, INT_FIELDS
 from customer_sdk._rows._row import Row
 from customer_sdk.errors import FieldError, ValidationError
 
-__all__ = ["convert_fields", "make_row"]
+__all__ = ["CELL_LIMIT", "SHORT", "convert_fields", "make_row", "take_oversized"]
 
 _KNOWN: Final = frozenset(FIELD_NAMES)
 _INTS: Final = frozenset(INT_FIELDS)
@@ -32,6 +39,36 @@ _TRUE: Final = frozenset({"true", "1", "yes", "y"})
 _FALSE: Final = frozenset({"false", "0", "no", "n"})
 # A cell echoed into an error message is cut here: it may be long, and it is customer data.
 _ECHO: Final = 40
+CELL_LIMIT: Final = 65_536
+"""The most bytes (UTF-8) one cell or JSON text value may hold; a longer one rejects its row."""
+SHORT: Final = CELL_LIMIT // 4
+"""A text of at most this many characters cannot be over :data:`CELL_LIMIT` (4 bytes a
+character at most)."""
+
+
+def take_oversized(values: dict[str, Any]) -> list[FieldError]:
+    """Remove the text values over :data:`CELL_LIMIT` bytes, and name each with its size.
+
+    Removed so that nothing downstream converts, echoes or reports them (a key that size is
+    not carried into every report line).
+
+    Args:
+        values: Field name to cell text or JSON value; changed in place.
+
+    Returns:
+        One error per oversized value, on its name.
+    """
+    out: list[FieldError] = []
+    for name, value in list(values.items()):
+        if not isinstance(value, str) or len(value) <= SHORT:
+            continue
+        size = len(value) if value.isascii() else len(value.encode("utf-8", "surrogateescape"))
+        if size > CELL_LIMIT:
+            del values[name]
+            out.append(
+                FieldError(name, f"cell is {size:,} bytes, over the {CELL_LIMIT:,}-byte limit")
+            )
+    return out
 
 
 def _echo(value: str) -> str:

@@ -11,6 +11,18 @@ record's values go to :func:`~customer_sdk._rows._cells.make_row`.
   an error saying so: it cannot find where the next record begins.
 - JSONL: one JSON object per line; a line that is not one is that row's error.
 
+Oversized input is bounded, and rejects only its row. A cell over ``CELL_LIMIT`` (64 KiB) is
+rejected by :func:`~customer_sdk._rows._cells.make_row`, naming its column; for that the csv
+module's own cell limit (``csv.field_size_limit``, 128 KiB by default, whose error used to end
+the read) is raised to :data:`_PARSE_LIMIT` (1 Mi characters) while a record is parsed, so a
+cell up to that size is parsed whole and the reader stays in step with the records. Beyond
+it, or when one physical line is over :data:`LINE_LIMIT` (4 Mi characters, 64 cells at the
+limit), the record is rejected without its column named and skipped: lines are read at most
+:data:`LINE_LIMIT` at a time, and the record's end is found by counting quote characters (an
+odd count: a quoted value goes on to the next line). A JSONL line over :data:`LINE_LIMIT`
+bytes is rejected and skipped the same way, in bounded reads. Memory per record is thus
+bounded by these limits, never by the file.
+
 Line numbers count LF as editors and ``grep -n`` do (:class:`_Lines`), so a reported row can
 be found in the file.
 """
@@ -20,16 +32,26 @@ from __future__ import annotations
 import csv
 from collections.abc import Iterator
 from pathlib import Path
-from typing import IO
+from typing import IO, Final
 
 import orjson
 
-from customer_sdk._rows._cells import make_row
+from customer_sdk._rows._cells import CELL_LIMIT, SHORT, make_row, take_oversized
 from customer_sdk._rows._files import detect_format
 from customer_sdk._rows._row import FileFormat, Row, RowFileError
 from customer_sdk.errors import FieldError
 
-__all__ = ["read_rows"]
+__all__ = ["LINE_LIMIT", "read_rows"]
+
+LINE_LIMIT: Final = 64 * CELL_LIMIT
+"""The longest line read at once: characters of a CSV line, bytes of a JSONL line (4 MiB)."""
+_PARSE_LIMIT: Final = 16 * CELL_LIMIT
+# csv's message when a cell passes csv.field_size_limit().
+_FIELD_LIMIT: Final = "field larger than field limit"
+
+
+class _LineTooLong(Exception):
+    """A physical line is longer than LINE_LIMIT: its record is skipped."""
 
 
 class _Lines:
@@ -45,18 +67,43 @@ class _Lines:
         self._f = f
         self.newlines = 0
         self._lf = False
+        # Of the current record: its length so far, whether an odd number of quote characters
+        # was seen (inside a quoted value), whether its last line was cut at LINE_LIMIT.
+        self.size = 0
+        self.odd = False
+        self.cut = False
+        self.quote = '"'
 
     def __iter__(self) -> Iterator[str]:
         return self
 
     def __next__(self) -> str:
-        line = next(self._f)
+        line = self._f.readline(LINE_LIMIT)
+        if not line:
+            raise StopIteration
+        self.size += len(line)
+        if self.quote in line:
+            self.odd ^= line.count(self.quote) % 2 == 1
         if line.endswith("\n"):
             self.newlines += 1
             self._lf = True
-        elif not self._lf and line.endswith("\r"):
-            self.newlines += 1
+        elif line.endswith("\r"):
+            self.newlines += not self._lf
+        elif len(line) == LINE_LIMIT:
+            self.cut = True
+            raise _LineTooLong  # not handed to the csv module: it would end the record here
+        self.cut = False
         return line
+
+    def skip_record(self) -> None:
+        """Read on, a bounded line at a time, to the end of a record the parser gave up on."""
+        while self.cut or self.odd:
+            try:
+                next(self)
+            except StopIteration:
+                return
+            except _LineTooLong:
+                continue
 
 
 def _header(reader: Iterator[list[str]]) -> list[str]:
@@ -75,23 +122,58 @@ def _header(reader: Iterator[list[str]]) -> list[str]:
     return names
 
 
+def _next_cells(reader: Iterator[list[str]], lines: _Lines) -> list[str] | None:
+    """The next record's cells, or None when it is too big to parse (its rest not yet read).
+
+    Raises StopIteration at the end, and csv.Error for a record broken otherwise.
+    """
+    lines.size = 0
+    lines.odd = False
+    # Process-wide, so raised around each record only, and put back for any other reader.
+    default = csv.field_size_limit(_PARSE_LIMIT)
+    try:
+        return next(reader)
+    except _LineTooLong:
+        return None
+    except csv.Error as exc:
+        if str(exc).startswith(_FIELD_LIMIT):
+            return None
+        raise
+    finally:
+        csv.field_size_limit(default)
+
+
+def _skipped(lines: _Lines, start: int) -> Row:
+    """Skip the rest of a record too big to parse, and reject it."""
+    lines.skip_record()
+    why = (
+        f"the record is {lines.size:,} characters, with a cell over {_PARSE_LIMIT:,} characters "
+        f"or a line over {LINE_LIMIT:,} (a cell may hold {CELL_LIMIT:,} bytes); skipped"
+    )
+    return Row(line=start, key=None, wire=None, errors=(FieldError("$", why),))
+
+
 def _read_csv(f: IO[str]) -> Iterator[Row]:
     lines = _Lines(f)
     reader = csv.reader(lines)
     names = _header(reader)
+    lines.quote = reader.dialect.quotechar or '"'
     while True:
         start = lines.newlines + 1
         try:
-            cells = next(reader)
+            cells = _next_cells(reader, lines)
         except StopIteration:
             return
         except csv.Error as exc:
-            # The csv module cannot re-synchronise inside a broken record (e.g. a cell over
-            # csv.field_size_limit()): stop rather than guess where the next record begins, and
-            # say so, or every row after this one would vanish from the counts and the report.
+            # The csv module cannot re-synchronise inside a broken record: stop rather than
+            # guess where the next record begins, and say so, or every row after this one
+            # would vanish from the counts and the report.
             why = f"{exc}; reading stopped here: no later row of the file was imported"
             yield Row(line=start, key=None, wire=None, errors=(FieldError("$", why),))
             return
+        if cells is None:
+            yield _skipped(lines, start)
+            continue
         if not cells or all(c == "" for c in cells):
             continue  # a blank line is not a record
         extra: list[FieldError] = []
@@ -100,6 +182,8 @@ def _read_csv(f: IO[str]) -> Iterator[Row]:
                 FieldError("$", f"the row has {len(cells)} cells, the header {len(names)}")
             )
         values = {n: c for n, c in zip(names, cells, strict=False) if n}
+        if lines.size > SHORT:  # only a long record may hold an oversized cell
+            extra += take_oversized(values)
         unnamed = [c for n, c in zip(names, cells, strict=False) if not n and c]
         if unnamed:
             extra.append(FieldError("$", "a value sits under a column without a name"))
@@ -107,7 +191,18 @@ def _read_csv(f: IO[str]) -> Iterator[Row]:
 
 
 def _read_jsonl(f: IO[bytes]) -> Iterator[Row]:
-    for line, raw in enumerate(f, start=1):
+    line = 0
+    while raw := f.readline(LINE_LIMIT):
+        line += 1
+        if len(raw) == LINE_LIMIT and not raw.endswith(b"\n"):
+            size = len(raw)
+            while rest := f.readline(LINE_LIMIT):  # skipped in bounded reads
+                size += len(rest)
+                if rest.endswith(b"\n"):
+                    break
+            why = f"the line is {size:,} bytes, over the {LINE_LIMIT:,}-byte limit; skipped"
+            yield Row(line=line, key=None, wire=None, errors=(FieldError("$", why),))
+            continue
         text = raw.strip()
         if line == 1:
             text = text.removeprefix(b"\xef\xbb\xbf")
@@ -123,7 +218,7 @@ def _read_jsonl(f: IO[bytes]) -> Iterator[Row]:
             errors = (FieldError("$", f"expected a JSON object, got {type(obj).__name__}"),)
             yield Row(line=line, key=None, wire=None, errors=errors)
             continue
-        yield make_row(line, obj, [])
+        yield make_row(line, obj, take_oversized(obj) if len(raw) > SHORT else [])
 
 
 def read_rows(path: Path, fmt: FileFormat | None = None) -> Iterator[Row]:
