@@ -104,7 +104,9 @@ def test_dry_run_reports_every_invalid_row_of_the_example(
     assert len(rows) == 13  # one row has two bad fields: one line each
     by_field = {r["field"]: r for r in rows}
     assert by_field["language_id"]["reason"].startswith("expected a whole number")
-    assert by_field["notes"]["reason"].startswith("unknown column")
+    assert by_field["superuser_email"]["reason"] == "is not an e-mail address"
+    # A company of spaces only is trimmed to nothing: missing, like the empty one.
+    assert [r["row"] for r in rows if r["field"] == "company"][:2] == ["231", "1841"]
     assert {r["outcome"] for r in rows} == {"rejected"}
     # Row numbers are the file's lines: the line really holds that key.
     lines = EXAMPLE.read_bytes().decode("utf-8").split("\n")  # LF only, as grep -n counts
