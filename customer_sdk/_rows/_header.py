@@ -71,7 +71,8 @@ def unknown_columns(names: Iterable[str]) -> list[UnknownColumn]:
 
     Empty names (a spare column without a heading) are not reported here: a value under one is
     that row's problem. The suggestion is :func:`difflib.get_close_matches` against the field
-    names, compared in lower case (``Company`` suggests ``company``).
+    names, compared in lower case (``Company`` suggests ``company``), with a high cutoff: a
+    wrong suggestion (``notes``: ``no_taxes``?) misleads more than none.
 
     Args:
         names: The header's column names.
@@ -83,6 +84,6 @@ def unknown_columns(names: Iterable[str]) -> list[UnknownColumn]:
     out = []
     for name in names:
         if name and name not in _KNOWN:
-            close = difflib.get_close_matches(name.lower(), lower, n=1, cutoff=0.6)
+            close = difflib.get_close_matches(name.lower(), lower, n=1, cutoff=0.8)
             out.append(UnknownColumn(name, lower[close[0]] if close else None))
     return out
