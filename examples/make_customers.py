@@ -49,8 +49,6 @@ COLUMNS: Final = (
     "custom_2",
     "custom_3",
     "tags",
-    # Not a ChargeOver field: empty on every row but one, which must then be rejected.
-    "notes",
 )
 
 # country label as people write it, currency_id, language_id, phone prefix, first names,
@@ -256,7 +254,7 @@ INVALID: Final[list[tuple[dict[str, str], str]]] = [
     ({"invoice_delivery": "fax"}, "invoice_delivery is neither email nor print"),
     ({"dunning_delivery": "EMAIL"}, "dunning_delivery must be lower case"),
     ({"no_taxes": "maybe"}, "no_taxes is not a flag"),
-    ({"notes": "call back on Monday"}, "a value in an unknown column"),
+    ({"company": "   "}, "company is only spaces: trimmed, it is missing"),
     ({"company": "Carriage\rReturn Ltd"}, "CR inside a quoted cell"),
     ({"bill_city": "Line\nBreak"}, "LF inside a quoted cell"),
     ({"superuser_email": "not-an-address"}, "superuser_email is not an e-mail address"),

@@ -104,7 +104,9 @@ def test_dry_run_reports_every_invalid_row_of_the_example(
     assert len(rows) == 13  # one row has two bad fields: one line each
     by_field = {r["field"]: r for r in rows}
     assert by_field["language_id"]["reason"].startswith("expected a whole number")
-    assert by_field["notes"]["reason"].startswith("unknown column")
+    assert by_field["superuser_email"]["reason"] == "is not an e-mail address"
+    # A company of spaces only is trimmed to nothing: missing, like the empty one.
+    assert [r["row"] for r in rows if r["field"] == "company"][:2] == ["231", "1841"]
     assert {r["outcome"] for r in rows} == {"rejected"}
     # Row numbers are the file's lines: the line really holds that key.
     lines = EXAMPLE.read_bytes().decode("utf-8").split("\n")  # LF only, as grep -n counts
@@ -158,6 +160,54 @@ def test_usage_and_configuration_errors_exit_2(
     assert "pw-canary" not in err
     assert f.read_text(encoding="utf-8").startswith("external_key,company")  # input untouched
     assert not (tmp_path / "x.db").exists()  # nothing is created before the options are checked
+
+
+def test_an_unknown_csv_column_is_refused_before_anything_with_a_suggestion(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_env: None
+) -> None:
+    """Unknown header names exit 2 naming each with a "did you mean", before credentials."""
+    src = tmp_path / "in.csv"
+    src.write_text("external_key;compnay;notes\nk1;Co;hi\n", encoding="utf-8")
+    report = tmp_path / "failures.csv"
+    status = main(["import", str(src), "--report", str(report)])
+    err = capsys.readouterr().err
+    assert status == 2
+    assert "'compnay' (did you mean 'company'?), 'notes';" in err
+    assert "--ignore-unknown-columns" in err
+    assert "missing environment variables" not in err  # checked first
+    assert not report.exists()
+
+
+def test_ignore_unknown_columns_imports_without_them_and_says_which(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_env: None
+) -> None:
+    """--ignore-unknown-columns drops their values and the summary names the columns ignored."""
+    src = tmp_path / "in.csv"
+    src.write_text("external_key,company,notes\nk1,Co,call back\nk2,Co,\n", encoding="utf-8")
+    status = main(["import", str(src), "--dry-run", "--ignore-unknown-columns"])
+    out = capsys.readouterr().out
+    assert status == 0
+    assert re.search(r"valid\s+2\n", out)
+    assert "ignored columns (--ignore-unknown-columns): 'notes'\n" in out
+
+
+def test_an_unknown_jsonl_key_stays_the_rows_problem(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], no_env: None
+) -> None:
+    """JSONL has no header: a row with an unknown key is rejected, grouped under its reason."""
+    src = tmp_path / "in.jsonl"
+    src.write_text(
+        '{"external_key": "j1", "company": "A"}\n'
+        '{"external_key": "j2", "company": "B", "memo": 1}\n',
+        encoding="utf-8",
+    )
+    assert main(["import", str(src), "--dry-run"]) == 1
+    out = capsys.readouterr().out
+    assert (
+        '  rejected 1: memo: unknown column (not a ChargeOver customer field) (row 2 "j2")' in out
+    )
+    assert main(["import", str(src), "--dry-run", "--ignore-unknown-columns"]) == 0
+    assert "ignored columns (--ignore-unknown-columns): 'memo'" in capsys.readouterr().out
 
 
 def test_python_dash_m_works() -> None:
@@ -291,6 +341,29 @@ async def test_wrong_credentials_stop_the_job_with_status_3(
     assert "AuthenticationError" in err
     for text in (out, err, report.read_text(encoding="utf-8")):
         assert PASSWORD not in text
+
+
+async def test_the_summary_groups_failures_by_reason_without_a_report(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without --report, failed and rejected rows show by reason with example rows and keys."""
+    src = _write_csv(tmp_path / "in.csv", 40, bad={0: {"company": ""}})
+    async with Sandbox() as sb:
+        _use_sandbox(monkeypatch, sb)
+        monkeypatch.setenv("CHARGEOVER_PASSWORD", PASSWORD)
+        status = await asyncio.to_thread(main, ["import", str(src), "--quiet"])
+    out = capsys.readouterr().out
+    assert status == 3
+    failed = re.search(r"failed\s+(\d+)\n", out)
+    assert failed
+    assert int(failed[1]) > 0
+    assert "problems by reason (full list: --report FILE):\n" in out
+    assert '  rejected 1: company: is required (row 2 "cli-00000")\n' in out
+    line = re.search(r"  failed (\d+): AuthenticationError: .*\(rows? (.*)\)\n", out)
+    assert line, out
+    assert line[1] == failed[1]  # every failed row has the one reason
+    assert re.match(r'\d+ "cli-\d{5}"', line[2])
+    assert PASSWORD not in out
 
 
 async def test_create_command_prints_the_id_then_existed(

@@ -7,7 +7,15 @@ import io
 import re
 from pathlib import Path
 
-from customer_sdk._progress import FailureReport, Progress, Tally, format_summary, render_line
+from customer_sdk._progress import (
+    FailureReport,
+    Problems,
+    Progress,
+    Tally,
+    format_problems,
+    format_summary,
+    render_line,
+)
 from customer_sdk._rows import read_rows
 
 
@@ -96,3 +104,58 @@ def test_failure_report_survives_a_key_that_is_not_utf8(tmp_path: Path) -> None:
         lines = list(csv.reader(f))[1:]
     assert {(r[0], r[1]) for r in lines} == {("2", "k\\udcff1")}
     assert {r[3] for r in lines} >= {"external_key", "comp\\udcffany"}
+
+
+def test_a_resumed_runs_rate_and_eta_count_only_its_own_rows() -> None:
+    """Rows taken from the journal are not this run's rows/s: rate and ETA use the fresh ones."""
+    tally = Tally()
+    for _ in range(900):
+        tally.add("created", resumed=True)
+    for _ in range(100):
+        tally.add("created")
+    assert tally.fresh == 100
+    # 100 rows in 10 s is 10 rows/s, and the 1,000 rows left take 100 s (not 10 s).
+    line = render_line(tally, 2000, 10.0, throttled=0, requests=100, width=200, bar=False)
+    assert "1000/2000 10 rows/s ETA 1:40" in line
+    summary = format_summary(tally, elapsed=10.0, requests=100, throttled=0)
+    assert re.search(r"rows/s\s+10\n", summary)
+
+
+def test_problems_are_grouped_by_reason_with_up_to_three_example_rows() -> None:
+    """Each reason: its outcome, row count, and three rows (line and key), the quoted value cut."""
+    problems = Problems()
+    problems.add("failed", "AuthenticationError: HTTP 401", 12, "k-12")
+    for line in (4, 9, 15, 22):
+        problems.add("rejected", "company: is required", line, f"k-{line}")
+    problems.add("rejected", "language_id: expected a whole number, got 'abc'", 5, None)
+    problems.add("rejected", "language_id: expected a whole number, got '1.5'", 6, "k-6")
+    assert format_problems(problems, report="failures.csv") == (
+        "problems by reason (full list: failures.csv):\n"
+        '  rejected 4: company: is required (rows 4 "k-4", 9 "k-9", 15 "k-15", …)\n'
+        '  rejected 2: language_id: expected a whole number (rows 5, 6 "k-6")\n'
+        '  failed 1: AuthenticationError: HTTP 401 (row 12 "k-12")\n'
+    )
+    assert format_problems(Problems(), report=None) == ""
+
+
+def test_problems_point_to_report_and_sum_up_reasons_past_the_limit() -> None:
+    """Without a report the lines say --report FILE; reasons past the limit are one line."""
+    problems = Problems()
+    for n in range(5):
+        problems.add("rejected", f"custom_{n}: bad", n + 2, None)
+    text = format_problems(problems, report=None, limit=3)
+    assert text.startswith("problems by reason (full list: --report FILE):\n")
+    assert text.endswith("  … 2 more reasons (2 problems): see --report FILE\n")
+    assert text.count("\n") == 5
+
+
+def test_problems_mask_secrets_and_escape_control_characters() -> None:
+    """A hostile key or reason cannot move the terminal's cursor or show a credential."""
+    problems = Problems()
+    problems.add("failed", "ServerError: echoed hunter2 \x1b[2J", 3, "\x1b]0;pwned\x07" + "k" * 50)
+    text = format_problems(problems, report=None, secrets=["hunter2"])
+    assert "hunter2" not in text
+    assert "\x1b" not in text
+    assert "\x07" not in text
+    assert "***" in text
+    assert "\\x1b" in text  # escaped, still visible

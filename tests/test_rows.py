@@ -12,11 +12,15 @@ import pytest
 from customer_sdk._rows import (
     Row,
     RowFileError,
+    UnknownColumn,
     convert_fields,
     detect_format,
+    read_header,
     read_rows,
     scan_file,
     shard_of,
+    sniff_delimiter,
+    unknown_columns,
 )
 
 EXAMPLE = Path(__file__).resolve().parent.parent / "examples" / "customers.csv"
@@ -420,3 +424,91 @@ def test_a_row_is_validated_once_and_the_job_trusts_it(
     assert prepared.wire is row.wire
     with pytest.raises(AssertionError, match="second time"):
         prepare(1, dict(row.wire))  # a plain dict is checked
+
+
+# --- messy spreadsheets: delimiters, BOM, whitespace, 1.0, unknown columns -----------------
+
+
+@pytest.mark.parametrize("sep", [",", ";", "\t"])
+def test_the_delimiter_is_sniffed_among_comma_semicolon_and_tab(tmp_path: Path, sep: str) -> None:
+    """A file delimited by , ; or tab reads the same, even with the others inside its cells."""
+    lines = [
+        ["external_key", "company", "tags", "bill_addr1"],
+        ["k1", "Acme, Inc.", "vip;eu", "Rua Market, 74"],
+        ["k2", "Two; Co", "trial", "1\tMain St"],
+    ]
+    buf = io.StringIO(newline="")
+    csv.writer(buf, delimiter=sep, lineterminator="\n").writerows(lines)
+    path = _csv(tmp_path, buf.getvalue())
+    rows = list(read_rows(path))
+    assert [r.wire["company"] for r in rows if r.wire] == ["Acme, Inc.", "Two; Co"]
+    assert rows[0].wire is not None
+    assert rows[0].wire["tags"] == ["vip", "eu"]
+    assert read_header(path) == lines[0]
+
+
+def test_the_sniffer_falls_back_to_the_header_then_to_comma() -> None:
+    """A sample the sniffer cannot judge goes by the header line's delimiter, else ','."""
+    assert sniff_delimiter("company\nAcme\n") == ","
+    assert sniff_delimiter("external_key;company") == ";"
+    assert sniff_delimiter("") == ","
+
+
+def test_a_utf8_bom_is_not_part_of_the_first_column(tmp_path: Path) -> None:
+    """A BOM (Excel's "CSV UTF-8") is skipped, also in a sniffed semicolon file."""
+    path = tmp_path / "bom.csv"
+    path.write_bytes("\ufeffexternal_key;company\nk1;Acme\n".encode())
+    [row] = list(read_rows(path))
+    assert row.ok
+    assert row.key == "k1"
+    assert read_header(path) == ["external_key", "company"]
+
+
+def test_cells_are_trimmed_of_surrounding_whitespace(tmp_path: Path) -> None:
+    """Spaces around a cell are dropped; a cell of spaces only is empty (a missing company)."""
+    path = _csv(tmp_path, "external_key,company,language_id\n k1 , Acme Ltd ,  7 \nk2,   ,1\n")
+    rows = list(read_rows(path))
+    assert rows[0].wire == {"external_key": "k1", "company": "Acme Ltd", "language_id": 7}
+    assert rows[0].key == "k1"
+    assert _errors(rows[1]) == {"company": "is required"}
+
+
+def test_an_integral_float_in_an_id_column_is_that_whole_number(tmp_path: Path) -> None:
+    """1.0 and 12.00 in id columns are 1 and 12; 1.5 is still refused; text columns keep 1.0."""
+    path = _csv(
+        tmp_path,
+        "external_key,company,language_id,currency_id,custom_1\n"
+        "k1,Co,1.0,12.00,1.0\n"
+        "k2,Co,1.5,1,x\n",
+    )
+    ok, bad = list(read_rows(path))
+    assert ok.wire is not None
+    assert (ok.wire["language_id"], ok.wire["currency_id"], ok.wire["custom_1"]) == (1, 12, "1.0")
+    assert _errors(bad) == {"language_id": "expected a whole number, got '1.5'"}
+
+
+def test_unknown_columns_are_named_with_the_closest_field() -> None:
+    """Each unknown header name is listed once, with a suggestion only when one is close."""
+    names = ["external_key", "compnay", "Language_ID", "notes", "", "email"]
+    assert unknown_columns(names) == [
+        UnknownColumn("compnay", "company"),
+        UnknownColumn("Language_ID", "language_id"),
+        UnknownColumn("notes", None),
+        UnknownColumn("email", None),
+    ]
+    assert str(unknown_columns(["compnay"])[0]) == "'compnay' (did you mean 'company'?)"
+
+
+def test_ignored_unknown_columns_and_keys_are_dropped_and_collected(tmp_path: Path) -> None:
+    """With a collector, unknown CSV columns and JSONL keys are dropped and their names kept."""
+    csv_path = _csv(tmp_path, "external_key,company,notes,\nk1,Co,call back,\n")
+    ignored: set[str] = set()
+    [row] = list(read_rows(csv_path, ignored=ignored))
+    assert row.wire == {"external_key": "k1", "company": "Co"}
+    assert ignored == {"notes"}
+    jsonl = _csv(tmp_path, '{"external_key": "k1", "company": "Co", "memo": 1}\n', "in.jsonl")
+    assert not next(read_rows(jsonl)).ok  # no collector: the row that fills it is rejected
+    ignored.clear()
+    [row] = list(read_rows(jsonl, ignored=ignored))
+    assert row.ok
+    assert ignored == {"memo"}

@@ -11,8 +11,10 @@ rule is testable without a terminal. Two shapes:
 - **plain** (a file or pipe): ``0:12 420/1000 35 rows/s ETA 0:16 | ... | 430 requests``,
   with the elapsed time first, for a log read later.
 
-Outcomes that are still zero (other than created and existed) are left out; the throttled
-count is always shown, since it explains a slow run. It draws nothing itself (see :mod:`._bar`).
+The rate and the ETA count only the rows this run finished, not those a resumed run took from
+its journal. Outcomes that are still zero (other than created and existed) are left out; the
+throttled count is always shown, since it explains a slow run. It draws nothing itself (see
+:mod:`._bar`).
 """
 
 from __future__ import annotations
@@ -88,7 +90,9 @@ def render_line(
     done = tally.done
     # The total comes from a line count: never show more done than expected.
     total = max(total, done) if total is not None else None
-    rate = done / elapsed if elapsed > 0 else 0.0
+    # Rows taken from the journal were finished by an earlier run: counting them would make a
+    # resumed run look fast and its ETA short.
+    rate = tally.fresh / elapsed if elapsed > 0 else 0.0
     eta = f"ETA {_duration((total - done) / rate)}" if total and rate > 0 else "ETA --:--"
     counts = f"{done}/{total}" if total is not None else f"{done}"
     core = f"{counts} {rate:,.0f} rows/s {eta}"

@@ -59,7 +59,7 @@ def format_summary(
     """
     c = tally.counts
     done = tally.done
-    rate = done / elapsed if elapsed > 0 else 0.0
+    rate = tally.fresh / elapsed if elapsed > 0 else 0.0  # not the rows taken from the journal
     return format_table(
         title,
         [

@@ -49,6 +49,11 @@ class Tally:
         return sum(self.counts.values())
 
     @property
+    def fresh(self) -> int:
+        """Rows finished by this run: not taken from the journal (a run's rate counts these)."""
+        return self.done - self.resumed
+
+    @property
     def all_ok(self) -> bool:
         """True when every finished row was created or already existed."""
         return all(n == 0 for name, n in self.counts.items() if name not in _OK)

@@ -14,7 +14,8 @@ Files are read one record at a time and never held in memory. The package sends 
 does not decide what happens to a row; it only turns bytes into rows. Its modules, each
 depending only on those after it::
 
-    _readers  read_rows: CSV and JSONL records, with the line each starts on
+    _readers  read_rows, read_header: CSV and JSONL records, with the line each starts on
+    _header   sniff_delimiter, unknown_columns: the CSV delimiter and the header's unknown names
     _cells    convert_fields: text cells (or JSON values) to model values, then the Row
     _files    detect_format, scan_file: whole-file questions (which format, hash, line count)
     _row      Row, RowFileError, FileFormat, shard_of: the values handed out
@@ -22,7 +23,8 @@ depending only on those after it::
 
 from customer_sdk._rows._cells import CELL_LIMIT, convert_fields
 from customer_sdk._rows._files import detect_format, scan_file
-from customer_sdk._rows._readers import read_rows
+from customer_sdk._rows._header import UnknownColumn, sniff_delimiter, unknown_columns
+from customer_sdk._rows._readers import read_header, read_rows
 from customer_sdk._rows._row import FileFormat, Row, RowFileError, shard_of
 
 __all__ = [
@@ -30,9 +32,13 @@ __all__ = [
     "FileFormat",
     "Row",
     "RowFileError",
+    "UnknownColumn",
     "convert_fields",
     "detect_format",
+    "read_header",
     "read_rows",
     "scan_file",
     "shard_of",
+    "sniff_delimiter",
+    "unknown_columns",
 ]

@@ -7,8 +7,12 @@ record's values go to :func:`~customer_sdk._rows._cells.make_row`.
 - CSV: read with ``newline=""`` so that CR/LF inside a quoted cell reach the model (which
   refuses them) instead of being mangled, ``utf-8-sig`` (a BOM is not part of the first
   column's name) and ``surrogateescape`` (one undecodable byte is that cell's problem, not the
-  file's). Blank lines are skipped. A record the csv module cannot parse ends the read, with
-  an error saying so: it cannot find where the next record begins.
+  file's). The delimiter is sniffed among ``,`` ``;`` and tab
+  (:func:`~customer_sdk._rows._header.sniff_delimiter`). Cells are what a spreadsheet shows:
+  surrounding whitespace is trimmed, and an integral number in an id column (``1.0``, as a
+  spreadsheet re-exports ``1``) is that whole number. Blank lines are skipped. A record the
+  csv module cannot parse ends the read, with an error saying so: it cannot find where the
+  next record begins.
 - JSONL: one JSON object per line; a line that is not one is that row's error.
 
 Oversized input is bounded, and rejects only its row. A cell over ``CELL_LIMIT`` (64 KiB) is
@@ -30,18 +34,21 @@ be found in the file.
 from __future__ import annotations
 
 import csv
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Final
 
 import orjson
 
+from customer_sdk._fields import FIELD_NAMES, INT_FIELDS
 from customer_sdk._rows._cells import CELL_LIMIT, SHORT, make_row, take_oversized
 from customer_sdk._rows._files import detect_format
+from customer_sdk._rows._header import sniff_delimiter
 from customer_sdk._rows._row import FileFormat, Row, RowFileError
 from customer_sdk.errors import FieldError
 
-__all__ = ["LINE_LIMIT", "read_rows"]
+__all__ = ["LINE_LIMIT", "read_header", "read_rows"]
 
 LINE_LIMIT: Final = 64 * CELL_LIMIT
 """The longest line read at once: characters of a CSV line, bytes of a JSONL line (4 MiB)."""
@@ -52,6 +59,14 @@ _FIELD_LIMIT: Final = "field larger than field limit"
 
 class _LineTooLong(Exception):
     """A physical line is longer than LINE_LIMIT: its record is skipped."""
+
+
+# How much of a CSV file the delimiter is judged from.
+_SNIFF: Final = 16 * 1024
+_KNOWN: Final = frozenset(FIELD_NAMES)
+_INTS: Final = frozenset(INT_FIELDS)
+# "1.0" or "12.00": a spreadsheet's rendering of a whole number in a column it typed as a number.
+_INTEGRAL: Final = re.compile(r"([0-9]+)\.0+")
 
 
 class _Lines:
@@ -153,11 +168,30 @@ def _skipped(lines: _Lines, start: int) -> Row:
     return Row(line=start, key=None, wire=None, errors=(FieldError("$", why),))
 
 
-def _read_csv(f: IO[str]) -> Iterator[Row]:
+def _cell(name: str, cell: str) -> str:
+    """A trimmed CSV cell as the spreadsheet meant it: ``1.0`` in an id column is ``1``."""
+    if name in _INTS and (m := _INTEGRAL.fullmatch(cell)):
+        return m[1]
+    return cell
+
+
+def _open_csv(f: IO[str]) -> tuple[_Lines, Iterator[list[str]], list[str]]:
+    """Sniff the delimiter from the start of ``f``, rewind, and read the header."""
+    delimiter = sniff_delimiter(f.read(_SNIFF))
+    f.seek(0)  # utf-8-sig: the rewound decoder skips the BOM again
     lines = _Lines(f)
-    reader = csv.reader(lines)
-    names = _header(reader)
-    lines.quote = reader.dialect.quotechar or '"'
+    reader = csv.reader(lines, delimiter=delimiter)
+    lines.quote = reader.dialect.quotechar or '"'  # to find the end of a skipped record
+    return lines, reader, _header(reader)
+
+
+def _read_csv(f: IO[str], ignored: set[str] | None) -> Iterator[Row]:
+    lines, reader, names = _open_csv(f)
+    # With a collector, unknown columns are dropped (and collected); else each row that fills
+    # one reports it.
+    keep = [ignored is None or n in _KNOWN for n in names]
+    if ignored is not None:
+        ignored.update(n for n, k in zip(names, keep, strict=True) if n and not k)
     while True:
         start = lines.newlines + 1
         try:
@@ -174,23 +208,24 @@ def _read_csv(f: IO[str]) -> Iterator[Row]:
         if cells is None:
             yield _skipped(lines, start)
             continue
+        cells = [c.strip() for c in cells]
         if not cells or all(c == "" for c in cells):
-            continue  # a blank line is not a record
+            continue  # a blank line (or one of blank cells only) is not a record
         extra: list[FieldError] = []
         if len(cells) > len(names):
             extra.append(
                 FieldError("$", f"the row has {len(cells)} cells, the header {len(names)}")
             )
-        values = {n: c for n, c in zip(names, cells, strict=False) if n}
+        columns = list(zip(names, keep, cells, strict=False))
+        values = {n: _cell(n, c) for n, k, c in columns if n and k}
         if lines.size > SHORT:  # only a long record may hold an oversized cell
             extra += take_oversized(values)
-        unnamed = [c for n, c in zip(names, cells, strict=False) if not n and c]
-        if unnamed:
+        if any(c for n, _, c in columns if not n):
             extra.append(FieldError("$", "a value sits under a column without a name"))
         yield make_row(start, values, extra)
 
 
-def _read_jsonl(f: IO[bytes]) -> Iterator[Row]:
+def _read_jsonl(f: IO[bytes], ignored: set[str] | None) -> Iterator[Row]:
     line = 0
     while raw := f.readline(LINE_LIMIT):
         line += 1
@@ -218,10 +253,44 @@ def _read_jsonl(f: IO[bytes]) -> Iterator[Row]:
             errors = (FieldError("$", f"expected a JSON object, got {type(obj).__name__}"),)
             yield Row(line=line, key=None, wire=None, errors=errors)
             continue
+        if ignored is not None:
+            # JSONL has no header: unknown keys can only be dropped (and noted) row by row.
+            unknown = obj.keys() - _KNOWN
+            ignored.update(unknown)
+            obj = {k: v for k, v in obj.items() if k not in unknown}
         yield make_row(line, obj, take_oversized(obj) if len(raw) > SHORT else [])
 
 
-def read_rows(path: Path, fmt: FileFormat | None = None) -> Iterator[Row]:
+def read_header(path: Path) -> list[str]:
+    """The column names of a CSV file's header, read with the delimiter :func:`read_rows` uses.
+
+    Args:
+        path: The CSV file.
+
+    Returns:
+        The names, stripped, in header order (an unnamed column is ``""``).
+
+    Raises:
+        RowFileError: The file cannot be opened, or its header is missing, empty, broken or
+            repeats a name.
+    """
+    try:
+        with _open_text(path) as ft:
+            return _open_csv(ft)[2]
+    except OSError as exc:
+        raise RowFileError(f"cannot read {path}: {exc.strerror or exc}") from None
+
+
+def _open_text(path: Path) -> IO[str]:
+    # newline="" lets the csv module see the CR/LF inside quoted cells (so they can be refused
+    # by the model, not silently mangled); surrogateescape keeps a bad byte from aborting the
+    # whole file.
+    return path.open(encoding="utf-8-sig", errors="surrogateescape", newline="")
+
+
+def read_rows(
+    path: Path, fmt: FileFormat | None = None, *, ignored: set[str] | None = None
+) -> Iterator[Row]:
     """Stream the rows of a CSV or JSONL file, one record at a time.
 
     The file is opened when iteration starts and closed when it ends (or the iterator is
@@ -231,6 +300,8 @@ def read_rows(path: Path, fmt: FileFormat | None = None) -> Iterator[Row]:
         path: The input file.
         fmt: ``"csv"`` or ``"jsonl"``; detected when None (see
             :func:`~customer_sdk._rows.detect_format`).
+        ignored: None to report a value under an unknown column (or JSONL key) as that row's
+            error; else a set that collects the unknown names, whose values are dropped.
 
     Yields:
         One :class:`~customer_sdk._rows.Row` per record, in file order; invalid records
@@ -243,12 +314,9 @@ def read_rows(path: Path, fmt: FileFormat | None = None) -> Iterator[Row]:
     try:
         if fmt == "jsonl":
             with path.open("rb") as fb:
-                yield from _read_jsonl(fb)
+                yield from _read_jsonl(fb, ignored)
         else:
-            # newline="" lets the csv module see the CR/LF inside quoted cells (so they can be
-            # refused by the model, not silently mangled); surrogateescape keeps a bad byte
-            # from aborting the whole file.
-            with path.open(encoding="utf-8-sig", errors="surrogateescape", newline="") as ft:
-                yield from _read_csv(ft)
+            with _open_text(path) as ft:
+                yield from _read_csv(ft, ignored)
     except OSError as exc:
         raise RowFileError(f"cannot read {path}: {exc.strerror or exc}") from None

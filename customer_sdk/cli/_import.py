@@ -30,7 +30,7 @@ from customer_sdk.cli._common import (
     fail,
     journal_lock,
 )
-from customer_sdk.cli._import_rows import RowLedger, job_fingerprint
+from customer_sdk.cli._import_rows import RowLedger, check_columns, job_fingerprint
 from customer_sdk.cli._import_setup import Connection, client_rate, open_client
 from customer_sdk.cli._import_summary import Stop, exit_status, notes, summary_extra
 from customer_sdk.errors import AuthenticationError, JournalMismatchError, PermissionDeniedError
@@ -51,11 +51,13 @@ async def cmd_import(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
         authentication or permission failure; 130 stopped by SIGINT or SIGTERM.
 
     Raises:
-        UsageError: A bad option, an unusable journal or report, missing credentials.
+        UsageError: A bad option, an unknown CSV column, an unusable journal or report,
+            missing credentials.
         RowFileError: The input cannot be read.
     """
     # Before the report is created: a --report naming the input must not truncate it.
     check_import_args(args)
+    check_columns(args.file, args.format, ignore_unknown=args.ignore_unknown_columns)
     report = None
     if args.report is not None:
         try:
@@ -63,7 +65,9 @@ async def cmd_import(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
         except OSError as exc:
             fail(f"cannot write the report {args.report}: {exc.strerror or exc}")
     try:
-        ledger = RowLedger(args.file, args.format, args.shard, report)
+        ledger = RowLedger(
+            args.file, args.format, args.shard, report, ignore_unknown=args.ignore_unknown_columns
+        )
         if args.dry_run:
             return _dry_run(ledger, out)
         return await _ImportRun(args, ledger, out, err).run()

@@ -3,9 +3,11 @@
 :class:`RowLedger` is the bookkeeping between the input file and
 :meth:`Customers.create_many <customer_sdk.Customers.create_many>`: it reads the file (only the
 rows of this process's ``--shard``), hands the valid rows' wire dicts to the job, counts every
-outcome in a :class:`~customer_sdk._progress.Tally` and writes every problem to the failures
-report. This module parses no options, opens no client and draws nothing: it is handed the
-file, the shard and the report, and is told each result.
+outcome in a :class:`~customer_sdk._progress.Tally`, groups every problem by reason for the
+summary (:class:`~customer_sdk._progress.Problems`) and writes each one to the failures
+report. Before that, :func:`check_columns` refuses a CSV header with an unknown column. This
+module parses no options, opens no client and draws nothing: it is handed the file, the shard
+and the report, and is told each result.
 """
 
 from __future__ import annotations
@@ -15,12 +17,21 @@ from pathlib import Path
 from typing import Any
 
 from customer_sdk._bulk import FirstSeen, RowResult, duplicate_error
-from customer_sdk._progress import FailureReport, Tally
-from customer_sdk._rows import FileFormat, Row, detect_format, read_rows, scan_file, shard_of
-from customer_sdk.cli._common import reason
-from customer_sdk.errors import ValidationError
+from customer_sdk._progress import FailureReport, Problems, Tally
+from customer_sdk._rows import (
+    FileFormat,
+    Row,
+    detect_format,
+    read_header,
+    read_rows,
+    scan_file,
+    shard_of,
+    unknown_columns,
+)
+from customer_sdk.cli._common import fail, reason
+from customer_sdk.errors import FieldError, ValidationError
 
-__all__ = ["RowLedger", "job_fingerprint"]
+__all__ = ["RowLedger", "check_columns", "job_fingerprint"]
 
 Shard = tuple[int, int]
 """``(i, n)``: shard ``i`` of ``n``, as ``--shard i/n`` parses."""
@@ -58,6 +69,33 @@ def job_fingerprint(path: Path, fmt: FileFormat | None, shard: Shard | None) -> 
     return digest, rows
 
 
+def check_columns(path: Path, fmt: FileFormat | None, *, ignore_unknown: bool) -> None:
+    """Refuse a CSV header naming a column that is not a ChargeOver field, before any row is sent.
+
+    A misspelt column (``compnay``) would otherwise be rejected on every row that fills it, or
+    worse, left unnoticed on the rows that leave it empty. JSONL has no header: an unknown key
+    stays that row's problem (or is dropped with ``--ignore-unknown-columns``).
+
+    Args:
+        path: The input file.
+        fmt: ``csv``, ``jsonl``, or None to go by the extension.
+        ignore_unknown: ``--ignore-unknown-columns``: unknown columns are allowed (and dropped).
+
+    Raises:
+        UsageError: Naming each unknown column with the closest field name (exit status 2).
+        RowFileError: The file cannot be read, or its header is missing or broken.
+    """
+    if ignore_unknown or (fmt or detect_format(path)) != "csv":
+        return
+    unknown = unknown_columns(read_header(path))
+    if unknown:
+        names = ", ".join(str(u) for u in unknown)
+        fail(
+            f"{path}: the header has columns that are not ChargeOver customer fields: {names}; "
+            "rename them, or pass --ignore-unknown-columns to import without them"
+        )
+
+
 class RowLedger:
     """Rows in, outcomes counted and reported: the import's account of every row it read.
 
@@ -72,22 +110,34 @@ class RowLedger:
         shard: Import only shard ``i`` of ``n`` (by :func:`~customer_sdk._rows.shard_of`), or
             None for every row.
         report: The failures report, or None.
+        ignore_unknown: Drop the values of unknown columns (JSONL keys) instead of rejecting
+            the rows that fill them (``--ignore-unknown-columns``).
 
     Attributes:
         tally: The rows counted by outcome so far.
+        problems: Every problem so far, grouped by reason, for the summary.
+        ignored: With ``ignore_unknown``, the unknown names met so far; else None.
         report: The failures report, or None; its ``secrets`` are set once the client is open.
         unfinished: After :meth:`close_unfinished`, how many rows had been handed to the job
             without a result.
     """
 
     def __init__(
-        self, path: Path, fmt: FileFormat | None, shard: Shard | None, report: FailureReport | None
+        self,
+        path: Path,
+        fmt: FileFormat | None,
+        shard: Shard | None,
+        report: FailureReport | None,
+        *,
+        ignore_unknown: bool = False,
     ) -> None:
         self.path = path
         self.fmt = fmt
         self.shard = shard
         self.report = report
         self.tally = Tally()
+        self.problems = Problems()
+        self.ignored: set[str] | None = set() if ignore_unknown else None
         self.unfinished = 0
         # create_many's index -> (line in the file, external_key), for rows awaiting a result.
         self._pending: dict[int, tuple[int, str | None]] = {}
@@ -119,7 +169,7 @@ class RowLedger:
         """
         shard = self.shard
         seen = FirstSeen()
-        for row in read_rows(self.path, self.fmt):
+        for row in read_rows(self.path, self.fmt, ignored=self.ignored):
             if shard is not None and shard_of(row, shard[1]) != shard[0]:
                 continue
             if row.wire is not None and row.key is not None:
@@ -136,8 +186,7 @@ class RowLedger:
             row: A row whose ``wire`` is None (its ``errors`` say why).
         """
         self.tally.add("rejected")
-        if self.report is not None:
-            self.report.add(row.line, row.key, "rejected", row.errors)
+        self._problem(row.line, row.key, "rejected", row.errors)
 
     def feed(self) -> Iterator[dict[str, Any]]:
         """The valid rows' wire dicts, for create_many; invalid ones are reported on the way.
@@ -167,12 +216,26 @@ class RowLedger:
         line, key = self._pending.pop(result.index)
         outcome = str(result.outcome)
         self.tally.add(outcome, resumed=result.resumed)
-        if self.report is not None and outcome not in {"created", "existed"}:
+        if outcome not in {"created", "existed"}:
             error = result.error
             if isinstance(error, ValidationError):
-                self.report.add(line, key or result.key, outcome, error.errors)
+                self._problem(line, key or result.key, outcome, error.errors)
             else:
-                self.report.add(line, key or result.key, outcome, reason=reason(error))
+                self._problem(line, key or result.key, outcome, why=reason(error))
+
+    def _problem(
+        self,
+        line: int,
+        key: str | None,
+        outcome: str,
+        errors: tuple[FieldError, ...] = (),
+        why: str = "",
+    ) -> None:
+        """Group a row's problems by reason and write them to the report (one line each)."""
+        for text in [str(e) for e in errors] or [why]:
+            self.problems.add(outcome, text, line, key)
+        if self.report is not None:
+            self.report.add(line, key, outcome, errors, reason=why)
 
     def close_unfinished(self) -> None:
         """After a stop, report the rows handed to the job that got no result.

@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import attrs
 
-from customer_sdk._progress import Tally, scrub
+from customer_sdk._progress import Tally, format_problems, scrub
 from customer_sdk.cli._common import (
     EXIT_AUTH,
     EXIT_FAILED,
@@ -115,19 +115,26 @@ def summary_extra(retries: Counter[str], sandbox: Sandbox | None) -> list[tuple[
 
 
 def notes(ledger: RowLedger, stop: Stop | None, secrets: tuple[str, ...]) -> str:
-    """The lines printed under the summary: where the report went, why the job stopped.
+    """The lines printed under the summary: problems by reason, report, ignored columns, stop.
 
     Args:
-        ledger: The run's rows (its report, and its unfinished count after a stop).
+        ledger: The run's rows (its problems, report and ignored columns, and its unfinished
+            count after a stop).
         stop: Why the run stopped early, or None.
-        secrets: Values to mask in the stop message.
+        secrets: Values to mask in the problems and the stop message.
 
     Returns:
         Zero or more lines, each ending with a newline.
     """
-    text = ""
-    if ledger.report is not None:
-        text += f"failures report: {ledger.report.path} ({ledger.report.lines} lines)\n"
+    report = ledger.report
+    text = format_problems(
+        ledger.problems, report=None if report is None else str(report.path), secrets=secrets
+    )
+    if report is not None:
+        text += f"failures report: {report.path} ({report.lines} lines)\n"
+    if ledger.ignored:
+        names = ", ".join(repr(n) for n in sorted(ledger.ignored))
+        text += f"ignored columns (--ignore-unknown-columns): {names}\n"
     if stop is not None:
         text += f"stopped: {scrub(stop.message, secrets)}\n"
         text += (

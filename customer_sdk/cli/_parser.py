@@ -134,6 +134,12 @@ def _add_import(sub: _Subparsers) -> None:
     )
     imp.add_argument("--dry-run", action="store_true", help="validate every row, send nothing")
     imp.add_argument(
+        "--ignore-unknown-columns",
+        action="store_true",
+        help="import without the CSV columns (JSONL keys) that are not ChargeOver fields, "
+        "instead of refusing the file (CSV) or rejecting the rows that fill them (JSONL)",
+    )
+    imp.add_argument(
         "--redis", metavar="URL", help="share the rate limit through Redis (needs --rate)"
     )
     imp.add_argument(
