@@ -302,6 +302,7 @@ class Customers:
         burst: int | None = None,
         adaptive: bool = False,
         max_auth_failures: int = 3,
+        reject_duplicate_keys: bool = False,
     ) -> BulkJob:
         """Create many customers: a streaming job with bounded memory, per-row results.
 
@@ -336,6 +337,11 @@ class Customers:
             burst: Requests that may go back to back under ``rate``. Default 1.
             adaptive: Find the limit adaptively (starting at ``rate`` when given).
             max_auth_failures: Rows refused with 401/403 in a row after which the job stops.
+            reject_duplicate_keys: Reject (never send) a row whose ``external_key`` an earlier
+                row of ``rows`` had, naming that row; without it the later row finds the first
+                one's customer and is reported ``existed``. It remembers every key, about 110 MB
+                per million distinct keys, so it is off by default (memory stays flat); the
+                ``customer-sdk import`` command always checks.
 
         Returns:
             The job: ``async with job: async for result in job: ...``; ``job.stats`` counts.
@@ -356,4 +362,5 @@ class Customers:
             burst=burst,
             adaptive=adaptive,
             max_auth_failures=max_auth_failures,
+            reject_duplicate_keys=reject_duplicate_keys,
         )

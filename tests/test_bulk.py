@@ -882,7 +882,9 @@ async def test_a_repeated_key_is_rejected_naming_the_first_row_and_never_sent(
     """A later row with an earlier row's external_key is REJECTED naming it; keyless rows pass."""
     rows = _with_repeats()
     async with make_client(server.base_url, sleeps) as client:
-        results = await collect(client.customers.create_many(rows, concurrency=2))
+        results = await collect(
+            client.customers.create_many(rows, concurrency=2, reject_duplicate_keys=True)
+        )
     got = {r.index: r for r in results}
     assert sorted(i for i, r in got.items() if r.outcome is RowOutcome.REJECTED) == [3, 8]
     for i in (3, 8):
@@ -910,7 +912,9 @@ async def test_an_async_input_gets_the_same_duplicate_check(
             yield row
 
     async with make_client(server.base_url, sleeps) as client:
-        results = await collect(client.customers.create_many(rows(), concurrency=2))
+        results = await collect(
+            client.customers.create_many(rows(), concurrency=2, reject_duplicate_keys=True)
+        )
     rejected = sorted(r.index for r in results if r.outcome is RowOutcome.REJECTED)
     assert rejected == [3, 8]
 
@@ -924,7 +928,7 @@ async def test_a_journaled_run_left_half_way_and_resumed_reports_no_false_duplic
     async with make_client(server.base_url, sleeps) as client:
         first: list[RowResult] = []
         async with client.customers.create_many(
-            rows, concurrency=1, journal=path, job_id="d"
+            rows, concurrency=1, journal=path, job_id="d", reject_duplicate_keys=True
         ) as job:
             async for result in job:
                 first.append(result)
@@ -932,10 +936,14 @@ async def test_a_journaled_run_left_half_way_and_resumed_reports_no_false_duplic
                     break  # the job is left half-way, as a killed run leaves it
         assert len(first) == 4
         again = await collect(
-            client.customers.create_many(rows, concurrency=1, journal=path, job_id="d")
+            client.customers.create_many(
+                rows, concurrency=1, journal=path, job_id="d", reject_duplicate_keys=True
+            )
         )
         third = await collect(
-            client.customers.create_many(rows, concurrency=1, journal=path, job_id="d")
+            client.customers.create_many(
+                rows, concurrency=1, journal=path, job_id="d", reject_duplicate_keys=True
+            )
         )
     for results in (again, third):
         got = {r.index: r for r in results}
@@ -957,10 +965,29 @@ async def test_a_key_done_in_an_earlier_run_still_makes_its_later_repeat_a_dupli
     path = tmp_path / "j.db"
     rows = _with_repeats()
     async with make_client(server.base_url, sleeps) as client:
-        await collect(client.customers.create_many(rows[:3], journal=path, job_id="d"))
-        again = await collect(client.customers.create_many(rows, journal=path, job_id="d"))
+        await collect(
+            client.customers.create_many(
+                rows[:3], journal=path, job_id="d", reject_duplicate_keys=True
+            )
+        )
+        again = await collect(
+            client.customers.create_many(rows, journal=path, job_id="d", reject_duplicate_keys=True)
+        )
     got = {r.index: r for r in again}
     assert [got[i].resumed for i in range(3)] == [True] * 3
     assert (got[3].outcome, got[3].resumed) == (RowOutcome.REJECTED, False)
     assert "the row at index 1" in str(got[3].error)
     assert server.customers["dup1"]["company"] == "Co 1"
+
+
+async def test_by_default_create_many_remembers_no_keys_and_a_repeat_is_existed(
+    server: s.ScriptedServer, sleeps: Sleeps
+) -> None:
+    """Without reject_duplicate_keys no key is kept: a repeated key finds the first customer."""
+    rows = [{"company": "A", "external_key": "same"}, {"company": "B", "external_key": "same"}]
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows, concurrency=1))
+    got = {r.index: r for r in results}
+    assert got[0].outcome is RowOutcome.CREATED
+    assert got[1].outcome is RowOutcome.EXISTED
+    assert got[1].customer_id == got[0].customer_id

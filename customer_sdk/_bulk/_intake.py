@@ -11,12 +11,13 @@ never resent); a row that differs from the recorded one means the journal belong
 input. Workers wait until every recorded row has been checked (or one queue of rows has, so the
 wait never needs an unbounded buffer).
 
-A valid row whose ``external_key`` an earlier valid row of the input had is REJECTED, naming
-that row, and never sent (:mod:`._dupes`: about 110 MB per million distinct keys). Every run
-reads every row again and remembers each key at its own index, so on a resumed run a row the
-journal has as done still counts as the first of its key (it is never a duplicate of itself),
-and a duplicate's content hash is the row's own, so the journal check is the same as for any
-row. Keyless rows and rows invalid on their own are never remembered.
+With ``reject_duplicate_keys=True``, a valid row whose ``external_key`` an earlier valid row of
+the input had is REJECTED, naming that row, and never sent (:mod:`._dupes`: about 110 MB per
+million distinct keys, which is why it is asked for, not the default). Every run reads every
+row again and remembers each key at its own index, so on a resumed run a row the journal has as
+done still counts as the first of its key (it is never a duplicate of itself), and a duplicate's
+content hash is the row's own, so the journal check is the same as for any row. Keyless rows
+and rows invalid on their own are never remembered.
 """
 
 from __future__ import annotations
@@ -71,6 +72,7 @@ class Intake:
         outlet: Where results that need no sending go (rejected rows, resumed ones).
         workers: How many workers there are (each is sent one end-of-input marker).
         queue_size: The bound of the workers' queue.
+        reject_duplicates: Reject a row whose key an earlier row had (memory per key).
     """
 
     def __init__(
@@ -79,6 +81,7 @@ class Intake:
         outlet: Outlet,
         workers: int,
         queue_size: int,
+        reject_duplicates: bool = False,
     ) -> None:
         self._rows = rows
         self._outlet = outlet
@@ -92,11 +95,11 @@ class Intake:
         self.verified = asyncio.Event()
         if outlet.journal is None:
             self.verified.set()
-        self._seen = FirstSeen()
+        self._seen = FirstSeen() if reject_duplicates else None
 
     def _repeat(self, row: Row) -> RowResult | None:
         """The REJECTED result of a row whose key an earlier row had, else None."""
-        if row.key is None:
+        if row.key is None or self._seen is None:
             return None
         first = self._seen.earlier(row.key, row.index)
         if first is None:

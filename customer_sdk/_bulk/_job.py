@@ -94,6 +94,7 @@ class BulkJob:
         burst: Back-to-back requests under ``rate``.
         adaptive: Find the limit adaptively.
         max_auth_failures: Refusals in a row that stop the job.
+        reject_duplicate_keys: Reject a row repeating an earlier row's ``external_key``.
 
     Raises:
         ConfigurationError: On an invalid option.
@@ -117,11 +118,13 @@ class BulkJob:
         burst: int | None,
         adaptive: bool,
         max_auth_failures: int,
+        reject_duplicate_keys: bool = False,
     ) -> None:
         _check(concurrency, batch_size, max_auth_failures, rate, burst, rows)
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.max_auth_failures = max_auth_failures
+        self.reject_duplicate_keys = reject_duplicate_keys
         self.stats = BulkStats()
         try:
             self.limiter: Limiter | None = default_limiter(
@@ -275,7 +278,9 @@ class BulkJob:
             logger.info("bulk job journal opened (%d rows recorded)", journal.max_index + 1)
         policy = StopPolicy(self.max_auth_failures, lambda: self._engine.closed, self._stop)
         outlet = self._outlet = Outlet(self._results, self.stats, journal, policy)
-        intake = Intake(self._rows, outlet, self.concurrency, self._queue_size)
+        intake = Intake(
+            self._rows, outlet, self.concurrency, self._queue_size, self.reject_duplicate_keys
+        )
         workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size)
         logger.info(
             "bulk job started: concurrency %d, batch size %d, limiter %r",
