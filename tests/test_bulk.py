@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import logging
 import sqlite3
@@ -581,7 +582,7 @@ async def test_a_client_limiter_of_its_own_governs_alone_and_always_applies(
 
 def _states(path: Path) -> dict[int, str]:
     """Each journal row's state, read on a connection of its own."""
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         return dict(conn.execute("SELECT idx, state FROM rows").fetchall())
 
 
@@ -643,7 +644,7 @@ async def test_a_resumed_job_skips_done_rows_and_reconciles_in_flight_ones(
     assert [r.outcome for r in first] == [RowOutcome.CREATED] * 2
     from customer_sdk._journal import row_hash
 
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         conn.executemany(
             "INSERT INTO rows (idx, hash, state) VALUES (?, ?, 'in_flight')",
             [(2, row_hash(rows[2])), (6, row_hash(rows[6]))],

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import sqlite3
 import threading
 from pathlib import Path
@@ -16,7 +17,7 @@ from customer_sdk._journal import Journal, JournalCursor, RowState, row_hash
 
 def peek(path: Path, sql: str) -> list[Any]:
     """Read the journal through a separate connection, as another process would."""
-    with sqlite3.connect(path) as conn:
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         return conn.execute(sql).fetchall()
 
 

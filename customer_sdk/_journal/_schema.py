@@ -59,11 +59,15 @@ def connect(path: str) -> sqlite3.Connection:
         sqlite3.Error: The file cannot be opened or is not a database.
     """
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    conn.execute("PRAGMA journal_mode=WAL")
-    # FULL: in WAL mode NORMAL may lose the last commits on power loss; each commit here is a
-    # promise ("in flight before sent") that must survive one.
-    conn.execute("PRAGMA synchronous=FULL")
-    conn.execute("PRAGMA busy_timeout=5000")
+    try:
+        conn.execute("PRAGMA journal_mode=WAL")
+        # FULL: in WAL mode NORMAL may lose the last commits on power loss; each commit here is
+        # a promise ("in flight before sent") that must survive one.
+        conn.execute("PRAGMA synchronous=FULL")
+        conn.execute("PRAGMA busy_timeout=5000")
+    except BaseException:
+        conn.close()  # not a database (or unreadable): no connection left for the GC to find
+        raise
     return conn
 
 
