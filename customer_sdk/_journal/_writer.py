@@ -148,18 +148,24 @@ class _GroupCommitter:
             self._fail_all(exc)
             return
         closing = False
-        while not closing:
-            ops = [self._ops.get()]
-            while True:
-                try:
-                    ops.append(self._ops.get_nowait())
-                except queue.Empty:
-                    break
-            closing, done, error = self._commit_group(conn, ops)
-            if closing:
-                conn.close()
-            if done:
-                self._resolve_all(done, error)
+        try:
+            while not closing:
+                ops = [self._ops.get()]
+                while True:
+                    try:
+                        ops.append(self._ops.get_nowait())
+                    except queue.Empty:
+                        break
+                closing, done, error = self._commit_group(conn, ops)
+                if closing:
+                    conn.close()
+                if done:
+                    self._resolve_all(done, error)
+        finally:
+            # Also when settling the futures failed (their event loop was closed under an
+            # unclosed journal): the thread ends, and its connection must not be left to the
+            # garbage collector (a ResourceWarning on Python 3.13).
+            conn.close()
         self._drain_after_close()
 
     def _commit_group(
