@@ -66,7 +66,12 @@ class Sender(Protocol):
 
 
 def created_result(
-    cid: int, created: bool, run: Run, location: str | None, key: str | None
+    cid: int,
+    created: bool,
+    run: Run,
+    location: str | None,
+    key: str | None,
+    recovered: bool = False,
 ) -> CreatedCustomer:
     """A create's result.
 
@@ -76,12 +81,18 @@ def created_result(
         run: The call's budget (its request count is reported).
         location: The 201's ``Location`` header, if any.
         key: The ``external_key`` sent.
+        recovered: Found by key after an attempt of its own may have created it.
 
     Returns:
         The result.
     """
     return CreatedCustomer(
-        customer_id=cid, created=created, attempts=run.requests, location=location, external_key=key
+        customer_id=cid,
+        created=created,
+        attempts=run.requests,
+        location=location,
+        external_key=key,
+        recovered=recovered,
     )
 
 
@@ -186,7 +197,7 @@ class CreateCall:
             # A retry after a waited failure: settle it by lookup before any POST.
             found = await self._lookup()
             if found is not None:
-                return created_result(found, False, self._run, None, self.key)
+                return self._found(found)
             if self._next is _Next.LOOKUP_ONLY:
                 assert self._pending is not None
                 raise self._pending  # still retryable: look again after a wait
@@ -226,7 +237,7 @@ class CreateCall:
             if not self._may_exist:
                 found = await self._lookup()
                 if found is not None:
-                    return created_result(found, False, self._run, None, self.key)
+                    return self._found(found)
                 if not proto.says_key_taken(exc.message):
                     # No customer has the key and the server did not say it is taken: an
                     # ordinary bad request, e.g. the recorded "A required parameter was
@@ -247,7 +258,7 @@ class CreateCall:
     async def _look_now(self, exc: ChargeOverError) -> CreatedCustomer:
         found = await self._lookup()
         if found is not None:
-            return created_result(found, False, self._run, None, self.key)
+            return self._found(found)
         return self._retry(exc, _Next.LOOKUP_ONLY)
 
     def _retry(self, exc: ChargeOverError, then: _Next) -> CreatedCustomer:
@@ -263,6 +274,11 @@ class CreateCall:
         except ChargeOverError as lookup_exc:
             raise self._unknown(lookup_exc, "create could not be reconciled") from lookup_exc
         return None if found is None else found.customer_id
+
+    def _found(self, cid: int) -> CreatedCustomer:
+        # Found by key: recovered when an attempt of ours may have made it (its answer lost),
+        # else the key was already taken before this call.
+        return created_result(cid, False, self._run, None, self.key, recovered=self._may_exist)
 
     def _unknown(self, exc: ChargeOverError, why: str) -> OutcomeUnknownError:
         return OutcomeUnknownError(

@@ -253,6 +253,9 @@ class CreatedCustomer:
         attempts: HTTP requests this call made (POSTs plus reconciling lookups).
         location: The ``Location`` header of the 201, when the create answered it.
         external_key: The key that was sent, if any.
+        recovered: True when ``created`` is False because the customer was found by its key
+            after an attempt of this call (or, in a bulk job, of an earlier run) may have
+            created it, its answer lost; False when the key was already taken (a 400).
     """
 
     customer_id: int
@@ -260,6 +263,7 @@ class CreatedCustomer:
     attempts: int
     location: str | None = None
     external_key: str | None = None
+    recovered: bool = False
 
     @property
     def id(self) -> int:

@@ -109,8 +109,8 @@ async def test_an_existing_key_is_reported_existed(
     server.customers["k1"] = {"external_key": "k1", "customer_id": 99, "company": "Old"}
     async with make_client(server.base_url, sleeps) as client:
         results = await collect(client.customers.create_many(keyed(3), concurrency=2))
-    got = {r.key: (r.outcome, r.customer_id) for r in results}
-    assert got["k1"] == (RowOutcome.EXISTED, 99)
+    got = {r.key: (r.outcome, r.customer_id, r.recovered) for r in results}
+    assert got["k1"] == (RowOutcome.EXISTED, 99, False)  # already there: not recovered
     assert got["k0"][0] is RowOutcome.CREATED
 
 
@@ -321,9 +321,13 @@ async def test_ambiguous_rows_are_reconciled_not_duplicated(
     rows = [{"company": "A", "external_key": "r1"}, {"company": "B", "external_key": "r2"}]
     rows.append({"company": "C"})
     async with make_client(server.base_url, sleeps) as client:
-        results = await collect(client.customers.create_many(rows, concurrency=1))
+        job = client.customers.create_many(rows, concurrency=1)
+        results = await collect(job)
     got = {r.index: r for r in results}
     assert got[0].outcome is got[1].outcome is RowOutcome.EXISTED
+    assert got[0].recovered  # found by key: this job's own create
+    assert got[1].recovered
+    assert (job.stats.existed, job.stats.recovered) == (2, 2)
     assert got[2].outcome is RowOutcome.UNKNOWN
     assert isinstance(got[2].error, OutcomeUnknownError)
     assert server.count("POST") == 3

@@ -271,11 +271,13 @@ async def test_import_via_env_into_an_in_process_sandbox(
     assert status == 1
     assert stored == sorted(f"cli-{i:05d}" for i in range(60) if i not in {7, 30, 31})
     created = re.search(r"created\s+(\d+)", out)
-    existed = re.search(r"existed \(found by key\)\s+(\d+)", out)
+    recovered = re.search(r"recovered \(ours, reply lost\)\s+(\d+)", out)
     assert created
-    assert existed
-    # A create whose answer was lost is found by key: "existed", yet made by this run.
-    assert int(created[1]) + int(existed[1]) == 57
+    assert recovered
+    # A create whose answer was lost is found by key: made by this run, so "recovered"; the
+    # sandbox started empty, so no row "already existed".
+    assert int(created[1]) + int(recovered[1]) == 57
+    assert re.search(r"already existed\s+0\n", out)
     assert re.search(r"rejected\s+3", out)
     rows = _report_rows(report)
     assert [(r["row"], r["field"]) for r in rows] == [
@@ -321,7 +323,8 @@ async def test_a_clean_import_exits_0_and_a_second_run_finds_every_row_existing(
         assert len(sb.customers) == 25
     out = capsys.readouterr().out
     assert (first, second) == (0, 0)
-    assert re.search(r"existed \(found by key\)\s+25", out)
+    assert re.search(r"already existed\s+25\n", out)  # the second run: there before it
+    assert re.search(r"recovered \(ours, reply lost\)\s+0\n", out)
 
 
 async def test_wrong_credentials_stop_the_job_with_status_3(

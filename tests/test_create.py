@@ -78,6 +78,7 @@ async def test_ambiguous_failures_are_reconciled_by_key(
     assert server.count("GET") == 1
     assert server.count("POST") == (1 if stored else 2)
     assert created.created is (not stored)
+    assert created.recovered is stored  # found by key: our own create, its answer lost
     assert list(server.customers) == ["amb-1"]
 
 
@@ -104,7 +105,7 @@ async def test_created_but_unreadable_is_looked_up_never_resent(
     server.get_script.append(lambda ex: ex.respond(200, s.envelope(200, [])))  # lagging once
     async with make_client(server.base_url, sleeps) as client:
         created = await client.customers.create(company="A", external_key="cut-1")
-    assert (created.customer_id, created.created) == (1, False)
+    assert (created.customer_id, created.created, created.recovered) == (1, False, True)
     assert server.count("POST") == 1
     assert server.count("GET") == 2
 
@@ -147,11 +148,11 @@ async def test_lookups_failing_until_the_budget_runs_out_are_unknown(
 async def test_duplicate_key_400_returns_the_existing_customer(
     server: s.ScriptedServer, sleeps: Sleeps
 ) -> None:
-    """A 400 on a keyed create whose key exists is success with created=False (F16)."""
+    """A 400 on a keyed create whose key exists is success, created=False, not recovered (F16)."""
     server.customers["dup"] = {"external_key": "dup", "customer_id": 77, "company": "Old"}
     async with make_client(server.base_url, sleeps) as client:
         created = await client.customers.create(company="A", external_key="dup")
-    assert (created.customer_id, created.created) == (77, False)
+    assert (created.customer_id, created.created, created.recovered) == (77, False, False)
 
 
 async def test_400_for_a_key_nobody_has_is_key_reserved(
@@ -200,7 +201,7 @@ async def test_lagging_lookup_after_ambiguous_failure_ends_in_one_row(
     server.get_script.append(lambda ex: ex.respond(200, s.envelope(200, [])))
     async with make_client(server.base_url, sleeps) as client:
         created = await client.customers.create(company="A", external_key="lag")
-    assert created.created is False
+    assert (created.created, created.recovered) == (False, True)
     assert server.count("POST") == 2
     assert list(server.customers) == ["lag"]
 

@@ -68,10 +68,24 @@ def test_summary_table_lists_every_outcome() -> None:
     tally.add("created")
     tally.add("existed", resumed=True)
     text = format_summary(tally, elapsed=2.0, requests=9, throttled=1)
-    for label in ("created", "existed (found by key)", "rejected", "unknown", "failed", "resumed"):
+    for label in ("created", "already existed", "recovered", "rejected", "unknown", "failed"):
         assert label in text
     assert "HTTP requests" in text
     assert "rows/s" in text
+
+
+def test_existed_is_split_into_already_existed_and_recovered() -> None:
+    """An existed row whose create was ours (reply lost) counts as recovered, not already there."""
+    tally = Tally()
+    tally.add("existed")
+    tally.add("existed", recovered=True)
+    tally.add("existed", recovered=True)
+    text = format_summary(tally, elapsed=1.0, requests=3, throttled=0)
+    rows = {
+        line.rsplit(None, 1)[0].strip(): line.rsplit(None, 1)[1] for line in text.splitlines()[2:-1]
+    }
+    assert rows["already existed"] == "1"
+    assert rows["recovered (ours, reply lost)"] == "2"
 
 
 def test_failure_report_is_safe_to_open_in_a_spreadsheet(tmp_path: Path) -> None:

@@ -98,10 +98,12 @@ async def test_four_shards_share_one_rate_and_one_429_pause(redis_url: str, tmp_
     done = []
     for out, _ in results:
         created = re.search(rb"created\s+([\d,]+)", out)
-        existed = re.search(rb"existed \(found by key\)\s+([\d,]+)", out)
+        existed = re.search(rb"already existed\s+([\d,]+)", out)
+        recovered = re.search(rb"recovered \(ours, reply lost\)\s+([\d,]+)", out)
         assert created
         assert existed
-        done.append(int(created[1].replace(b",", b"")) + int(existed[1].replace(b",", b"")))
+        assert recovered
+        done.append(sum(int(m[1].replace(b",", b"")) for m in (created, existed, recovered)))
     assert min(done) > ROWS // 8
     assert sum(done) == ROWS + 1
 

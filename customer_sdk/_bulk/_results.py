@@ -50,6 +50,9 @@ class RowResult:
         customer_id: The customer's id when created or found.
         error: Why the row was rejected, unknown or failed (None on success).
         resumed: True when taken from the journal of an earlier run (nothing sent this run).
+        recovered: For EXISTED: True when the customer was found by key after an attempt of
+            this job (or of an earlier run) may have created it, its answer lost; False when
+            the key was already taken.
     """
 
     index: int
@@ -58,6 +61,7 @@ class RowResult:
     customer_id: int | None
     error: ChargeOverError | None
     resumed: bool = False
+    recovered: bool = False
 
 
 @attrs.define
@@ -72,6 +76,7 @@ class BulkStats:
         unknown: Rows whose outcome is unknown.
         failed: Rows that failed.
         resumed: Results taken from the journal (also counted under their outcome).
+        recovered: EXISTED rows whose create was ours, its answer lost (also under existed).
         http_requests: HTTP requests sent (creates, ``_bulk`` calls, lookups, probes).
         throttled: 429 answers received.
         circuit_opened: Times an outage stopped every worker.
@@ -84,6 +89,7 @@ class BulkStats:
     unknown: int = 0
     failed: int = 0
     resumed: int = 0
+    recovered: int = 0
     http_requests: int = 0
     throttled: int = 0
     circuit_opened: int = 0
@@ -103,6 +109,8 @@ class BulkStats:
         setattr(self, name, getattr(self, name) + 1)
         if result.resumed:
             self.resumed += 1
+        if result.recovered:
+            self.recovered += 1
 
     def line(self) -> str:
         """The counters as one log line.

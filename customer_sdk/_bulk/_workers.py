@@ -131,6 +131,7 @@ class Workers:
                 RowOutcome.CREATED if created.created else RowOutcome.EXISTED,
                 created.customer_id,
                 None,
+                recovered=created.recovered,
             )
 
     async def _send_batch(self, batch: list[Row]) -> None:

@@ -65,7 +65,8 @@ def format_summary(
         [
             ("rows", f"{done:,}"),
             ("created", f"{c['created']:,}"),
-            ("existed (found by key)", f"{c['existed']:,}"),
+            ("already existed", f"{c['existed'] - tally.recovered:,}"),
+            ("recovered (ours, reply lost)", f"{tally.recovered:,}"),
             ("rejected", f"{c['rejected']:,}"),
             ("unknown", f"{c['unknown']:,}"),
             ("failed", f"{c['failed']:,}"),

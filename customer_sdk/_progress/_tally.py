@@ -25,23 +25,28 @@ class Tally:
     Attributes:
         counts: Rows per outcome (``created``, ``existed``, ``rejected``, ``unknown``, ``failed``).
         resumed: Rows whose outcome came from the journal of an earlier run (also in ``counts``).
+        recovered: ``existed`` rows this import (or an earlier run of it) had created, found by
+            key after the create's answer was lost (also in ``counts``).
     """
 
     counts: dict[str, int] = attrs.field(factory=lambda: dict.fromkeys(OUTCOMES, 0))
     resumed: int = 0
+    recovered: int = 0
 
-    def add(self, outcome: str, *, resumed: bool = False) -> None:
+    def add(self, outcome: str, *, resumed: bool = False, recovered: bool = False) -> None:
         """Count one finished row.
 
         Args:
             outcome: One of :data:`OUTCOMES`.
             resumed: True when the outcome was taken from the journal.
+            recovered: True for an ``existed`` row whose create was this import's own.
 
         Raises:
             KeyError: ``outcome`` is not one of :data:`OUTCOMES`.
         """
         self.counts[outcome] += 1
         self.resumed += resumed
+        self.recovered += recovered
 
     @property
     def done(self) -> int:

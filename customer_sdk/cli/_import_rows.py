@@ -215,7 +215,7 @@ class RowLedger:
         # Every index create_many yields was given to it by feed(): a missing one is a bug.
         line, key = self._pending.pop(result.index)
         outcome = str(result.outcome)
-        self.tally.add(outcome, resumed=result.resumed)
+        self.tally.add(outcome, resumed=result.resumed, recovered=result.recovered)
         if outcome not in {"created", "existed"}:
             error = result.error
             if isinstance(error, ValidationError):
