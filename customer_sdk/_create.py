@@ -99,9 +99,9 @@ def created_result(
 class _Next(enum.Enum):
     """What the next attempt does before (or instead of) POSTing."""
 
-    POST = "resend"  # POST again: nothing was sent, or a lookup proved nothing was made
-    LOOKUP = "lookup"  # look up, then POST if not found (after an ambiguous failure)
-    LOOKUP_ONLY = "lookup only"  # look up, and never POST (the customer was created)
+    POST = enum.auto()  # POST again: nothing was sent, or a lookup proved nothing was made
+    LOOKUP = enum.auto()  # look up, then POST if not found (after an ambiguous failure)
+    LOOKUP_ONLY = enum.auto()  # look up, and never POST (the customer was created)
 
 
 class CreateCall:
@@ -179,7 +179,9 @@ class CreateCall:
         return exc is self._pending
 
     def _action(self, _: BaseException) -> str:
-        return self._next.value
+        # RetryEvent.action names only "resend" or "lookup" (its documented values): whether a
+        # POST may follow the lookup is this machine's business.
+        return "resend" if self._next is _Next.POST else "lookup"
 
     def _why_unconfirmed(self) -> str:
         if self._next is _Next.LOOKUP_ONLY:

@@ -108,10 +108,10 @@ class Workers:
         engine = self._engine
         circuit = self._circuit
         rounds = 0
+        body = orjson.dumps(row.wire)  # once: every round sends the same bytes
         while True:
             opened = circuit.opened
             run = engine.retrier.start()
-            body = orjson.dumps(row.wire)
             try:
                 if row.prior is None:
                     created = await engine.create(body, row.key, run)
