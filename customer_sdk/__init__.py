@@ -15,8 +15,10 @@ import logging
 from customer_sdk import errors
 from customer_sdk._bulk import BulkJob, BulkStats, RowOutcome, RowResult
 from customer_sdk._client import ChargeOverClient, Customers
-from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
+from customer_sdk._fields import CustomerFields
+from customer_sdk._models import CreatedCustomer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
+from customer_sdk._read import Customer
 from customer_sdk._retry import RetryEvent, RetryPolicy
 from customer_sdk._version import __version__
 from customer_sdk.errors import (
@@ -61,6 +63,7 @@ __all__ = [
     "CreatedCustomer",
     "Customer",
     "CustomerCreate",
+    "CustomerFields",
     "Customers",
     "ExternalKeyReservedError",
     "JournalMismatchError",

@@ -14,7 +14,7 @@ import os
 import ssl
 from collections.abc import AsyncIterable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Final, Literal, Self
+from typing import Any, Final, Literal, Self, Unpack, overload
 
 import aiohttp
 import orjson
@@ -23,14 +23,15 @@ from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
 from customer_sdk._bulk import BulkJob
 from customer_sdk._config import check_settings, normalise_base, settings_from_env
 from customer_sdk._engine import Engine
+from customer_sdk._fields import CustomerFields
 from customer_sdk._models import (
     CreatedCustomer,
-    Customer,
     CustomerCreate,
     wire_from_mapping,
     wire_of,
 )
 from customer_sdk._ratelimit import Limiter, PauseGate
+from customer_sdk._read import Customer
 from customer_sdk._retry import Retrier, RetryPolicy
 from customer_sdk._rules import encodable
 from customer_sdk._transport import AiohttpTransport
@@ -245,17 +246,27 @@ class Customers:
             raise ConfigurationError("external_key holds a lone surrogate, which cannot be sent")
         return await self._engine.lookup(key)
 
+    @overload
+    async def create(self, customer: CustomerCreate | Mapping[str, Any], /) -> CreatedCustomer: ...
+
+    @overload
+    async def create(self, /, **fields: Unpack[CustomerFields]) -> CreatedCustomer: ...
+
     async def create(
         self, customer: CustomerCreate | Mapping[str, Any] | None = None, /, **fields: Any
     ) -> CreatedCustomer:
         """Create a customer, retrying without ever creating a duplicate.
 
         Pass a :class:`CustomerCreate`, a mapping of wire fields, or the fields as keywords
-        (``create(company="Acme", external_key="k-1")``). Failures are handled by class
-        (docs/faults.md): a failure that proves nothing was sent is resent; a 429 waits for its
-        ``Retry-After``; an ambiguous failure (reset, timeout, 5xx, a cut 201) is reconciled by
-        looking the ``external_key`` up — found means done (``created=False``), not found means
-        safe to send again. Without an ``external_key`` an ambiguous failure is never resent.
+        (``create(company="Acme", external_key="k-1")``). The keywords are typed by
+        :class:`~customer_sdk.CustomerFields`: mypy and editors know every field, so a typo
+        (``compnay=``) is a type error as well as a ``ValidationError`` at run time.
+
+        Failures are handled by class (docs/faults.md): a failure that proves nothing was sent
+        is resent; a 429 waits for its ``Retry-After``; an ambiguous failure (reset, timeout,
+        5xx, a cut 201) is reconciled by looking the ``external_key`` up — found means done
+        (``created=False``), not found means safe to send again. Without an ``external_key`` an
+        ambiguous failure is never resent.
 
         Args:
             customer: The customer, as a model or mapping.

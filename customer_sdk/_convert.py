@@ -106,6 +106,8 @@ def _plain(values: dict[Any, Any]) -> dict[str, Any] | None:
         return None
     if "extra" in wire:
         wire.update(wire.pop("extra"))  # its hook refused keys that shadow a field
+    if wire.get("external_key") == "":
+        del wire["external_key"]  # ChargeOver's "no key" (docs/chargeover-api.md, "Values")
     return wire
 
 
@@ -173,6 +175,8 @@ def _structure_set(values: dict[str, Any]) -> dict[str, Any]:
         raise _errors(exc, values) from None
     if "extra" in wire:
         wire.update(wire.pop("extra"))  # its hook refused keys that shadow a field
+    if wire.get("external_key") == "":
+        del wire["external_key"]  # ChargeOver's "no key" (docs/chargeover-api.md, "Values")
     return wire
 
 

@@ -35,8 +35,9 @@ import enum
 from typing import Protocol
 
 from customer_sdk import _protocol as proto
-from customer_sdk._models import CreatedCustomer, Customer
+from customer_sdk._models import CreatedCustomer
 from customer_sdk._protocol import HttpRequest, HttpResponse, Outcome
+from customer_sdk._read import Customer
 from customer_sdk._retry import Retrier, Run
 from customer_sdk.errors import (
     BadRequestError,

@@ -31,9 +31,10 @@ from multidict import CIMultiDict
 from customer_sdk import _protocol as proto
 from customer_sdk._auth import Auth, BasicAuth
 from customer_sdk._create import CreateCall, created_result
-from customer_sdk._models import CreatedCustomer, Customer
+from customer_sdk._models import CreatedCustomer
 from customer_sdk._protocol import BulkItem, HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, no_wait_check
+from customer_sdk._read import Customer
 from customer_sdk._retry import Retrier, RetryPolicy, Run
 from customer_sdk._transport import AiohttpTransport
 from customer_sdk.errors import ChargeOverError, ConnectError, RateLimitError

@@ -20,18 +20,26 @@ __all__ = [
     "INT_FIELDS",
     "LIST_FIELDS",
     "STR_FIELDS",
+    "SINGLE_LINE_FIELDS",
     "CustomerFields",
     "Delivery",
+    "Flag",
 ]
 
 Delivery = Literal["email", "print"]
+#: A yes/no field: a bool, or the number ``0``/``1`` ChargeOver itself writes back for some of
+#: them (``"no_procfees": 0`` in a recorded list answer, docs/chargeover-api.md, "Values").
+Flag = bool | Literal[0, 1]
 
 
 class CustomerFields(TypedDict, total=False):
     """The fields of a create, by wire name and in wire order; ``None`` means unset.
 
     Every key may be left out except ``company``. ``extra`` holds fields ChargeOver accepts
-    that this list does not name yet (``superuser_id``, ``custtype_id``, ...).
+    that this list does not name yet (``superuser_id``, ``custtype_id``, ...). Every value
+    ChargeOver itself returns for one of these fields is accepted back: ``0``/``1`` for the
+    flags, ``0`` for an id meaning "none", empty text, multi-line addresses and free text
+    (docs/chargeover-api.md, "Values").
     """
 
     parent_customer_id: int | None
@@ -85,10 +93,10 @@ class CustomerFields(TypedDict, total=False):
     custom_20: str | None
     brand_id: int | None
     terms_id: int | None
-    no_taxes: bool | None
-    no_dunning: bool | None
-    no_latefees: bool | None
-    no_procfees: bool | None
+    no_taxes: Flag | None
+    no_dunning: Flag | None
+    no_latefees: Flag | None
+    no_procfees: Flag | None
     invoice_delivery: Delivery | None
     dunning_delivery: Delivery | None
     tax_ident: str | None
@@ -96,28 +104,46 @@ class CustomerFields(TypedDict, total=False):
     extra: Mapping[str, Any] | None
 
 
+#: The text fields whose values may reach a header or a URL, so CR and LF are refused in them:
+#: the key travels in the lookup's URL, and the login, the e-mail address and the names are what
+#: ChargeOver puts into the e-mails it sends (``To: Name <address>``), where a line break would
+#: start a new header. Every other text field may hold several lines, as ChargeOver's own
+#: answers do (docs/chargeover-api.md, "Values").
+SINGLE_LINE_FIELDS: Final = frozenset(
+    {
+        "external_key",
+        "company",
+        "superuser_username",
+        "superuser_email",
+        "superuser_name",
+        "superuser_first_name",
+        "superuser_last_name",
+    }
+)
+
+
 def _kind(name: str, hint: object) -> str:
     """The validation kind of one field, from its declared type (and, for text, its name)."""
     args = set(typing.get_args(hint)) - {type(None)}
     if args == {int}:
         return "id"
-    if args == {bool}:
+    if args == {bool, Literal[0, 1]}:
         return "bool"
     if args == {Delivery}:
         return "delivery"
     if hint is str or args == {str}:
-        # The two text fields with rules of their own (docs/chargeover-api.md: company is required
-        # and an empty external_key is no key at all; superuser_email must look like one).
-        return {"company": "key", "external_key": "key", "superuser_email": "email"}.get(
-            name, "str"
-        )
+        # The text fields with rules of their own (docs/chargeover-api.md: company is required
+        # and an empty external_key is no key at all; superuser_email must look like one), then
+        # single-line text, then text that may span lines ("Values").
+        special = {"company": "company", "external_key": "key", "superuser_email": "email"}
+        return special.get(name, "line" if name in SINGLE_LINE_FIELDS else "text")
     if name == "tags":
         return "tags"
     raise TypeError(f"no validation kind for {name}: {hint!r}")  # pragma: no cover
 
 
 _HINTS: Final = typing.get_type_hints(CustomerFields)
-#: Field name to kind (id, bool, delivery, str, key, email, tags), in wire order.
+#: Field name to kind (id, bool, delivery, line, text, company, key, email, tags), in wire order.
 FIELD_KINDS: Final[dict[str, str]] = {
     name: _kind(name, hint) for name, hint in _HINTS.items() if name != "extra"
 }
@@ -126,7 +152,9 @@ FIELD_NAMES: Final[tuple[str, ...]] = tuple(FIELD_KINDS)
 INT_FIELDS: Final = tuple(n for n, k in FIELD_KINDS.items() if k == "id")
 BOOL_FIELDS: Final = tuple(n for n, k in FIELD_KINDS.items() if k == "bool")
 DELIVERY_FIELDS: Final = tuple(n for n, k in FIELD_KINDS.items() if k == "delivery")
-STR_FIELDS: Final = tuple(n for n, k in FIELD_KINDS.items() if k in {"str", "key", "email"})
+STR_FIELDS: Final = tuple(
+    n for n, k in FIELD_KINDS.items() if k in {"line", "text", "company", "key", "email"}
+)
 LIST_FIELDS: Final = tuple(n for n, k in FIELD_KINDS.items() if k == "tags")
 #: Every name a create accepts as a keyword, including the escape hatch for unlisted fields.
 ACCEPTED_NAMES: Final = frozenset(FIELD_NAMES) | {"extra"}

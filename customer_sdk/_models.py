@@ -3,7 +3,8 @@
 Wire names are used as attribute names on purpose: the field table in ``docs/chargeover-api.md``
 (taken from ChargeOver's "Create a customer" page) is the documentation, and no mapping layer can
 drift. Validation is the one converter's (:mod:`customer_sdk._convert`); the read model is
-:class:`~customer_sdk._read.Customer`. This module does no I/O and no JSON.
+:class:`~customer_sdk._read.Customer`, which can become a :class:`CustomerCreate` again. This module
+does no I/O and no JSON.
 """
 
 from __future__ import annotations
@@ -26,8 +27,8 @@ from customer_sdk._fields import (
     STR_FIELDS,
     CustomerFields,
     Delivery,
+    Flag,
 )
-from customer_sdk._read import Customer
 from customer_sdk.errors import FieldError, ValidationError
 
 __all__ = [
@@ -39,7 +40,6 @@ __all__ = [
     "LIST_FIELDS",
     "STR_FIELDS",
     "CreatedCustomer",
-    "Customer",
     "CustomerCreate",
     "CustomerFields",
     "Delivery",
@@ -88,13 +88,20 @@ class CustomerCreate:
     The instance is validated when it is built: every problem is reported in one
     :class:`~customer_sdk.errors.ValidationError`, before any network I/O.
 
+    Every value ChargeOver itself returns for a field is accepted: ``0``/``1`` for a flag
+    (sent as ``false``/``true``), ``0`` for an id meaning "none", empty text (an empty
+    ``external_key`` is no key and is not sent), multi-line addresses and free text. CR and LF
+    are refused only in the fields whose value may reach a header or a URL
+    (:data:`~customer_sdk._fields.SINGLE_LINE_FIELDS`; docs/chargeover-api.md, "Values").
+
     A field ChargeOver accepts but this model does not list yet (``superuser_id``,
     ``custtype_id``, ...) can be sent through ``extra``, a mapping of wire name to a
     JSON-compatible value; it may not shadow a listed field.
 
     Raises:
-        ValidationError: On any wrong type, empty ``company``, bad delivery value, CR/LF/NUL in
-            text, or an ``extra`` that is not JSON-compatible.
+        ValidationError: On any wrong type (a bool for an id, a number for text), empty
+            ``company``, a bad delivery value, NUL in text, CR/LF in a single-line field, text
+            UTF-8 cannot encode, or an ``extra`` that is not JSON-compatible.
     """
 
     parent_customer_id: int | None = None
@@ -148,10 +155,10 @@ class CustomerCreate:
     custom_20: str | None = None
     brand_id: int | None = None
     terms_id: int | None = None
-    no_taxes: bool | None = None
-    no_dunning: bool | None = None
-    no_latefees: bool | None = None
-    no_procfees: bool | None = None
+    no_taxes: Flag | None = None
+    no_dunning: Flag | None = None
+    no_latefees: Flag | None = None
+    no_procfees: Flag | None = None
     invoice_delivery: Delivery | None = None
     dunning_delivery: Delivery | None = None
     tax_ident: str | None = None

@@ -20,13 +20,14 @@ import warnings
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
 from types import MappingProxyType
-from typing import Any, Final
+from typing import Any, Final, cast
 
 import attrs
 from cattrs.gen import make_dict_structure_fn, override
 
 from customer_sdk._convert import converter
-from customer_sdk._fields import FIELD_NAMES
+from customer_sdk._fields import FIELD_NAMES, INT_FIELDS, CustomerFields
+from customer_sdk._models import CustomerCreate, structure_create
 
 __all__ = ["Customer"]
 
@@ -217,6 +218,47 @@ class Customer:
         values = ((name, getattr(self, name)) for name in FIELD_NAMES)
         return {name: value for name, value in values if value is not None and value != ()}
 
+    def to_fields(self, *, keep_ids: bool = True) -> CustomerFields:
+        """The writable fields that are set, by wire name: a create or an update body.
+
+        ``client.customers.update(other_id, **customer.to_fields())`` copies one customer's
+        fields onto another. Read-only fields (``token``, ``balance``, ...) and ``extra`` are
+        left out, and so are unset ones (an id read as ``0`` is unset, see :meth:`from_wire`).
+
+        Args:
+            keep_ids: Keep the fields that refer to other records of the same ChargeOver
+                instance (``parent_customer_id``, ``class_id``, ``terms_id``, ...). Set it to
+                False when moving customers to another instance, where those ids mean other
+                records or none.
+
+        Returns:
+            The fields, in wire order (``tags`` as a list).
+        """
+        values: dict[str, Any] = {}
+        for name in FIELD_NAMES:
+            value = getattr(self, name)
+            if value is None or value == () or (not keep_ids and name in _ID_FIELDS):
+                continue
+            values[name] = list(value) if name == "tags" else value
+        return cast(CustomerFields, values)
+
+    def to_create(self, *, keep_ids: bool = True) -> CustomerCreate:
+        """This customer as a create, e.g. to copy it into another ChargeOver instance.
+
+        Args:
+            keep_ids: As for :meth:`to_fields`: False leaves out the ids of the instance's
+                other records.
+
+        Returns:
+            A validated :class:`~customer_sdk.CustomerCreate` of the writable fields that are
+            set, ``external_key`` included (so a repeated copy finds, never duplicates).
+
+        Raises:
+            ValidationError: The customer cannot be created as it is (e.g. no ``company``),
+                naming every problem.
+        """
+        return structure_create(self.to_fields(keep_ids=keep_ids))
+
     @classmethod
     def from_wire(cls, obj: Mapping[str, Any]) -> Customer:
         """Build a customer from the JSON object ChargeOver returned (never raises).
@@ -245,6 +287,7 @@ def _read_hook(name: str, hint: object) -> Callable[[object, object], object]:
     return by_type.get(hint, _text)
 
 
+_ID_FIELDS: Final = frozenset(INT_FIELDS)
 attrs.resolve_types(Customer)
 _FIELDS: Final = attrs.fields(Customer)
 _NAMES: Final = frozenset(a.name for a in _FIELDS) - {"extra"}

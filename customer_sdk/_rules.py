@@ -2,10 +2,13 @@
 
 Each hook takes a value and returns it as sent, or raises :class:`Invalid` with what is wrong.
 They are strict where cattrs' defaults coerce silently (``company=123`` becomes ``"123"``,
-``True`` becomes ``1``; ``docs/faults.md``, "Secrets and hostile input"): the exact type,
-no CR/LF/NUL, text that UTF-8 can encode, ids >= 1, ``email``/``print``, non-empty tags, an
-``extra`` of JSON values that shadows no field. :mod:`customer_sdk._convert` runs them, on the
-hot path and through cattrs' generated function alike. No I/O here.
+``True`` becomes ``1``; ``docs/faults.md``, "Secrets and hostile input"): the exact type, text
+that UTF-8 can encode, no NUL, no CR/LF where a value could reach a header or a URL,
+``email``/``print``, non-empty tags, an ``extra`` of JSON values that shadows no field. They
+accept every value ChargeOver itself returns for a field (docs/chargeover-api.md, "Values"):
+``0``/``1`` for a flag (sent as ``false``/``true``), ``0`` for an id meaning "none", empty
+text, multi-line addresses. :mod:`customer_sdk._convert` runs them, on the hot path and
+through cattrs' generated function alike. No I/O here.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ __all__ = ["HOOK_OF", "UNKNOWN", "Invalid", "encodable"]
 
 UNKNOWN: Final = "unknown field (send it through extra= if intended)"
 _CONTROL_MSG: Final = "must not contain CR, LF or NUL characters"
+_NUL_MSG: Final = "must not contain NUL characters"
 _SURROGATE_MSG: Final = "is not valid text (holds a lone surrogate, which UTF-8 cannot encode)"
 _DELIVERY_VALUES: Final = ("email", "print")
 # JSON types a value in ``extra`` may have (anything orjson would serialise faithfully).
@@ -55,7 +59,7 @@ def encodable(text: str) -> bool:
     return True
 
 
-def _text_problem(value: object) -> str:
+def _text_problem(value: object, control: str = _CONTROL_MSG) -> str:
     """Why a value is not acceptable text (only called once it failed the inline check)."""
     # type() and not isinstance(): a str subclass may override anything, and bool is an int.
     if type(value) is not str:
@@ -65,14 +69,14 @@ def _text_problem(value: object) -> str:
         # (a row in a bulk job would stop the whole job: docs/faults.md, "Secrets and hostile
         # input").
         return _SURROGATE_MSG
-    # CR, LF and NUL are never legitimate in these values and are the raw material of header
-    # and log injection (docs/faults.md, "Secrets and hostile input").
-    return _CONTROL_MSG
+    # CR and LF are the raw material of header injection where a value can reach a header or
+    # a URL; NUL is never legitimate text (docs/faults.md, "Secrets and hostile input").
+    return control
 
 
 # The text checks are written out inline: this is the per-field hot path, where a nested call
-# per field would cost more than the check itself (only the two key fields pay for one).
-def _str_hook(value: Any, _: object) -> str:
+# per field would cost more than the check itself (only the key fields pay for one).
+def _line_hook(value: Any, _: object) -> str:
     if (
         type(value) is str
         and "\n" not in value
@@ -84,18 +88,36 @@ def _str_hook(value: Any, _: object) -> str:
     _fail(_text_problem(value))
 
 
-def _key_hook(value: Any, _: object) -> str:
-    text = _str_hook(value, _)
-    # company is required and external_key is the idempotency handle: blank is neither.
+def _text_hook(value: Any, _: object) -> str:
+    # Addresses and free text may span lines, as ChargeOver's own bill_block does; they reach
+    # neither a header nor a URL (docs/chargeover-api.md, "Values").
+    if type(value) is str and "\x00" not in value and (value.isascii() or encodable(value)):
+        return value
+    _fail(_text_problem(value, _NUL_MSG))
+
+
+def _name_hook(value: Any, _: object) -> str:
+    text = _line_hook(value, _)
+    # company is required (docs/chargeover-api.md, "Create") and a tag is a name: blank is
+    # neither.
     if text.strip():
         return text
     _fail("must not be empty")
 
 
+def _key_hook(value: Any, _: object) -> str:
+    text = _line_hook(value, _)
+    # "" is what ChargeOver holds for "no key": it is accepted and not sent (structure_wire
+    # drops it). Blanks are refused: the key is the idempotency handle and is matched exactly.
+    if text.strip() or not text:
+        return text
+    _fail("must not be blank (leave it out, or empty, for no key)")
+
+
 def _email_hook(value: object, _: object) -> str:
-    text = _str_hook(value, _)
+    text = _line_hook(value, _)
     local, at, domain = text.rpartition("@")
-    if not (at and local and domain) or " " in text:
+    if text and (not (at and local and domain) or " " in text):  # "" is no address
         _fail("is not an e-mail address")
     return text
 
@@ -103,15 +125,21 @@ def _email_hook(value: object, _: object) -> str:
 def _id_hook(value: object, _: object) -> int:
     if type(value) is not int:  # bool is an int subclass and must not pass as an id
         _fail(f"expected int, got {type(value).__name__}")
-    if value < 1:
-        _fail("must be a positive id")
+    if value < 0:  # 0 is ChargeOver's own "none" (docs/chargeover-api.md, "Values")
+        _fail("must be an id (0 for none)")
     return value
 
 
 def _bool_hook(value: object, _: object) -> bool:
-    if type(value) is not bool:
-        _fail(f"expected bool, got {type(value).__name__}")
-    return value
+    if type(value) is bool:
+        return value
+    # ChargeOver writes some flags back as the number 0 or 1 (docs/chargeover-api.md,
+    # "Values"); they are sent as JSON booleans, as documented for a create.
+    if type(value) is int and (value == 0 or value == 1):
+        return value == 1
+    if type(value) is int:
+        _fail(f"expected bool, or 0 or 1, got {value!r:.20}")
+    _fail(f"expected bool, got {type(value).__name__}")
 
 
 def _delivery_hook(value: object, _: object) -> str:
@@ -136,7 +164,7 @@ def _tags_hook(value: object, _: object) -> list[str]:
     problems: list[Exception] = []
     for i, tag in enumerate(value):
         try:
-            _key_hook(tag, str)
+            _name_hook(tag, str)
         except Invalid as exc:
             exc.__notes__ = [_IndexNote(f"Structuring tags @ index {i}", i, str)]
             problems.append(exc)
@@ -158,8 +186,9 @@ def _extra_problem(key: str, value: object) -> str | None:
         return "is a model field: set it directly"
     if not _is_json(value):
         return f"is not JSON-serialisable: {type(value).__name__}"
-    if isinstance(value, str) and ("\n" in value or "\r" in value or "\x00" in value):
-        return _CONTROL_MSG
+    if isinstance(value, str) and "\x00" in value:
+        # Unlisted fields are body text like the listed free text: NUL only is refused.
+        return _NUL_MSG
     if isinstance(value, str) and not (value.isascii() or encodable(value)):
         return _SURROGATE_MSG
     return None
@@ -185,7 +214,9 @@ _HOOKS: Final[dict[str, Callable[[object, object], Any]]] = {
     "id": _id_hook,
     "bool": _bool_hook,
     "delivery": _delivery_hook,
-    "str": _str_hook,
+    "line": _line_hook,
+    "text": _text_hook,
+    "company": _name_hook,
     "key": _key_hook,
     "email": _email_hook,
     "tags": _tags_hook,

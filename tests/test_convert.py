@@ -20,6 +20,8 @@ from customer_sdk._serde import converter, dumps, structure_create, unstructure_
 from tests._data import FULL
 
 CTRL = "must not contain CR, LF or NUL characters"
+NUL = "must not contain NUL characters"
+BLANK_KEY = "must not be blank (leave it out, or empty, for no key)"
 DELIVERY = "must be 'email' or 'print', got "
 NOT_EMAIL = "is not an e-mail address"
 SHADOW = "is a model field: set it directly"
@@ -37,14 +39,15 @@ BAD_INPUTS: list[tuple[dict[str, Any], dict[str, str]]] = [
     ({"company": "A", "language_id": True}, {"language_id": "expected int, got bool"}),
     ({"company": "A", "language_id": "5"}, {"language_id": "expected int, got str"}),
     ({"company": "A", "language_id": 1.7}, {"language_id": "expected int, got float"}),
-    ({"company": "A", "language_id": 0}, {"language_id": "must be a positive id"}),
-    ({"company": "A", "currency_id": -1}, {"currency_id": "must be a positive id"}),
+    ({"company": "A", "language_id": -5}, {"language_id": "must be an id (0 for none)"}),
+    ({"company": "A", "currency_id": -1}, {"currency_id": "must be an id (0 for none)"}),
     ({"company": "A", "parent_customer_id": "7"}, {"parent_customer_id": "expected int, got str"}),
     ({"company": "A", "brand_id": 2.0}, {"brand_id": "expected int, got float"}),
     ({"company": "A", "terms_id": [1]}, {"terms_id": "expected int, got list"}),
-    ({"company": "A", "no_taxes": 1}, {"no_taxes": "expected bool, got int"}),
+    ({"company": "A", "no_taxes": 2}, {"no_taxes": "expected bool, or 0 or 1, got 2"}),
+    ({"company": "A", "no_taxes": 1.0}, {"no_taxes": "expected bool, got float"}),
     ({"company": "A", "no_dunning": "true"}, {"no_dunning": "expected bool, got str"}),
-    ({"company": "A", "no_procfees": 0}, {"no_procfees": "expected bool, got int"}),
+    ({"company": "A", "no_procfees": -1}, {"no_procfees": "expected bool, or 0 or 1, got -1"}),
     ({"company": "A", "invoice_delivery": "mail"}, {"invoice_delivery": DELIVERY + "'mail'"}),
     ({"company": "A", "dunning_delivery": "EMAIL"}, {"dunning_delivery": DELIVERY + "'EMAIL'"}),
     ({"company": "A", "invoice_delivery": 1}, {"invoice_delivery": DELIVERY + "1"}),
@@ -54,9 +57,12 @@ BAD_INPUTS: list[tuple[dict[str, Any], dict[str, str]]] = [
     ({"company": "A", "tags": ["a\nb"]}, {"tags[0]": CTRL}),
     ({"company": "A", "tags": {"a"}}, {"tags": "expected a list of str, got set"}),
     ({"company": "A\r\nX-Injected: 1"}, {"company": CTRL}),
-    ({"company": "A", "bill_city": "x\x00"}, {"bill_city": CTRL}),
-    ({"company": "A", "custom_20": "line1\nline2"}, {"custom_20": CTRL}),
-    ({"company": "A", "external_key": ""}, {"external_key": "must not be empty"}),
+    ({"company": "A", "bill_city": "x\x00"}, {"bill_city": NUL}),
+    ({"company": "A", "custom_20": "line1\x00line2"}, {"custom_20": NUL}),
+    ({"company": "A", "superuser_name": "Ann\r\nBcc: x@y.z"}, {"superuser_name": CTRL}),
+    ({"company": "A", "superuser_username": "ann\n"}, {"superuser_username": CTRL}),
+    ({"company": "A", "superuser_email": "a@b.c\nBcc: x@y.z"}, {"superuser_email": CTRL}),
+    ({"company": "A", "external_key": "  "}, {"external_key": BLANK_KEY}),
     ({"company": "A", "external_key": 42}, {"external_key": "expected str, got int"}),
     ({"company": "A", "external_key": "k\r"}, {"external_key": CTRL}),
     ({"company": "A", "superuser_email": "not-an-email"}, {"superuser_email": NOT_EMAIL}),
@@ -71,7 +77,7 @@ BAD_INPUTS: list[tuple[dict[str, Any], dict[str, str]]] = [
     ({"company": "A", "extra": {"x": {1, 2}}}, {"extra.x": NOT_JSON + "set"}),
     ({"company": "A", "extra": {"x": object()}}, {"extra.x": NOT_JSON + "object"}),
     ({"company": "A", "extra": {"x": float("nan")}}, {"extra.x": NOT_JSON + "float"}),
-    ({"company": "A", "extra": {"x": "a\nb"}}, {"extra.x": CTRL}),
+    ({"company": "A", "extra": {"x": "a\x00b"}}, {"extra.x": NUL}),
     ({"company": "A", "extra": {1: "x"}}, {"extra": "keys must be str, got int"}),
     ({"company": "A", "extra": ["x"]}, {"extra": "expected a mapping, got list"}),
 ]  # fmt: skip
@@ -126,7 +132,7 @@ def test_many_problems_are_reported_in_one_error_in_wire_order() -> None:
         "tags": [1, "", "ok"],
         "extra": {"x": object()},
         "language_id": True,
-        "external_key": "",
+        "external_key": " ",
         "invoice_delivery": "fax",
         "no_taxes": "yes",
         "aaa": None,
@@ -258,3 +264,29 @@ def test_text_that_cannot_be_encoded_is_a_validation_error(row: dict[str, object
     assert any("surrogate" in e.message for e in info.value.errors)
     with pytest.raises(errors.ValidationError):
         CustomerCreate(**row)  # type: ignore[arg-type]
+
+
+# Values ChargeOver itself returns for writable fields, and the wire each one is sent as
+# (docs/chargeover-api.md, "Values"; the recordings in tests/recordings/).
+ACCEPTED: list[tuple[dict[str, Any], dict[str, Any] | None]] = [
+    ({"no_procfees": 0}, {"no_procfees": False}),  # list_200_2026.json
+    ({"no_taxes": 1, "no_dunning": 0}, {"no_taxes": True, "no_dunning": False}),
+    ({"class_id": 0, "parent_customer_id": 0}, {"class_id": 0, "parent_customer_id": 0}),
+    ({"tax_ident": "", "superuser_phone": ""}, {"tax_ident": "", "superuser_phone": ""}),
+    ({"superuser_email": ""}, {"superuser_email": ""}),
+    ({"external_key": ""}, {}),  # ChargeOver's "no key": not sent at all
+    ({"bill_addr1": "Suite 42\n123 Main St"}, {"bill_addr1": "Suite 42\n123 Main St"}),
+    ({"custom_3": "line 1\r\nline 2", "campaign_details": "a\nb"}, None),
+    ({"ship_city": "Burlington\n", "bill_country": "United\nStates"}, None),
+    ({"extra": {"notes": "two\nlines"}}, {"notes": "two\nlines"}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("given", "sent"), ACCEPTED)
+def test_every_value_chargeover_returns_is_accepted_on_every_entry_point(
+    given: dict[str, Any], sent: dict[str, Any] | None
+) -> None:
+    """0/1 flags, 0 ids, empty text and multi-line free text pass the mapping path and the model."""
+    expected = {"company": "A", **(given if sent is None else sent)}
+    assert wire_from_mapping({"company": "A", **given}) == expected
+    assert wire_of(CustomerCreate(company="A", **given)) == expected

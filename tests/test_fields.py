@@ -32,6 +32,7 @@ def test_field_kinds_are_read_from_the_types() -> None:
     assert FIELD_KINDS["language_id"] == "id"
     assert FIELD_KINDS["no_procfees"] == "bool"
     assert FIELD_KINDS["dunning_delivery"] == "delivery"
-    assert (FIELD_KINDS["company"], FIELD_KINDS["external_key"]) == ("key", "key")
+    assert (FIELD_KINDS["company"], FIELD_KINDS["external_key"]) == ("company", "key")
+    assert (FIELD_KINDS["superuser_name"], FIELD_KINDS["bill_addr1"]) == ("line", "text")
     assert FIELD_KINDS["superuser_email"] == "email"
-    assert (FIELD_KINDS["custom_20"], FIELD_KINDS["tags"]) == ("str", "tags")
+    assert (FIELD_KINDS["custom_20"], FIELD_KINDS["tags"]) == ("text", "tags")

@@ -6,7 +6,8 @@ import attrs
 import pytest
 
 from customer_sdk import errors
-from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
+from customer_sdk._models import CreatedCustomer, CustomerCreate
+from customer_sdk._read import Customer
 from tests._data import FULL, RECORDED
 
 
