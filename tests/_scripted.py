@@ -175,6 +175,9 @@ class LoopbackServer:
         self.port = 0
         self._server: asyncio.Server | None = None
         self._tasks: set[asyncio.Task[Any]] = set()
+        # What a connection's handler raised: a broken test handler must fail its test (at
+        # stop), not look to the client like a dropped connection that it then retries.
+        self.failures: list[Exception] = []
 
     @property
     def base_url(self) -> str:
@@ -194,6 +197,11 @@ class LoopbackServer:
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
         await self._server.wait_closed()
+        if self.failures:
+            failures, self.failures = self.failures, []
+            raise AssertionError(f"the test server's handler raised {failures[0]!r}") from (
+                failures[0]
+            )
 
     def track(self, task: asyncio.Task[Any]) -> None:
         """Cancel ``task`` on :meth:`stop` unless it has ended by then."""
@@ -208,7 +216,11 @@ class LoopbackServer:
         task = asyncio.current_task()
         assert task is not None
         self.track(task)
-        await self.serve(reader, writer)
+        try:
+            await self.serve(reader, writer)
+        except Exception as exc:  # kept, and raised by stop()
+            self.failures.append(exc)
+            writer.transport.abort()
 
     async def __aenter__(self) -> Self:
         await self.start()
