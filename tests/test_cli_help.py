@@ -7,7 +7,11 @@ return, and the README and the docs' CLI page list them all.
 from __future__ import annotations
 
 import argparse
+import asyncio
+import os
 import re
+import signal
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +19,7 @@ import pytest
 from customer_sdk import cli
 from customer_sdk.cli import main
 from customer_sdk.cli._parser import build_parser
+from customer_sdk.sandbox import Sandbox
 
 ROOT = Path(__file__).resolve().parent.parent
 ALL_STATUSES = {cli.EXIT_OK, cli.EXIT_FAILED, cli.EXIT_USAGE, cli.EXIT_AUTH, cli.EXIT_INTERRUPTED}
@@ -87,3 +92,27 @@ def test_the_docs_cli_page_lists_every_status() -> None:
     page = (ROOT / "docs" / "reference" / "cli.md").read_text(encoding="utf-8")
     rows = re.findall(r"^\| (\d+) \|", page, flags=re.MULTILINE)
     assert sorted(int(n) for n in rows) == sorted(ALL_STATUSES)
+
+
+async def test_create_interrupted_by_ctrl_c_exits_130() -> None:
+    """`create` stopped by SIGINT while its request hangs exits 130 with one line, no traceback."""
+    async with Sandbox(faults="create:script=stall", stall_seconds=60) as sb:
+        env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEOVER_")}
+        env |= {
+            "CHARGEOVER_BASE_URL": sb.base_url,
+            "CHARGEOVER_USERNAME": sb.username,
+            "CHARGEOVER_PASSWORD": sb.password,
+        }
+        proc = await asyncio.create_subprocess_exec(
+            *(sys.executable, "-m", "customer_sdk", "create", "--company", "Acme"),
+            env=env,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=asyncio.subprocess.PIPE,
+        )
+        async with asyncio.timeout(30):
+            await sb.wait_for_audit(lambda entry: entry.kind == "create")
+        proc.send_signal(signal.SIGINT)
+        out, err = await asyncio.wait_for(proc.communicate(), timeout=30)
+    assert proc.returncode == cli.EXIT_INTERRUPTED, err
+    assert err.decode() == "interrupted\n"
+    assert out == b""
