@@ -17,7 +17,7 @@ from customer_sdk.cli._parser import build_parser
 
 _MARKER = re.compile(r"^<!-- customer-sdk-help: ?([a-z]*) -->$", re.MULTILINE)
 # argparse wraps to the terminal's width: a fixed one keeps the page the same on every machine.
-_WIDTH = "100"
+_WIDTH = "88"
 
 
 def _help(command: str) -> str:
