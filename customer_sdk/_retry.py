@@ -77,7 +77,9 @@ class RetryPolicy:
     done (docs/faults.md). A create is never sent blindly twice: after an ambiguous failure the next
     attempt looks the ``external_key`` up first.
 
-    Args:
+    The constructor takes each attribute below as a keyword.
+
+    Attributes:
         attempts: The most HTTP requests one call may make, lookups included. Default 8.
         initial_backoff: The first backoff window in seconds (full jitter: a wait is uniform in
             ``[0, min(max_backoff, initial_backoff * 2**n)]``). Default 0.5.

@@ -69,15 +69,63 @@ def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="customer-sdk",
         description="ChargeOver customer imports, one-off creates and a local sandbox.",
-        epilog="Credentials: CHARGEOVER_BASE_URL (or CHARGEOVER_INSTANCE), CHARGEOVER_USERNAME, "
-        "CHARGEOVER_PASSWORD, optionally CHARGEOVER_AUTH=basic|signature.",
+        epilog="Credentials: CHARGEOVER_BASE_URL (or CHARGEOVER_INSTANCE), CHARGEOVER_USERNAME,\n"
+        "CHARGEOVER_PASSWORD, optionally CHARGEOVER_AUTH=basic|signature.\n\n" + _EXIT_STATUS,
+        formatter_class=_HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub = parser.add_subparsers(
+        dest="command", required=True, metavar="COMMAND", help="one of the commands below"
+    )
     _add_import(sub)
     _add_create(sub)
     _add_sandbox(sub)
     return parser
+
+
+class _HelpFormatter(argparse.HelpFormatter):
+    """Wraps a one-paragraph text as argparse does; keeps a text laid out in lines as it is."""
+
+    def _fill_text(self, text: str, width: int, indent: str) -> str:
+        if "\n" not in text:
+            return super()._fill_text(text, width, indent)
+        return "".join(indent + line for line in text.splitlines(keepends=True))
+
+
+# The exit statuses (cli/_common.py's EXIT_*) as each --help states them, one line each;
+# tests/test_cli_help.py checks each status a command returns is listed in its epilog.
+_EXIT_STATUS = """\
+Exit status:
+  0    success
+  1    some row (or the customer) was not created
+  2    usage or configuration error; nothing was sent
+  3    stopped on an authentication or permission failure
+  130  interrupted (Ctrl-C)
+Each command's --help says what they mean for it."""
+_IMPORT_EXIT_STATUS = """\
+Exit status:
+  0    every row created or already existing (--dry-run: every row valid)
+  1    some row rejected, unknown or failed (--report lists them)
+  2    usage or configuration error: a bad option, a missing CHARGEOVER_* variable,
+       an unreadable file, an unknown CSV column, a journal in use or made for
+       another input, Redis unreachable; nothing was sent
+  3    stopped: the account refused the credentials (401/403) for several rows in a row
+  130  interrupted by Ctrl-C or SIGTERM: the summary is still printed; re-run with
+       the same --journal to resume"""
+_CREATE_EXIT_STATUS = """\
+Exit status:
+  0    created, or it already existed (found by its --external-key)
+  1    not created: an invalid field, a refusal, an outcome that could not be
+       verified, another API or network error
+  2    usage or configuration error; nothing was sent
+  3    the credentials were refused (401/403)
+  130  interrupted by Ctrl-C"""
+_SANDBOX_EXIT_STATUS = """\
+Exit status:
+  0    stopped by Ctrl-C or SIGTERM
+  2    usage or configuration error: a bad option, a bad --faults, a port that
+       cannot be listened on
+  130  interrupted by Ctrl-C before it started serving"""
 
 
 # The type of what add_subparsers() returns (a string: the class is generic only in typeshed).
@@ -88,11 +136,11 @@ def _add_import(sub: _Subparsers) -> None:
     """The ``import`` command's options."""
     imp = sub.add_parser(
         "import",
+        formatter_class=_HelpFormatter,
         help="import customers from a CSV or JSONL file",
         description="Create one customer per row of FILE (CSV with wire field names as columns, "
-        "or JSONL), safely retried, with progress and a summary. Exit status: 0 all rows "
-        "created or existed, 1 some row rejected/unknown/failed, 2 usage or configuration "
-        "error, 3 stopped on an authentication failure, 130 interrupted.",
+        "or JSONL), safely retried, with progress and a summary.",
+        epilog=_IMPORT_EXIT_STATUS,
     )
     imp.add_argument("file", type=Path, metavar="FILE", help="the CSV or JSONL file to import")
     imp.add_argument("--format", choices=["csv", "jsonl"], help="default: from the extension")
@@ -179,10 +227,11 @@ def _add_create(sub: _Subparsers) -> None:
     """The ``create`` command's options."""
     create = sub.add_parser(
         "create",
+        formatter_class=_HelpFormatter,
         help="create one customer",
         description="Create one customer with the CHARGEOVER_* credentials and print "
-        "'created ID' or 'existed ID'. Exit status: 0 created or existed, 1 not created, "
-        "2 usage or configuration error, 3 authentication failure.",
+        "'created ID' or 'existed ID'.",
+        epilog=_CREATE_EXIT_STATUS,
     )
     create.add_argument("--company", required=True, help="the customer's company name")
     create.add_argument("--external-key", help="makes retries safe (strongly recommended)")
@@ -201,9 +250,11 @@ def _add_sandbox(sub: _Subparsers) -> None:
     """The ``sandbox`` command's options."""
     sbx = sub.add_parser(
         "sandbox",
+        formatter_class=_HelpFormatter,
         help="run a local ChargeOver sandbox until Ctrl-C",
         description="Serve a local, fault-injecting ChargeOver on plain HTTP and print the "
         "CHARGEOVER_* exports that point the SDK at it; stop with Ctrl-C or SIGTERM.",
+        epilog=_SANDBOX_EXIT_STATUS,
     )
     sbx.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
     sbx.add_argument("--port", type=int, default=0, help="default: a free port")
