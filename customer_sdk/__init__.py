@@ -15,9 +15,11 @@ import logging
 from customer_sdk import errors
 from customer_sdk._bulk import BulkJob, BulkStats, RowOutcome, RowResult
 from customer_sdk._client import ChargeOverClient, Customers
+from customer_sdk._flags import Flags
 from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
 from customer_sdk._retry import RetryEvent, RetryPolicy
+from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer
 from customer_sdk._version import __version__
 from customer_sdk.errors import (
     APIError,
@@ -61,8 +63,11 @@ __all__ = [
     "CreatedCustomer",
     "Customer",
     "CustomerCreate",
+    "CustomerUpdateFields",
     "Customers",
+    "DeletedCustomer",
     "ExternalKeyReservedError",
+    "Flags",
     "JournalMismatchError",
     "Limiter",
     "MalformedResponseError",
@@ -81,6 +86,7 @@ __all__ = [
     "TLSError",
     "TokenBucket",
     "TransportError",
+    "UpdatedCustomer",
     "ValidationError",
     "__version__",
     "errors",

@@ -31,11 +31,14 @@ from multidict import CIMultiDict
 from customer_sdk import _protocol as proto
 from customer_sdk._auth import Auth, BasicAuth
 from customer_sdk._create import CreateCall, created_result
+from customer_sdk._flags import NO_FLAGS, Flags
 from customer_sdk._models import CreatedCustomer, Customer
 from customer_sdk._protocol import BulkItem, HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, no_wait_check
 from customer_sdk._retry import Retrier, RetryPolicy, Run
 from customer_sdk._transport import AiohttpTransport
+from customer_sdk._update import DeletedCustomer, UpdatedCustomer
+from customer_sdk._write import delete_customer, update_customer
 from customer_sdk.errors import ChargeOverError, ConnectError, RateLimitError
 
 __all__ = ["Engine", "SendObserver"]
@@ -83,6 +86,8 @@ class Engine:
         limiter: Every request waits for a slot here and reports 429s and successes to it.
         retry: The retry policy.
         observer: Told of every request sent, or None.
+        flags: The side-effect flags every write (create, ``_bulk``, update, delete) carries
+            in its query string (docs/chargeover-api.md, "Query flags"); none by default.
     """
 
     base_url: str
@@ -91,6 +96,7 @@ class Engine:
     limiter: Limiter
     retry: RetryPolicy
     observer: SendObserver | None = None
+    flags: Flags = NO_FLAGS
     # Derived once per configuration (and again by attrs.evolve), never per request.
     retrier: Retrier = attrs.field(init=False, repr=False, eq=False)
     _limiter_now: Callable[[], bool] = attrs.field(init=False, repr=False, eq=False)
@@ -267,7 +273,7 @@ class Engine:
         return self._create(body, key, run)
 
     async def _create(self, body: bytes, key: str | None, run: Run | None) -> CreatedCustomer:
-        request = proto.create_request(self.base_url, body)
+        request = proto.with_query(proto.create_request(self.base_url, body), self.flags.query)
         run = run or self.retrier.start()
         # The first attempt inline, outside tenacity: a create that succeeds at once (nearly
         # all of them) never builds a retry loop (benchmarks P1).
@@ -293,7 +299,7 @@ class Engine:
         Returns:
             The call as a coroutine.
         """
-        request = proto.create_request(self.base_url, body)
+        request = proto.with_query(proto.create_request(self.base_url, body), self.flags.query)
         return CreateCall(self, key, request, run).run(prior)
 
     async def bulk(self, payloads: list[dict[str, Any]], run: Run) -> list[BulkItem]:
@@ -310,7 +316,7 @@ class Engine:
             ChargeOverError: The call's failure once it may not be resent; the caller settles
                 each row by its class (docs/faults.md).
         """
-        request = proto.bulk_request(self.base_url, payloads)
+        request = proto.with_query(proto.bulk_request(self.base_url, payloads), self.flags.query)
 
         async def attempt() -> list[BulkItem]:
             return proto.parse_bulk(await self.send(request, run), len(payloads))
@@ -325,6 +331,55 @@ class Engine:
 
         retrying = self.retrier.retrying(run, operation="bulk", retry=resendable, action="resend")
         return await retrying(attempt)
+
+    def with_flags(self, flags: Flags | None) -> Engine:
+        """This engine, or a variant whose writes carry ``flags`` (this one when None).
+
+        Args:
+            flags: The side-effect flags, or None to keep this engine's.
+
+        Returns:
+            The engine to send with (same transport, limiter and policy).
+        """
+        if flags is None or flags == self.flags:
+            return self
+        return attrs.evolve(self, flags=flags)
+
+    async def update(self, customer_id: int, body: bytes) -> UpdatedCustomer:
+        """``PUT`` the fields in ``body`` to one customer, resent after transient failures.
+
+        Args:
+            customer_id: ChargeOver's id (already checked by the caller).
+            body: The serialised fields to change.
+
+        Returns:
+            The id answered and the requests made.
+
+        Raises:
+            NotFoundError: No such customer.
+            ChargeOverError: Any other failure, after retries (see :mod:`customer_sdk._write`).
+        """
+        request = proto.update_request(self.base_url, customer_id, body)
+        request = proto.with_query(request, self.flags.query)
+        return await update_customer(self, request, self.retrier.start())
+
+    async def delete(self, customer_id: int) -> DeletedCustomer:
+        """``DELETE`` one customer, resent after transient failures.
+
+        Args:
+            customer_id: ChargeOver's id (already checked by the caller).
+
+        Returns:
+            The result; ``confirmed`` False for a 404 after a lost answer.
+
+        Raises:
+            NotFoundError: No such customer (and no attempt of this call can have deleted it).
+            ChargeOverError: Any other failure, after retries (see :mod:`customer_sdk._write`).
+        """
+        request = proto.with_query(
+            proto.delete_request(self.base_url, customer_id), self.flags.query
+        )
+        return await delete_customer(self, request, customer_id, self.retrier.start())
 
 
 def _log_attempt(request: HttpRequest, result: str, started: float, run: Run) -> None:
