@@ -114,7 +114,10 @@ def update_wire(fields: Mapping[str, object]) -> dict[str, Any]:
     given = company is not None
     if not given:
         values["company"] = _STAND_IN
-    wire = structure_wire(values, owned=True)
+    try:
+        wire = structure_wire(values, owned=True)
+    except ValidationError as exc:
+        raise ValidationError(exc.errors, model="CustomerUpdate") from None
     if not given:
         del wire["company"]
     if not wire:
