@@ -14,7 +14,7 @@ import os
 import ssl
 from collections.abc import AsyncIterable, Iterable, Mapping
 from types import TracebackType
-from typing import Any, Final, Literal, Self, Unpack
+from typing import Any, Final, Literal, Self
 
 import aiohttp
 import orjson
@@ -22,6 +22,7 @@ import orjson
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
 from customer_sdk._bulk import BulkJob
 from customer_sdk._config import check_settings, normalise_base, settings_from_env
+from customer_sdk._customer_writes import CustomerWrites, check_flags
 from customer_sdk._engine import Engine
 from customer_sdk._flags import Flags
 from customer_sdk._models import (
@@ -35,13 +36,7 @@ from customer_sdk._ratelimit import Limiter, PauseGate
 from customer_sdk._retry import Retrier, RetryPolicy
 from customer_sdk._rules import encodable
 from customer_sdk._transport import AiohttpTransport
-from customer_sdk._update import (
-    CustomerUpdateFields,
-    DeletedCustomer,
-    OnExisting,
-    UpdatedCustomer,
-    update_wire,
-)
+from customer_sdk._update import OnExisting
 from customer_sdk._version import __version__
 from customer_sdk.errors import ConfigurationError
 
@@ -202,8 +197,10 @@ class ChargeOverClient:
         return self._engine.limiter
 
 
-class Customers:
+class Customers(CustomerWrites):
     """The customer endpoints. Reach it as ``client.customers``.
+
+    ``update`` and ``delete`` come from :class:`~customer_sdk._customer_writes.CustomerWrites`.
 
     Args:
         engine: The client's request engine.
@@ -295,7 +292,7 @@ class Customers:
             raise TypeError("pass either a customer or keyword fields, not both")
         else:
             wire = wire_of(customer)
-        engine = self._engine if flags is None else self._engine.with_flags(_checked(flags))
+        engine = self._engine if flags is None else self._engine.with_flags(check_flags(flags))
         # Serialised once: the bytes signed are the bytes sent, on every attempt.
         call = engine.create(orjson.dumps(wire), wire.get("external_key"))
         # Only the body's bytes and the key live on through the request: a model or a dict
@@ -376,7 +373,7 @@ class Customers:
         """
         if on_existing not in ("skip", "update"):
             raise ConfigurationError(f"on_existing must be 'skip' or 'update', got {on_existing!r}")
-        engine = self._engine if flags is None else self._engine.with_flags(_checked(flags))
+        engine = self._engine if flags is None else self._engine.with_flags(check_flags(flags))
         return BulkJob(
             engine,
             rows,
@@ -392,68 +389,3 @@ class Customers:
             reject_duplicate_keys=reject_duplicate_keys,
             update_existing=on_existing == "update",
         )
-
-    async def update(
-        self,
-        customer_id: int,
-        /,
-        *,
-        flags: Flags | None = None,
-        **fields: Unpack[CustomerUpdateFields],
-    ) -> UpdatedCustomer:
-        """Change some fields of a customer (``PUT /api/v3/customer/{id}``), retried safely.
-
-        Only the fields given are sent (``None`` means unchanged), validated by the same rules
-        as a create's; no field is required. A PUT is idempotent, so transient failures
-        (resets, timeouts, 5xx, 429) are simply resent within the retry policy.
-
-        Args:
-            customer_id: ChargeOver's id.
-            flags: Side effects ChargeOver may set off (see :class:`Flags`).
-            **fields: The fields to change, by wire name (typed: mypy names a misspelt one).
-
-        Returns:
-            The id and the requests made.
-
-        Raises:
-            ValidationError: A field is invalid, or none is given (before any I/O).
-            NotFoundError: No such customer.
-            ChargeOverError: Any other failure, after retries.
-        """
-        _check_id(customer_id)
-        wire = update_wire(fields)
-        engine = self._engine if flags is None else self._engine.with_flags(_checked(flags))
-        return await engine.update(customer_id, orjson.dumps(wire))
-
-    async def delete(self, customer_id: int, /, *, flags: Flags | None = None) -> DeletedCustomer:
-        """Delete a customer (``DELETE /api/v3/customer/{id}``), retried safely.
-
-        A retried delete answered 404 after an attempt whose answer was lost returns
-        ``confirmed=False``: the customer is gone, most likely by that attempt, but it may have
-        been gone already. A 404 when no attempt can have deleted it raises.
-
-        Args:
-            customer_id: ChargeOver's id.
-            flags: Side effects ChargeOver may set off (see :class:`Flags`).
-
-        Returns:
-            The id, the requests made and whether this call's DELETE was confirmed.
-
-        Raises:
-            NotFoundError: No such customer.
-            ChargeOverError: Any other failure, after retries.
-        """
-        _check_id(customer_id)
-        engine = self._engine if flags is None else self._engine.with_flags(_checked(flags))
-        return await engine.delete(customer_id)
-
-
-def _check_id(customer_id: object) -> None:
-    if type(customer_id) is not int or customer_id < 1:
-        raise ConfigurationError(f"customer_id must be a positive int, got {customer_id!r}")
-
-
-def _checked(flags: object) -> Flags:
-    if not isinstance(flags, Flags):
-        raise TypeError(f"flags must be a Flags, got {type(flags).__name__}")
-    return flags

@@ -10,6 +10,9 @@ done with it:
   (the state machine lives in :mod:`customer_sdk._create`);
 - :meth:`Engine.bulk`: one ``POST /api/v3/_bulk`` call, resent only while nothing was stored.
 
+Updates and deletes (idempotent, simply resent) run in :mod:`customer_sdk._write` on an engine;
+:meth:`Engine.with_flags` gives the variant whose writes carry the side-effect flags.
+
 A bulk job runs on a variant made with ``attrs.evolve`` (its own limiter, a retry policy
 without a per-call deadline, an observer counting requests for its outage circuit); the
 client's engine is never changed or copied by hand. Requests are built and answers deciphered
@@ -37,8 +40,6 @@ from customer_sdk._protocol import BulkItem, HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, no_wait_check
 from customer_sdk._retry import Retrier, RetryPolicy, Run
 from customer_sdk._transport import AiohttpTransport
-from customer_sdk._update import DeletedCustomer, UpdatedCustomer
-from customer_sdk._write import delete_customer, update_customer
 from customer_sdk.errors import ChargeOverError, ConnectError, RateLimitError
 
 __all__ = ["Engine", "SendObserver"]
@@ -344,42 +345,6 @@ class Engine:
         if flags is None or flags == self.flags:
             return self
         return attrs.evolve(self, flags=flags)
-
-    async def update(self, customer_id: int, body: bytes) -> UpdatedCustomer:
-        """``PUT`` the fields in ``body`` to one customer, resent after transient failures.
-
-        Args:
-            customer_id: ChargeOver's id (already checked by the caller).
-            body: The serialised fields to change.
-
-        Returns:
-            The id answered and the requests made.
-
-        Raises:
-            NotFoundError: No such customer.
-            ChargeOverError: Any other failure, after retries (see :mod:`customer_sdk._write`).
-        """
-        request = proto.update_request(self.base_url, customer_id, body)
-        request = proto.with_query(request, self.flags.query)
-        return await update_customer(self, request, self.retrier.start())
-
-    async def delete(self, customer_id: int) -> DeletedCustomer:
-        """``DELETE`` one customer, resent after transient failures.
-
-        Args:
-            customer_id: ChargeOver's id (already checked by the caller).
-
-        Returns:
-            The result; ``confirmed`` False for a 404 after a lost answer.
-
-        Raises:
-            NotFoundError: No such customer (and no attempt of this call can have deleted it).
-            ChargeOverError: Any other failure, after retries (see :mod:`customer_sdk._write`).
-        """
-        request = proto.with_query(
-            proto.delete_request(self.base_url, customer_id), self.flags.query
-        )
-        return await delete_customer(self, request, customer_id, self.retrier.start())
 
 
 def _log_attempt(request: HttpRequest, result: str, started: float, run: Run) -> None:

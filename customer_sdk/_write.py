@@ -23,19 +23,28 @@ from collections.abc import Callable
 from typing import Final, Protocol
 
 from customer_sdk import _protocol as proto
+from customer_sdk._flags import Flags
 from customer_sdk._protocol import HttpRequest, HttpResponse, Outcome
 from customer_sdk._retry import Retrier, Run
 from customer_sdk._update import DeletedCustomer, UpdatedCustomer
 from customer_sdk.errors import ChargeOverError, NotFoundError
 
-__all__ = ["Writer", "delete_customer", "update_customer"]
+__all__ = ["Writer", "delete", "delete_customer", "update", "update_customer"]
 
 # The failures after which the server may have carried the request out.
 _MAY_HAVE_RUN: Final = frozenset({Outcome.AMBIGUOUS, Outcome.CREATED_ID_UNKNOWN})
 
 
 class Writer(Protocol):
-    """What a write needs of the engine: sending, and its retry policy."""
+    """What a write needs of the engine: where, its flags, sending, and its retry policy."""
+
+    @property
+    def base_url(self) -> str:
+        """The API's base URL, without ``/api/v3``."""
+
+    @property
+    def flags(self) -> Flags:
+        """The side-effect flags every write carries."""
 
     @property
     def retrier(self) -> Retrier:
@@ -130,3 +139,42 @@ async def delete_customer(
     )
     confirmed: bool = await retrying(attempt)
     return DeletedCustomer(customer_id=customer_id, attempts=run.requests, confirmed=confirmed)
+
+
+async def update(writer: Writer, customer_id: int, body: bytes) -> UpdatedCustomer:
+    """``PUT`` the fields in ``body`` to one customer, resent after transient failures.
+
+    Args:
+        writer: The engine (its flags go in the URL).
+        customer_id: ChargeOver's id (already checked by the caller).
+        body: The serialised fields to change.
+
+    Returns:
+        The id answered and the requests made.
+
+    Raises:
+        NotFoundError: No such customer.
+        ChargeOverError: Any other failure, after retries.
+    """
+    request = proto.update_request(writer.base_url, customer_id, body)
+    request = proto.with_query(request, writer.flags.query)
+    return await update_customer(writer, request, writer.retrier.start())
+
+
+async def delete(writer: Writer, customer_id: int) -> DeletedCustomer:
+    """``DELETE`` one customer, resent after transient failures.
+
+    Args:
+        writer: The engine (its flags go in the URL).
+        customer_id: ChargeOver's id (already checked by the caller).
+
+    Returns:
+        The result; ``confirmed`` is False for a 404 after a lost answer.
+
+    Raises:
+        NotFoundError: No such customer (and no attempt of this call can have deleted it).
+        ChargeOverError: Any other failure, after retries.
+    """
+    request = proto.delete_request(writer.base_url, customer_id)
+    request = proto.with_query(request, writer.flags.query)
+    return await delete_customer(writer, request, customer_id, writer.retrier.start())

@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from customer_sdk import _protocol as proto
+from customer_sdk import _write as write
 from customer_sdk import errors
 from customer_sdk._bulk._circuit import Circuit
 from customer_sdk._bulk._intake import Intake
@@ -150,7 +151,7 @@ class Workers:
     async def _update_row(self, row: Row, customer_id: int, body: bytes) -> RowResult:
         """PUT a found row's fields to its customer (the upsert); the PUT's own retries."""
         try:
-            await self._engine.update(customer_id, body)
+            await write.update(self._engine, customer_id, body)
         except ChargeOverError as exc:
             # Rejected by the server: final. Anything else (a 404 of a customer deleted since
             # the lookup, a budget spent): FAILED, so a re-run looks it up and PUTs again.
