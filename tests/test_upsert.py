@@ -14,6 +14,8 @@ from typing import Any
 import pytest
 
 from customer_sdk import ConfigurationError, RetryPolicy, RowOutcome
+from customer_sdk._progress import format_summary, render_line
+from customer_sdk._progress._tally import Tally
 from customer_sdk.cli import main
 from customer_sdk.sandbox import Sandbox
 from tests._helpers import client_for, sandbox_env, start_import, write_csv
@@ -191,3 +193,21 @@ async def test_upsert_killed_at_random_points_then_resumed_loses_and_duplicates_
     updated = re.search(r"updated \(upsert\)\s+([\d,]+)", out.decode())
     assert updated
     assert int(updated[1].replace(",", "")) >= existing
+
+
+def test_progress_and_summary_show_updated_only_when_there_are_some() -> None:
+    """The line and the summary count 'updated' rows; a run without any shows neither."""
+    tally = Tally()
+    for outcome in ("created", "updated", "updated"):
+        tally.add(outcome)
+    line = render_line(tally, 10, 1.0, throttled=0, requests=3, width=200, bar=False)
+    summary = format_summary(tally, elapsed=1.0, requests=3, throttled=0)
+    assert "2 updated" in line
+    assert re.search(r"updated \(upsert\)\s+2\n", summary)
+    assert tally.all_ok
+    plain = Tally()
+    plain.add("created")
+    assert "updated" not in render_line(
+        plain, 1, 1.0, throttled=0, requests=1, width=200, bar=False
+    )
+    assert "updated" not in format_summary(plain, elapsed=1.0, requests=1, throttled=0)
