@@ -16,10 +16,12 @@ from customer_sdk import errors
 from customer_sdk._bulk import BulkJob, BulkStats, RowOutcome, RowResult
 from customer_sdk._client import ChargeOverClient, Customers
 from customer_sdk._fields import CustomerFields
+from customer_sdk._flags import Flags
 from customer_sdk._models import CreatedCustomer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
 from customer_sdk._read import Customer
 from customer_sdk._retry import RetryEvent, RetryPolicy
+from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer
 from customer_sdk._version import __version__
 from customer_sdk.errors import (
     APIError,
@@ -64,8 +66,11 @@ __all__ = [
     "Customer",
     "CustomerCreate",
     "CustomerFields",
+    "CustomerUpdateFields",
     "Customers",
+    "DeletedCustomer",
     "ExternalKeyReservedError",
+    "Flags",
     "JournalMismatchError",
     "Limiter",
     "MalformedResponseError",
@@ -84,6 +89,7 @@ __all__ = [
     "TLSError",
     "TokenBucket",
     "TransportError",
+    "UpdatedCustomer",
     "ValidationError",
     "__version__",
     "errors",

@@ -10,6 +10,9 @@ done with it:
   (the state machine lives in :mod:`customer_sdk._create`);
 - :meth:`Engine.bulk`: one ``POST /api/v3/_bulk`` call, resent only while nothing was stored.
 
+Updates and deletes (idempotent, simply resent) run in :mod:`customer_sdk._write` on an engine;
+:meth:`Engine.with_flags` gives the variant whose writes carry the side-effect flags.
+
 A bulk job runs on a variant made with ``attrs.evolve`` (its own limiter, a retry policy
 without a per-call deadline, an observer counting requests for its outage circuit); the
 client's engine is never changed or copied by hand. Requests are built and answers deciphered
@@ -31,6 +34,7 @@ from multidict import CIMultiDict
 from customer_sdk import _protocol as proto
 from customer_sdk._auth import Auth, BasicAuth
 from customer_sdk._create import CreateCall, created_result
+from customer_sdk._flags import NO_FLAGS, Flags
 from customer_sdk._models import CreatedCustomer
 from customer_sdk._protocol import BulkItem, HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, no_wait_check
@@ -84,6 +88,8 @@ class Engine:
         limiter: Every request waits for a slot here and reports 429s and successes to it.
         retry: The retry policy.
         observer: Told of every request sent, or None.
+        flags: The side-effect flags every write (create, ``_bulk``, update, delete) carries
+            in its query string (docs/chargeover-api.md, "Query flags"); none by default.
     """
 
     base_url: str
@@ -92,6 +98,7 @@ class Engine:
     limiter: Limiter
     retry: RetryPolicy
     observer: SendObserver | None = None
+    flags: Flags = NO_FLAGS
     # Derived once per configuration (and again by attrs.evolve), never per request.
     retrier: Retrier = attrs.field(init=False, repr=False, eq=False)
     _limiter_now: Callable[[], bool] = attrs.field(init=False, repr=False, eq=False)
@@ -268,7 +275,7 @@ class Engine:
         return self._create(body, key, run)
 
     async def _create(self, body: bytes, key: str | None, run: Run | None) -> CreatedCustomer:
-        request = proto.create_request(self.base_url, body)
+        request = proto.with_query(proto.create_request(self.base_url, body), self.flags.query)
         run = run or self.retrier.start()
         # The first attempt inline, outside tenacity: a create that succeeds at once (nearly
         # all of them) never builds a retry loop (benchmarks P1).
@@ -294,7 +301,7 @@ class Engine:
         Returns:
             The call as a coroutine.
         """
-        request = proto.create_request(self.base_url, body)
+        request = proto.with_query(proto.create_request(self.base_url, body), self.flags.query)
         return CreateCall(self, key, request, run).run(prior)
 
     async def bulk(self, payloads: list[dict[str, Any]], run: Run) -> list[BulkItem]:
@@ -311,7 +318,7 @@ class Engine:
             ChargeOverError: The call's failure once it may not be resent; the caller settles
                 each row by its class (docs/faults.md).
         """
-        request = proto.bulk_request(self.base_url, payloads)
+        request = proto.with_query(proto.bulk_request(self.base_url, payloads), self.flags.query)
 
         async def attempt() -> list[BulkItem]:
             return proto.parse_bulk(await self.send(request, run), len(payloads))
@@ -326,6 +333,19 @@ class Engine:
 
         retrying = self.retrier.retrying(run, operation="bulk", retry=resendable, action="resend")
         return await retrying(attempt)
+
+    def with_flags(self, flags: Flags | None) -> Engine:
+        """This engine, or a variant whose writes carry ``flags`` (this one when None).
+
+        Args:
+            flags: The side-effect flags, or None to keep this engine's.
+
+        Returns:
+            The engine to send with (same transport, limiter and policy).
+        """
+        if flags is None or flags == self.flags:
+            return self
+        return attrs.evolve(self, flags=flags)
 
 
 def _log_attempt(request: HttpRequest, result: str, started: float, run: Run) -> None:

@@ -3,8 +3,8 @@
 Each recording is a public, real answer of ChargeOver (its ``source`` names where it was
 published: the official Ruby SDK's VCR cassettes, a connector's fixture). aioresponses plays the
 recorded status, headers and body back to the real client, and the test pins what the SDK
-makes of it. Answers to calls the SDK does not make (update, delete, a plain listing) are
-checked through the protocol layer only.
+makes of it. Answers to calls the SDK does not make (a plain listing) are checked through the
+protocol layer only.
 """
 
 from __future__ import annotations
@@ -190,13 +190,70 @@ def test_a_2026_listing_reads_leniently() -> None:
     assert (customer.language_id, customer.brand_id, customer.tax_ident) == (1, 1, "")
 
 
-def test_update_202_and_delete_200_parse_through_the_protocol() -> None:
-    """No update or delete in the SDK yet: their recorded answers parse as envelopes.
+def replay_as(mocked: aioresponses, name: str, method: str, url: str) -> None:
+    """Answer ``method url`` with the recording's response (a recorded answer to another call)."""
+    response = recording(name)["response"]
+    mocked.add(
+        url,
+        method,
+        status=response["status"],
+        body=response["body"].encode(),
+        headers=response.get("headers", {}),
+    )
 
-    An update's 202 has the create's shape (response.id plus Location); a delete's 200 carries
-    ``response: true``.
-    """
-    assert proto.parse_created(as_response("update_202")) == (1, f"{CUSTOMER}/1")
+
+async def test_update_202_sends_the_recorded_fields_and_returns_the_id(
+    mocked: aioresponses,
+) -> None:
+    """The recorded PUT /customer/1: the SDK sends the same fields and returns id 1 in one try."""
+    replay(mocked, "update_202")
+    fields = json.loads(recording("update_202")["request"]["body"])
+    async with client() as c:
+        updated = await c.customers.update(1, **fields)
+    assert (updated.customer_id, updated.attempts) == (1, 1)
+    (sent,) = requests_sent(mocked)
+    assert (sent.method, str(sent.url)) == ("PUT", f"{CUSTOMER}/1")
+    assert sent.body is not None
+    assert orjson.loads(sent.body) == fields  # what the Ruby SDK sent, field for field
+
+
+async def test_delete_200_is_a_confirmed_delete(mocked: aioresponses) -> None:
+    """The recorded DELETE /customer/3 (response true): confirmed, in one request, no body."""
+    replay(mocked, "delete_200")
+    async with client() as c:
+        deleted = await c.customers.delete(3)
+    assert (deleted.customer_id, deleted.attempts, deleted.confirmed) == (3, 1, True)
+    (sent,) = requests_sent(mocked)
+    assert (sent.method, sent.body) == ("DELETE", None)
+
+
+@pytest.mark.parametrize("method", ["PUT", "DELETE"])
+async def test_update_or_delete_of_an_unknown_id_is_not_found(
+    mocked: aioresponses, method: str
+) -> None:
+    """ChargeOver's recorded 404 envelope (recorded for a GET) to a PUT or DELETE: NotFoundError."""
+    replay_as(mocked, "get_404", method, f"{CUSTOMER}/99")
+    async with client() as c:
+        call = c.customers.update(99, company="Acme") if method == "PUT" else c.customers.delete(99)
+        with pytest.raises(NotFoundError) as info:
+            await call
+    assert (info.value.status, info.value.message) == (404, "This customer does not exist.")
+
+
+async def test_update_answered_the_recorded_400_is_a_bad_request(mocked: aioresponses) -> None:
+    """ChargeOver's recorded 400 envelope (to a create) to a PUT: BadRequestError, not retried."""
+    replay_as(mocked, "create_400_no_data", "PUT", f"{CUSTOMER}/1")
+    async with ChargeOverClient(BASE, username=USER, password=PASSWORD) as c:
+        with pytest.raises(BadRequestError) as info:
+            await c.customers.update(1, company="Acme")
+    assert info.value.message == "A required parameter was missing: No data."
+    assert len(requests_sent(mocked)) == 1  # a rejection is never resent
+
+
+def test_update_202_and_delete_200_parse_through_the_protocol() -> None:
+    """The recorded answers through the protocol: the 202's id, the delete's ``response: true``."""
+    assert proto.parse_updated(as_response("update_202")) == 1
+    proto.parse_deleted(as_response("delete_200"))  # raises unless response is true
     deleted = proto.parse_envelope(as_response("delete_200").body)
     assert deleted is not None
     assert (deleted.code, deleted.message, deleted.response) == (200, "", True)

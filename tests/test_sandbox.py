@@ -1083,7 +1083,7 @@ async def test_kinds_without_a_rule_are_untouched(sb: Sandbox, http: aiohttp.Cli
 @pytest.mark.parametrize(
     ("spec", "named"),
     [
-        ("delete:400=0.1", "'delete'"),
+        ("patch:400=0.1", "'patch'"),
         ("create:explode=0.1", "'explode'"),
         ("create:lag=0.1", "'lag'"),
         ("lookup:truncated_201=1", "'truncated_201'"),

@@ -95,6 +95,7 @@ class BulkJob:
         adaptive: Find the limit adaptively.
         max_auth_failures: Refusals in a row that stop the job.
         reject_duplicate_keys: Reject a row repeating an earlier row's ``external_key``.
+        update_existing: PUT a row whose key a customer has (outcome ``updated``).
 
     Raises:
         ConfigurationError: On an invalid option.
@@ -119,12 +120,14 @@ class BulkJob:
         adaptive: bool,
         max_auth_failures: int,
         reject_duplicate_keys: bool = False,
+        update_existing: bool = False,
     ) -> None:
         _check(concurrency, batch_size, max_auth_failures, rate, burst, rows)
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.max_auth_failures = max_auth_failures
         self.reject_duplicate_keys = reject_duplicate_keys
+        self.update_existing = update_existing
         self.stats = BulkStats()
         try:
             self.limiter: Limiter | None = default_limiter(
@@ -282,6 +285,7 @@ class BulkJob:
             self._rows, outlet, self.concurrency, self._queue_size, self.reject_duplicate_keys
         )
         workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size)
+        workers.update_existing = self.update_existing
         logger.info(
             "bulk job started: concurrency %d, batch size %d, limiter %r",
             self.concurrency,

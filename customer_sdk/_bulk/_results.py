@@ -30,6 +30,9 @@ class RowOutcome(enum.StrEnum):
     EXISTED = "existed"
     """A customer with the row's ``external_key`` already existed (or an earlier, unconfirmed
     attempt made it); its id is given."""
+    UPDATED = "updated"
+    """Upsert (``on_existing="update"``): a customer had the row's ``external_key`` and the
+    row's fields were PUT to it; its id is given."""
     REJECTED = "rejected"
     """The row is invalid (locally or per the server); nothing was created."""
     UNKNOWN = "unknown"
@@ -72,6 +75,7 @@ class BulkStats:
         rows_read: Input rows read so far.
         created: Rows created.
         existed: Rows that already existed.
+        updated: Rows whose existing customer was updated (upsert).
         rejected: Rows rejected.
         unknown: Rows whose outcome is unknown.
         failed: Rows that failed.
@@ -85,6 +89,7 @@ class BulkStats:
     rows_read: int = 0
     created: int = 0
     existed: int = 0
+    updated: int = 0
     rejected: int = 0
     unknown: int = 0
     failed: int = 0
@@ -97,7 +102,9 @@ class BulkStats:
     @property
     def done(self) -> int:
         """Rows with a result."""
-        return self.created + self.existed + self.rejected + self.unknown + self.failed
+        return (
+            self.created + self.existed + self.updated + self.rejected + self.unknown + self.failed
+        )
 
     def count(self, result: RowResult) -> None:
         """Count one result under its outcome.
@@ -120,6 +127,7 @@ class BulkStats:
         """
         return (
             f"{self.rows_read} read, {self.created} created, {self.existed} existed, "
+            f"{self.updated} updated, "
             f"{self.rejected} rejected, {self.unknown} unknown, {self.failed} failed, "
             f"{self.http_requests} requests, {self.throttled} throttled"
         )

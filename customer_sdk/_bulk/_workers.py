@@ -9,6 +9,15 @@ circuit does not count), and a row that may already exist starts its next round 
 
 With a journal, rows are marked in flight before they are sent; their results are recorded
 before they are handed out (:class:`~customer_sdk._bulk._outlet.Outlet`).
+
+An upsert (``update_existing``): a keyed row whose create ends in "found by key" — the key was
+taken, or an attempt's answer was lost — gets its fields PUT to the customer found, and is
+``updated``. Found means PUT, whether or not our own lost POST may have made the customer: a
+found customer cannot be told from one that existed before, and a PUT of the row's own fields
+changes nothing more if it was ours. That rule also makes it resumable with no state of its
+own: a row killed anywhere between its POST and the journaled ``updated`` is ``in_flight``, so
+the next run looks its key up, finds it, and PUTs again (idempotent) — never a duplicate, never
+a lost update.
 """
 
 from __future__ import annotations
@@ -20,13 +29,14 @@ from typing import TYPE_CHECKING, Final
 import orjson
 
 from customer_sdk import _protocol as proto
+from customer_sdk import _write as write
 from customer_sdk import errors
 from customer_sdk._bulk._circuit import Circuit
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._outlet import Outlet
 from customer_sdk._bulk._results import Row, RowOutcome, RowResult, judge
 from customer_sdk._protocol import Outcome
-from customer_sdk.errors import ChargeOverError
+from customer_sdk.errors import BadRequestError, ChargeOverError
 
 if TYPE_CHECKING:
     from customer_sdk._engine import Engine
@@ -59,6 +69,8 @@ class Workers:
         self._outlet = outlet
         self._circuit = circuit
         self._batch_size = batch_size
+        #: Upsert: PUT the fields of a row whose ``external_key`` a customer already has.
+        self.update_existing = False
 
     async def work(self) -> None:
         """One worker: send rows until the end-of-input marker."""
@@ -125,6 +137,8 @@ class Workers:
                     return RowResult(row.index, row.key, outcome, None, exc)
                 row.prior = prior or row.prior
                 continue
+            if not created.created and self.update_existing and row.key is not None:
+                return await self._update_row(row, created.customer_id, body)
             return RowResult(
                 row.index,
                 row.key,
@@ -133,6 +147,18 @@ class Workers:
                 None,
                 recovered=created.recovered,
             )
+
+    async def _update_row(self, row: Row, customer_id: int, body: bytes) -> RowResult:
+        """PUT a found row's fields to its customer (the upsert); the PUT's own retries."""
+        try:
+            await write.update(self._engine, customer_id, body)
+        except ChargeOverError as exc:
+            # Rejected by the server: final. Anything else (a 404 of a customer deleted since
+            # the lookup, a budget spent): FAILED, so a re-run looks it up and PUTs again.
+            rejected = isinstance(exc, BadRequestError)
+            outcome = RowOutcome.REJECTED if rejected else RowOutcome.FAILED
+            return RowResult(row.index, row.key, outcome, customer_id, exc)
+        return RowResult(row.index, row.key, RowOutcome.UPDATED, customer_id, None)
 
     async def _send_batch(self, batch: list[Row]) -> None:
         """Send rows through ``POST /api/v3/_bulk`` and settle each row by its own item."""

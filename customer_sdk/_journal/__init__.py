@@ -3,7 +3,7 @@
 Each input row has one journal row, keyed by its 0-based index and checked by a hash of its
 canonical wire content, moving through these states::
 
-    pending ──> in_flight ──> done      (created / existed / rejected / unknown without a key)
+    pending ──> in_flight ──> done      (created / existed / updated / rejected / unknown w/o key)
                           └─> failed    (retried by the next run; a keyed row is looked up first)
 
 ``in_flight`` is committed durably *before* the row's request is sent, and the outcome is

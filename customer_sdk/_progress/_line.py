@@ -28,6 +28,7 @@ __all__ = ["render_line"]
 _LONG: Final = {
     "created": "created",
     "existed": "existed",
+    "updated": "updated",
     "rejected": "rejected",
     "unknown": "unknown",
     "failed": "failed",
@@ -37,6 +38,7 @@ _LONG: Final = {
 _SHORT: Final = {
     "created": "new",
     "existed": "found",
+    "updated": "upd",
     "rejected": "rej",
     "unknown": "unk",
     "failed": "fail",
@@ -56,7 +58,7 @@ def _parts(tally: Tally, throttled: int, label: dict[str, str]) -> list[str]:
     """The counts shown: created and existed always, the others once they are not zero."""
     c = tally.counts
     parts = [f"{c['created']} {label['created']}", f"{c['existed']} {label['existed']}"]
-    parts += [f"{c[n]} {label[n]}" for n in ("rejected", "unknown", "failed") if c[n]]
+    parts += [f"{c[n]} {label[n]}" for n in ("updated", "rejected", "unknown", "failed") if c[n]]
     if tally.resumed:
         parts.append(f"{tally.resumed} {label['resumed']}")
     parts.append(f"{throttled} {label['throttled']}")

@@ -67,6 +67,8 @@ def format_summary(
             ("created", f"{c['created']:,}"),
             ("already existed", f"{c['existed'] - tally.recovered:,}"),
             ("recovered (ours, reply lost)", f"{tally.recovered:,}"),
+            # Only an upsert import (--update-existing) updates: other summaries are unchanged.
+            *([("updated (upsert)", f"{c['updated']:,}")] if c["updated"] else []),
             ("rejected", f"{c['rejected']:,}"),
             ("unknown", f"{c['unknown']:,}"),
             ("failed", f"{c['failed']:,}"),

@@ -1,7 +1,8 @@
 """The live count of an import's rows by outcome, which every display here reads.
 
-The outcomes are the bulk job's (``created``, ``existed``, ``rejected``, ``unknown``,
-``failed``; ``docs/faults.md`` "In a bulk job"). This module only counts; it draws nothing.
+The outcomes are the bulk job's (``created``, ``existed``, ``updated``, ``rejected``,
+``unknown``, ``failed``; ``docs/faults.md`` "In a bulk job"). This module only counts; it draws
+nothing.
 """
 
 from __future__ import annotations
@@ -12,10 +13,10 @@ import attrs
 
 __all__ = ["OUTCOMES", "Tally"]
 
-OUTCOMES: Final = ("created", "existed", "rejected", "unknown", "failed")
+OUTCOMES: Final = ("created", "existed", "updated", "rejected", "unknown", "failed")
 """Every outcome a row can end with, in the order they are shown."""
 
-_OK: Final = frozenset({"created", "existed"})
+_OK: Final = frozenset({"created", "existed", "updated"})
 
 
 @attrs.define
@@ -23,7 +24,7 @@ class Tally:
     """Rows counted by outcome, live.
 
     Attributes:
-        counts: Rows per outcome (``created``, ``existed``, ``rejected``, ``unknown``, ``failed``).
+        counts: Rows per outcome (:data:`OUTCOMES`).
         resumed: Rows whose outcome came from the journal of an earlier run (also in ``counts``).
         recovered: ``existed`` rows this import (or an earlier run of it) had created, found by
             key after the create's answer was lost (also in ``counts``).
@@ -60,5 +61,5 @@ class Tally:
 
     @property
     def all_ok(self) -> bool:
-        """True when every finished row was created or already existed."""
+        """True when every finished row was created, already existed or was updated."""
         return all(n == 0 for name, n in self.counts.items() if name not in _OK)

@@ -1,10 +1,11 @@
 """Sans-I/O protocol: build ChargeOver requests and decipher responses; classify failures.
 
-Everything about the wire that is not moving bytes lives here, in three modules:
+Everything about the wire that is not moving bytes lives here, in four modules:
 
 - :mod:`._requests`: URLs, the ``where`` escaping, each call's request;
 - :mod:`._answers`: the envelope and all the ways it varies, status → exception mapping, the
   ``_bulk`` items;
+- :mod:`._writes`: the PUT and DELETE of one customer, their answers, the query flags;
 - :mod:`._classes`: the failure classes of ``docs/faults.md`` and ``Retry-After`` parsing.
 
 It does no I/O and knows nothing of aiohttp, so each rule is tested on plain values. Wire rules
@@ -38,6 +39,13 @@ from customer_sdk._protocol._requests import (
     find_by_key_request,
     get_request,
 )
+from customer_sdk._protocol._writes import (
+    delete_request,
+    parse_deleted,
+    parse_updated,
+    update_request,
+    with_query,
+)
 
 __all__ = [
     "API_PREFIX",
@@ -53,16 +61,21 @@ __all__ = [
     "bulk_request",
     "classify",
     "create_request",
+    "delete_request",
     "error_for",
     "escape_where_value",
     "find_by_key_request",
     "get_request",
     "parse_bulk",
     "parse_created",
+    "parse_deleted",
     "parse_envelope",
     "parse_list",
     "parse_object",
     "parse_retry_after",
+    "parse_updated",
     "says_key_taken",
     "short_text",
+    "update_request",
+    "with_query",
 ]

@@ -31,7 +31,13 @@ from customer_sdk.cli._common import (
     journal_lock,
 )
 from customer_sdk.cli._import_rows import RowLedger, check_columns, job_fingerprint
-from customer_sdk.cli._import_setup import Connection, client_rate, open_client
+from customer_sdk.cli._import_setup import (
+    Connection,
+    client_rate,
+    import_flags,
+    on_existing,
+    open_client,
+)
 from customer_sdk.cli._import_summary import Stop, exit_status, notes, summary_extra
 from customer_sdk.errors import AuthenticationError, JournalMismatchError, PermissionDeniedError
 
@@ -208,6 +214,8 @@ class _ImportRun:
             rate=client_rate(a),
             burst=None if a.redis else a.burst,
             adaptive=a.adaptive,
+            flags=import_flags(a),
+            on_existing=on_existing(a),
         )
         stop = await self._consume(job, progress)
         if stop is None:

@@ -216,7 +216,7 @@ class RowLedger:
         line, key = self._pending.pop(result.index)
         outcome = str(result.outcome)
         self.tally.add(outcome, resumed=result.resumed, recovered=result.recovered)
-        if outcome not in {"created", "existed"}:
+        if outcome not in {"created", "existed", "updated"}:
             error = result.error
             if isinstance(error, ValidationError):
                 self._problem(line, key or result.key, outcome, error.errors)

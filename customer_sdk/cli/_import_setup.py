@@ -4,8 +4,9 @@
 against a sandbox started in this process (``--sandbox``) or from the ``CHARGEOVER_*`` variables,
 optionally sharing the account's rate limit through Redis (``--redis``), and collects the
 credentials every output must mask. Everything it opens is registered on the caller's exit
-stack, so it is closed however the import ends. This module reads no row and draws nothing
-after the one ``sandbox:`` banner line.
+stack, so it is closed however the import ends. It also owns the options that shape what each
+row's write does (:func:`add_write_options`): the side-effect flags and the upsert. This module
+reads no row and draws nothing after the one ``sandbox:`` banner line.
 """
 
 from __future__ import annotations
@@ -15,13 +16,15 @@ import contextlib
 import hashlib
 import os
 from collections.abc import Callable, Mapping
-from typing import IO, TYPE_CHECKING
+from typing import IO, TYPE_CHECKING, Final
 
 import attrs
 
 from customer_sdk._client import ChargeOverClient
+from customer_sdk._flags import FLAG_PARAMS, Flags
 from customer_sdk._ratelimit import Limiter
 from customer_sdk._retry import RetryEvent, RetryPolicy
+from customer_sdk._update import OnExisting
 from customer_sdk.cli._common import (
     SANDBOX_BURST,
     SANDBOX_CLIENT_SHARE,
@@ -35,7 +38,64 @@ from customer_sdk.errors import ConfigurationError
 if TYPE_CHECKING:  # the sandbox (aiohttp.web) is imported only when --sandbox asks for it
     from customer_sdk.sandbox import Sandbox
 
-__all__ = ["Connection", "client_rate", "open_client", "redis_budget_name"]
+__all__ = [
+    "Connection",
+    "add_write_options",
+    "client_rate",
+    "import_flags",
+    "on_existing",
+    "open_client",
+    "redis_budget_name",
+]
+
+# What each --no-<flag> turns off (docs/chargeover-api.md, "Query flags").
+_FLAG_HELP: Final = {
+    "emails": "send no ChargeOver e-mails for these customers (_flag_emails=0)",
+    "webhooks": "fire no webhooks for these creates and updates (_flag_webhooks=0)",
+    "quickbooks": "queue nothing for the QuickBooks sync (_flag_quickbooks=0)",
+    "events": "record no events, so no workflow runs on them (_flag_events=0)",
+}
+
+
+def add_write_options(parser: argparse.ArgumentParser) -> None:
+    """Add the side-effect options (``--no-emails`` ...) and ``--update-existing`` to ``import``.
+
+    Args:
+        parser: The ``import`` subcommand's parser.
+    """
+    for name, _ in FLAG_PARAMS:
+        parser.add_argument(f"--no-{name}", action="store_true", help=_FLAG_HELP[name])
+    parser.add_argument(
+        "--update-existing",
+        action="store_true",
+        help="upsert: a row whose external_key a customer already has gets its fields PUT to "
+        "that customer (outcome 'updated') instead of being reported 'existed'",
+    )
+
+
+def import_flags(args: argparse.Namespace) -> Flags | None:
+    """The side-effect flags the ``--no-*`` options ask for.
+
+    Args:
+        args: The ``import`` options.
+
+    Returns:
+        The flags (each asked-for one off, the others unset), or None when none was given.
+    """
+    off = {name: False for name, _ in FLAG_PARAMS if getattr(args, f"no_{name}", False)}
+    return Flags(**off) if off else None
+
+
+def on_existing(args: argparse.Namespace) -> OnExisting:
+    """What ``create_many`` does with a row whose key exists (``--update-existing``).
+
+    Args:
+        args: The ``import`` options.
+
+    Returns:
+        ``"update"`` or ``"skip"``.
+    """
+    return "update" if getattr(args, "update_existing", False) else "skip"
 
 
 @attrs.frozen

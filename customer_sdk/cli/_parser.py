@@ -14,6 +14,7 @@ from typing import TypeAlias
 
 from customer_sdk import __version__
 from customer_sdk.cli._common import PLAIN_INTERVAL, SANDBOX_CLIENT_SHARE, SANDBOX_RATE
+from customer_sdk.cli._import_setup import add_write_options
 
 __all__ = ["build_parser"]
 
@@ -221,6 +222,7 @@ def _add_import(sub: _Subparsers) -> None:
         help=f"when not on a terminal, print progress this often (default {PLAIN_INTERVAL:g})",
     )
     imp.add_argument("-v", "--verbose", action="count", default=0, help="log retries (-vv: debug)")
+    add_write_options(imp)  # --no-emails ... --no-events, --update-existing
 
 
 def _add_create(sub: _Subparsers) -> None:

@@ -11,17 +11,19 @@ r"""A local, stateful ChargeOver customer API that breaks on demand, for tests a
             await client.customers.create(company="Acme", external_key="k-1")
         assert sb.by_key("k-1") is not None
 
-The sandbox serves ``POST /api/v3/customer``, ``GET /api/v3/customer/{id}``,
+The sandbox serves ``POST /api/v3/customer``, ``GET``, ``PUT`` and ``DELETE /api/v3/customer/{id}``,
 ``GET /api/v3/customer?where=…&limit=&offset=&order=``, ``GET /api/v3/customer/external_key:{key}``
 and ``POST /api/v3/_bulk`` with ChargeOver's envelopes and messages (docs/chargeover-api.md), checks
 HTTP Basic and signature auth, throttles with a token bucket shared by every client, and records
-every request in ``sb.audit``. It is not ChargeOver: nothing persists, and only the customer
-endpoints exist.
+every request in ``sb.audit``. It honours the side-effect flags (``_flag_emails=0`` ...):
+``sb.side_effects`` tells which effects each write would have set off. It is not ChargeOver:
+nothing persists, and only the customer endpoints exist.
 
 Fault SPEC syntax (also the CLI's ``--faults``)::
 
     SPEC   := RULE (";" RULE)*
-    RULE   := KIND ":" (MIX | SCRIPT)        KIND := create | lookup | get | bulk
+    RULE   := KIND ":" (MIX | SCRIPT)
+    KIND   := create | lookup | get | bulk | update | delete
     MIX    := NAME "=" PROB ("," NAME "=" PROB)*
     SCRIPT := "script=" STEP ("|" STEP)*     STEP := NAME | "ok"
 
@@ -67,6 +69,10 @@ Fault names for ``lookup`` and ``get``: ``lag`` (customers stored less than ``lo
 seconds ago are invisible), ``500``, ``503``, ``reset``, ``stall`` (no answer for
 ``stall_seconds``, then close), ``truncated_200``, and ``429@V``.
 
+Fault names for ``update`` and ``delete``: ``reset_before_commit``, ``reset_after_commit``,
+``500_before_commit``, ``503_before_commit``, ``500_after_commit``, ``503_after_commit``,
+``400``, ``401``, ``403`` and ``429@V`` ("commit" = the change made).
+
 An unknown kind or name, a bad probability or ``429@V`` value raises :class:`FaultSpecError`
 naming it.
 """
@@ -77,6 +83,7 @@ from customer_sdk.sandbox._answers import REDIRECT_TARGET
 from customer_sdk.sandbox._audit import AuditEntry
 from customer_sdk.sandbox._faults import FaultPlan, FaultRule, FaultSpecError, parse_faults
 from customer_sdk.sandbox._server import Sandbox
+from customer_sdk.sandbox._writes import SideEffects
 
 __all__ = [
     "REDIRECT_TARGET",
@@ -85,5 +92,6 @@ __all__ = [
     "FaultRule",
     "FaultSpecError",
     "Sandbox",
+    "SideEffects",
     "parse_faults",
 ]

@@ -37,13 +37,14 @@ __all__ = [
 
 #: Where the ``redirect_3xx`` faults point; any hit there is recorded as kind "other".
 REDIRECT_TARGET: Final = "/api/v3/redirect-target"
-#: docs/chargeover-api.md, "Errors": the 404 of an unknown customer id (``response: null``).
+# cited: ChargeOver's recorded 404 of an unknown id, ``response: null``
+# (tests/recordings/get_404.json; docs/chargeover-api.md, "Errors").
 NOT_FOUND: Final = "This customer does not exist."
 # invented: ChargeOver documents no 5xx or 429 message text (docs/chargeover-api.md, "Errors").
 SERVER_ERROR: Final = "Internal server error."
 UNAVAILABLE: Final = "Service temporarily unavailable."
 THROTTLED: Final = "Too many requests: the API rate limit was exceeded."
-# invented: ChargeOver's 403 text is not recorded.
+# invented: ChargeOver's 403 text is not recorded (nor is a 403 documented).
 _FORBIDDEN: Final = "Access denied: this API user may not use this endpoint."
 
 #: Status and message of each fault that answers with a JSON error envelope.
@@ -54,7 +55,7 @@ ERROR_ANSWERS: Final = {
     "503_after_commit": (503, UNAVAILABLE),
     "500": (500, SERVER_ERROR),
     "503": (503, UNAVAILABLE),
-    "400": (400, INVALID),  # docs/chargeover-api.md, "Errors"
+    "400": (400, INVALID),  # cited: documented (docs/chargeover-api.md, "Errors")
     "401": (401, _wire.AUTH_WRONG),
     "403": (403, _FORBIDDEN),
 }

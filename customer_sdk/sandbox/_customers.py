@@ -153,6 +153,7 @@ class CustomerApi:
                 obj = self._state.store.customers.get(int(tail)) if is_id(tail) else None
                 if obj is not None:
                     return {"code": 200, "status": "OK", "message": "", "response": obj}
+                # cited: the recorded 404 text (tests/recordings/get_404.json).
                 return {"code": 404, "status": "Error", "message": NOT_FOUND, "response": None}
         return {"code": 400, "status": "Error", "message": INVALID, "response": False}
 

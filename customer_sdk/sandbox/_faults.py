@@ -29,7 +29,7 @@ __all__ = [
 ]
 
 #: Request kinds a rule may name.
-KINDS: Final = ("create", "lookup", "get", "bulk")
+KINDS: Final = ("create", "lookup", "get", "bulk", "update", "delete")
 
 #: Faults of a create or a ``_bulk`` call (besides ``429@V``); see :mod:`customer_sdk.sandbox`.
 WRITE_FAULTS: Final = frozenset(
@@ -62,11 +62,33 @@ WRITE_FAULTS: Final = frozenset(
     }
 )
 
+#: Faults of an update or a delete (besides ``429@V``): a write lost before or after it landed.
+CHANGE_FAULTS: Final = frozenset(
+    {
+        "reset_before_commit",
+        "reset_after_commit",
+        "500_before_commit",
+        "503_before_commit",
+        "500_after_commit",
+        "503_after_commit",
+        "400",
+        "401",
+        "403",
+    }
+)
+
 #: Faults of a lookup or a GET by id (besides ``429@V``).
 READ_FAULTS: Final = frozenset({"lag", "500", "503", "reset", "stall", "truncated_200"})
 
 _FAULTS_BY_KIND: Final[Mapping[str, frozenset[str]]] = MappingProxyType(
-    {"create": WRITE_FAULTS, "bulk": WRITE_FAULTS, "lookup": READ_FAULTS, "get": READ_FAULTS}
+    {
+        "create": WRITE_FAULTS,
+        "bulk": WRITE_FAULTS,
+        "lookup": READ_FAULTS,
+        "get": READ_FAULTS,
+        "update": CHANGE_FAULTS,
+        "delete": CHANGE_FAULTS,
+    }
 )
 # The Retry-After variants of ``429@V`` that are not plain numbers (docs/faults.md, F14).
 _RETRY_AFTER_WORDS: Final = frozenset({"none", "inf", "nan", "junk"})

@@ -20,6 +20,7 @@ from customer_sdk.sandbox._endpoints import Endpoints
 from customer_sdk.sandbox._ratelimit import retry_after_header
 from customer_sdk.sandbox._state import State
 from customer_sdk.sandbox._store import INVALID
+from customer_sdk.sandbox._writes import Writes
 
 __all__ = ["Handler", "classify"]
 
@@ -36,13 +37,16 @@ def classify(method: str, path: str, query: str) -> str:
         query: The raw query string.
 
     Returns:
-        ``create``, ``lookup``, ``get``, ``bulk`` or ``other``.
+        ``create``, ``lookup``, ``get``, ``bulk``, ``update``, ``delete`` or ``other``.
     """
     if path == CUSTOMER_PATH:
         if method == "POST":
             return "create"
         if method == "GET" and (query.startswith("where=") or "&where=" in query):
             return "lookup"
+    elif path.startswith(CUSTOMER_PATH + "/") and method in ("PUT", "DELETE"):
+        if is_id(path[len(CUSTOMER_PATH) + 1 :]):
+            return "update" if method == "PUT" else "delete"
     elif path.startswith(CUSTOMER_PATH + "/") and method == "GET":
         tail = path[len(CUSTOMER_PATH) + 1 :]
         if tail.startswith("external_key:"):
@@ -61,11 +65,12 @@ class Handler:
         state: The sandbox state.
     """
 
-    __slots__ = ("_endpoints", "_state")
+    __slots__ = ("_endpoints", "_state", "_writes")
 
     def __init__(self, state: State) -> None:
         self._state = state
         self._endpoints = Endpoints(state)
+        self._writes = Writes(state)
 
     async def __call__(self, request: web.BaseRequest) -> web.StreamResponse:
         """Answer one request: outage, auth, rate limit, fault, then the endpoint.
@@ -112,6 +117,8 @@ class Handler:
             return await endpoints.bulk(request, body, fault, arrival)
         if kind in ("lookup", "get"):
             return await endpoints.read(request, fault, arrival)
+        if kind in ("update", "delete"):
+            return await self._writes.answer(request, body, fault, arrival)
         return endpoints.other(arrival)
 
     def _gate(

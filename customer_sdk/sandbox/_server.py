@@ -27,11 +27,12 @@ from customer_sdk.sandbox._controls import LiveSettings, ReadBack
 from customer_sdk.sandbox._faults import FaultDealer, parse_faults
 from customer_sdk.sandbox._ratelimit import RetryAfterMode, make_bucket
 from customer_sdk.sandbox._state import State
+from customer_sdk.sandbox._writes import WritesReadBack
 
 __all__ = ["REDIRECT_TARGET", "AuditEntry", "Sandbox"]
 
 
-class Sandbox(LiveSettings, ReadBack):
+class Sandbox(LiveSettings, ReadBack, WritesReadBack):
     """A local, stateful ChargeOver customer API that breaks on demand.
 
     Use it as ``async with Sandbox() as sb:`` (or ``await sb.start()`` / ``await sb.stop()``)

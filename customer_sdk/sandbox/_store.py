@@ -31,8 +31,9 @@ __all__ = [
     "check_payload",
 ]
 
-#: docs/chargeover-api.md, "Errors": the 400 messages of a create.
+# cited: ChargeOver's documented 400 text (docs/chargeover-api.md, "Errors": [S2], [S7]).
 INVALID: Final = "Missing or invalid parameter."
+# cited: ChargeOver's recorded text for a create of {} (tests/recordings/create_400_no_data.json).
 NO_DATA: Final = "A required parameter was missing: No data."
 # invented: the duplicate-key text is not documented (docs/chargeover-api.md, "Errors"):
 # clients must not match on it.
@@ -194,6 +195,41 @@ class Store:
         key = obj.get("external_key")
         if isinstance(key, str):
             self._by_key.pop(key, None)
+
+    def update(self, customer_id: int, payload: dict[str, Any]) -> str | None:
+        """Change the fields of one customer that ``payload`` sets (an update, issue 13).
+
+        The create's type rules, no field required (a stand-in company is checked when none is
+        sent); ``null`` leaves a field as it is. A new ``external_key`` must be free (never held).
+
+        Args:
+            customer_id: The id.
+            payload: The parsed JSON object of the update.
+
+        Returns:
+            None when changed, else the 400 message.
+
+        Raises:
+            KeyError: No such customer.
+        """
+        obj = self.customers[customer_id]
+        problem = check_payload({"company": "stand-in", **payload})
+        if problem is not None:
+            return problem
+        key, old = payload.get("external_key"), obj.get("external_key")
+        if key and key != old:
+            if key in self._reserved:
+                return DUPLICATE_KEY
+            if isinstance(old, str):
+                self._by_key.pop(old, None)  # the old key stays reserved, as after a delete
+            self._by_key[key] = customer_id
+            self._reserved.add(key)
+        for name, value in payload.items():
+            if value is not None and name not in READ_ONLY:
+                obj[name] = list(value) if type(value) is list else value
+        obj["no_procfees"] = int(bool(obj["no_procfees"]))
+        obj["mod_datetime"] = self._now_text()
+        return None
 
     def visible(self, customer_id: int, lag: float) -> bool:
         """Whether a customer is visible to a read that lags ``lag`` seconds behind writes.

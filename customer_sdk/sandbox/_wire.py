@@ -32,7 +32,8 @@ __all__ = [
 ]
 
 JSON: Final = "application/json"
-#: docs/chargeover-api.md, "Base URL and auth": the documented 401 text of a missing header.
+# cited: the documented 401 text of a missing header (docs/chargeover-api.md, "Errors": [S2],
+# [S7]).
 AUTH_MISSING: Final = "Invalid or incorrect authorization [Missing (basic) authorization header.]"
 # invented: the wrong-credentials text is not recorded; it keeps the documented shape.
 AUTH_WRONG: Final = "Invalid or incorrect authorization [Invalid username or password.]"

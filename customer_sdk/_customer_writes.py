@@ -1,0 +1,112 @@
+"""The customer resource's writes to an existing customer: ``update`` and ``delete``.
+
+A base of :class:`~customer_sdk._client.Customers` (reach them as ``client.customers.update``
+and ``client.customers.delete``): the fields are validated here (:mod:`customer_sdk._update`),
+then sent and retried by :mod:`customer_sdk._write` on the client's engine. Also the checks of
+an id and of a ``flags`` argument that every method of the resource shares.
+"""
+
+from __future__ import annotations
+
+from typing import Unpack
+
+import orjson
+
+from customer_sdk import _write as write
+from customer_sdk._engine import Engine
+from customer_sdk._flags import Flags
+from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer, update_wire
+from customer_sdk.errors import ConfigurationError
+
+__all__ = ["CustomerWrites", "check_flags", "check_id"]
+
+
+def check_id(customer_id: object) -> None:
+    """Refuse anything but a positive int as a customer id (before any I/O).
+
+    Args:
+        customer_id: The id given.
+
+    Raises:
+        ConfigurationError: Not a positive int (a bool is not an id).
+    """
+    if type(customer_id) is not int or customer_id < 1:
+        raise ConfigurationError(f"customer_id must be a positive int, got {customer_id!r}")
+
+
+def check_flags(flags: object) -> Flags:
+    """A ``flags`` argument, checked.
+
+    Args:
+        flags: What the caller passed.
+
+    Returns:
+        The flags.
+
+    Raises:
+        TypeError: Not a :class:`Flags`.
+    """
+    if not isinstance(flags, Flags):
+        raise TypeError(f"flags must be a Flags, got {type(flags).__name__}")
+    return flags
+
+
+class CustomerWrites:
+    """``update`` and ``delete`` of the customer resource (a base of ``Customers``)."""
+
+    _engine: Engine
+
+    def _writer(self, flags: Flags | None) -> Engine:
+        return self._engine if flags is None else self._engine.with_flags(check_flags(flags))
+
+    async def update(
+        self,
+        customer_id: int,
+        /,
+        *,
+        flags: Flags | None = None,
+        **fields: Unpack[CustomerUpdateFields],
+    ) -> UpdatedCustomer:
+        """Change some fields of a customer (``PUT /api/v3/customer/{id}``), retried safely.
+
+        Only the fields given are sent (``None`` means unchanged), validated by the same rules
+        as a create's; no field is required. A PUT is idempotent, so transient failures
+        (resets, timeouts, 5xx, 429) are simply resent within the retry policy.
+
+        Args:
+            customer_id: ChargeOver's id.
+            flags: Side effects ChargeOver may set off (see :class:`Flags`).
+            **fields: The fields to change, by wire name (typed: mypy names a misspelt one).
+
+        Returns:
+            The id and the requests made.
+
+        Raises:
+            ValidationError: A field is invalid, or none is given (before any I/O).
+            NotFoundError: No such customer.
+            ChargeOverError: Any other failure, after retries.
+        """
+        check_id(customer_id)
+        body = orjson.dumps(update_wire(fields))
+        return await write.update(self._writer(flags), customer_id, body)
+
+    async def delete(self, customer_id: int, /, *, flags: Flags | None = None) -> DeletedCustomer:
+        """Delete a customer (``DELETE /api/v3/customer/{id}``), retried safely.
+
+        A retried delete answered 404 after an attempt whose answer was lost returns
+        ``confirmed=False``: the customer is gone, most likely by that attempt, but it may have
+        been gone already. A 404 when no attempt can have deleted it raises.
+
+        Args:
+            customer_id: ChargeOver's id.
+            flags: Side effects ChargeOver may set off (see :class:`Flags`).
+
+        Returns:
+            The id, the requests made and whether this call's DELETE was confirmed.
+
+        Raises:
+            NotFoundError: No such customer.
+            ChargeOverError: Any other failure, after retries.
+        """
+        check_id(customer_id)
+        return await write.delete(self._writer(flags), customer_id)
