@@ -22,6 +22,7 @@ __all__ = [
     "STR_FIELDS",
     "SINGLE_LINE_FIELDS",
     "CustomerFields",
+    "CustomerUpdateFields",
     "Delivery",
     "Flag",
 ]
@@ -32,19 +33,23 @@ Delivery = Literal["email", "print"]
 Flag = bool | Literal[0, 1]
 
 
-class CustomerFields(TypedDict, total=False):
-    """The fields of a create, by wire name and in wire order; ``None`` means unset.
-
-    Every key may be left out except ``company``. ``extra`` holds fields ChargeOver accepts
-    that this list does not name yet (``superuser_id``, ``custtype_id``, ...). Every value
-    ChargeOver itself returns for one of these fields is accepted back: ``0``/``1`` for the
-    flags, ``0`` for an id meaning "none", empty text, multi-line addresses and free text
-    (docs/chargeover-api.md, "Values").
-    """
-
+# The fields are declared in three parts so that the create's and the update's TypedDicts share
+# one list (a TypedDict cannot make an inherited key optional) and keep wire order: the keys of
+# a TypedDict are its bases' keys in order, then its own.
+class _Head(TypedDict, total=False):
     parent_customer_id: int | None
     external_key: str | None
+
+
+class _Company(TypedDict, total=False):
     company: Required[str]
+
+
+class _CompanyToChange(TypedDict, total=False):
+    company: str | None
+
+
+class _Tail(TypedDict, total=False):
     language_id: int | None
     currency_id: int | None
     class_id: int | None
@@ -102,6 +107,24 @@ class CustomerFields(TypedDict, total=False):
     tax_ident: str | None
     tags: list[str] | tuple[str, ...] | None
     extra: Mapping[str, Any] | None
+
+
+class CustomerFields(_Head, _Company, _Tail, total=False):
+    """The fields of a create, by wire name and in wire order; ``None`` means unset.
+
+    Every key may be left out except ``company``. ``extra`` holds fields ChargeOver accepts
+    that this list does not name yet (``superuser_id``, ``custtype_id``, ...). Every value
+    ChargeOver itself returns for one of these fields is accepted back: ``0``/``1`` for the
+    flags, ``0`` for an id meaning "none", empty text, multi-line addresses and free text
+    (docs/chargeover-api.md, "Values").
+    """
+
+
+class CustomerUpdateFields(_Head, _CompanyToChange, _Tail, total=False):
+    """The fields of an update, by wire name and in wire order; ``None`` means unchanged.
+
+    The same fields and types as :class:`CustomerFields`, none of them required.
+    """
 
 
 #: The text fields whose values may reach a header or a URL, so CR and LF are refused in them:

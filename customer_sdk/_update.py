@@ -5,21 +5,21 @@ delete"). They are validated exactly like a create's, by the same converter and 
 (:mod:`customer_sdk._convert`, :mod:`customer_sdk._rules`): there is no second rule set. The one
 difference is that no field is required, ``company`` included; at least one must be given.
 
-:class:`CustomerUpdateFields` is :class:`~customer_sdk._fields.CustomerFields` with ``company``
-optional, so ``update(**fields)`` is typed (mypy names a misspelt field). A TypedDict cannot
-relax an inherited required key, hence the copy; ``tests/test_update.py`` pins that the two
-declare the same names and types in the same order. This module sends nothing.
+:class:`~customer_sdk._fields.CustomerUpdateFields` is
+:class:`~customer_sdk._fields.CustomerFields` with ``company`` optional, built from the same
+declarations, so ``update(**fields)`` is typed (mypy names a misspelt field). This module sends
+nothing.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Final, Literal, TypedDict
+from typing import Any, Final, Literal
 
 import attrs
 
 from customer_sdk._convert import structure_wire
-from customer_sdk._fields import Delivery
+from customer_sdk._fields import CustomerUpdateFields
 from customer_sdk.errors import FieldError, ValidationError
 
 __all__ = ["CustomerUpdateFields", "DeletedCustomer", "UpdatedCustomer", "update_wire"]
@@ -27,74 +27,6 @@ __all__ = ["CustomerUpdateFields", "DeletedCustomer", "UpdatedCustomer", "update
 # A stand-in company, validated with the given fields and dropped again: it lets the create's
 # rules run unchanged (they require a company) on an update that does not change it.
 _STAND_IN: Final = "stand-in"
-
-
-class CustomerUpdateFields(TypedDict, total=False):
-    """The fields of an update, by wire name and in wire order; ``None`` means unchanged.
-
-    The same fields and types as :class:`~customer_sdk.CustomerFields`, none of them required.
-    """
-
-    parent_customer_id: int | None
-    external_key: str | None
-    company: str | None
-    language_id: int | None
-    currency_id: int | None
-    class_id: int | None
-    admin_id: int | None
-    campaign_id: int | None
-    campaign_details: str | None
-    superuser_username: str | None
-    superuser_email: str | None
-    superuser_name: str | None
-    superuser_first_name: str | None
-    superuser_last_name: str | None
-    superuser_phone: str | None
-    bill_addr1: str | None
-    bill_addr2: str | None
-    bill_addr3: str | None
-    bill_city: str | None
-    bill_state: str | None
-    bill_postcode: str | None
-    bill_country: str | None
-    ship_addr1: str | None
-    ship_addr2: str | None
-    ship_addr3: str | None
-    ship_city: str | None
-    ship_state: str | None
-    ship_postcode: str | None
-    ship_country: str | None
-    custom_1: str | None
-    custom_2: str | None
-    custom_3: str | None
-    custom_4: str | None
-    custom_5: str | None
-    custom_6: str | None
-    custom_7: str | None
-    custom_8: str | None
-    custom_9: str | None
-    custom_10: str | None
-    custom_11: str | None
-    custom_12: str | None
-    custom_13: str | None
-    custom_14: str | None
-    custom_15: str | None
-    custom_16: str | None
-    custom_17: str | None
-    custom_18: str | None
-    custom_19: str | None
-    custom_20: str | None
-    brand_id: int | None
-    terms_id: int | None
-    no_taxes: bool | None
-    no_dunning: bool | None
-    no_latefees: bool | None
-    no_procfees: bool | None
-    invoice_delivery: Delivery | None
-    dunning_delivery: Delivery | None
-    tax_ident: str | None
-    tags: list[str] | tuple[str, ...] | None
-    extra: Mapping[str, Any] | None
 
 
 def update_wire(fields: Mapping[str, object]) -> dict[str, Any]:

@@ -60,9 +60,9 @@ def test_update_wire_keeps_only_given_fields_and_needs_no_company() -> None:
 def test_update_wire_runs_the_create_rules_and_names_every_problem() -> None:
     """The create's own hooks judge an update: wrong types, CR/LF and unknown names, all listed."""
     with pytest.raises(ValidationError) as info:
-        update_wire({"terms_id": "7", "bill_city": "a\nb", "compnay": "x"})
+        update_wire({"terms_id": "7", "superuser_name": "a\nb", "compnay": "x"})
     paths = [e.path for e in info.value.errors]
-    assert paths == ["bill_city", "terms_id", "compnay"]  # wire order, then unknown names
+    assert paths == ["superuser_name", "terms_id", "compnay"]  # wire order, then unknown names
     with pytest.raises(ValidationError, match="company"):
         update_wire({"company": ""})
 
