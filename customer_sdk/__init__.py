@@ -15,6 +15,7 @@ import logging
 from customer_sdk import errors
 from customer_sdk._bulk import BulkJob, BulkStats, RowOutcome, RowResult
 from customer_sdk._client import ChargeOverClient, Customers
+from customer_sdk._listing import CustomerList, Page, PageIterator
 from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
 from customer_sdk._retry import RetryEvent, RetryPolicy
@@ -61,6 +62,7 @@ __all__ = [
     "CreatedCustomer",
     "Customer",
     "CustomerCreate",
+    "CustomerList",
     "Customers",
     "ExternalKeyReservedError",
     "JournalMismatchError",
@@ -68,6 +70,8 @@ __all__ = [
     "MalformedResponseError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "Page",
+    "PageIterator",
     "PauseGate",
     "PermissionDeniedError",
     "RateLimitError",
