@@ -7,11 +7,13 @@ filters, order, counts and the escaping of nasty keys run against the real sandb
 from __future__ import annotations
 
 import asyncio
+import base64
 import gc
 from collections.abc import AsyncIterator
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import aiohttp
 import pytest
 
 from customer_sdk import (
@@ -19,6 +21,7 @@ from customer_sdk import (
     ConfigurationError,
     Customer,
     CustomerList,
+    MalformedResponseError,
     NotFoundError,
     Page,
     RetryPolicy,
@@ -320,3 +323,51 @@ def test_a_listing_repr_hides_values() -> None:
     listing = CustomerList(None, build_query({"superuser_email": "a@b.example"}))  # type: ignore[arg-type]
     assert "a@b.example" not in repr(listing)
     assert "superuser_email" in repr(listing)
+
+
+# --- the _count answer ------------------------------------------------------------------------
+
+
+def _answer(status: int, body: bytes) -> proto.HttpResponse:
+    return proto.HttpResponse(status, {}, body)
+
+
+def test_parse_count_reads_the_number_and_refuses_anything_else() -> None:
+    """Response 7 (or "7") is 7; a list, null, a negative or non-JSON 200 is malformed."""
+    ok = b'{"code":200,"status":"OK","message":"","response":%s}'
+    assert proto.parse_count(_answer(200, ok % b"7")) == 7
+    assert proto.parse_count(_answer(200, ok % b'"12"')) == 12
+    for bad in (b"[]", b"null", b"-1", b"true", b'"x"'):
+        with pytest.raises(MalformedResponseError):
+            proto.parse_count(_answer(200, ok % bad))
+    with pytest.raises(MalformedResponseError):
+        proto.parse_count(_answer(200, b"<html>"))
+    with pytest.raises(NotFoundError):
+        proto.parse_count(_answer(404, b'{"code":404,"status":"Error","message":"x"}'))
+
+
+async def test_sandbox_count_and_listing_answer_chargeovers_shapes(sb: Sandbox) -> None:
+    """_count's response is an int; a page is a list; a bad filter is the documented 400."""
+    async with client(sb) as c:
+        await seed(c, 3)
+    async with aiohttp.ClientSession() as http:
+        token = base64.b64encode(f"{sb.username}:{sb.password}".encode()).decode()
+        auth = {"Authorization": f"Basic {token}"}
+
+        async def get(target: str) -> tuple[int, dict[str, Any]]:
+            async with http.get(sb.base_url + target, headers=auth) as resp:
+                return resp.status, await resp.json()
+
+        status, env = await get("/api/v3/customer/_count")
+        assert (status, env["code"], env["status"], env["response"]) == (200, 200, "OK", 3)
+        status, env = await get("/api/v3/customer/_count?where=customer_id%3AGT%3A1")
+        assert env["response"] == 2
+        status, env = await get("/api/v3/customer?limit=2&offset=2")
+        assert [o["customer_id"] for o in env["response"]] == [3]
+        assert set(env) == {"code", "status", "message", "details", "response"}
+        status, env = await get("/api/v3/customer/_count?where=nosuch%3AEQUALS%3A1")
+        assert (status, env["message"], env["response"]) == (
+            400,
+            "Missing or invalid parameter.",
+            False,
+        )

@@ -12,11 +12,11 @@ r"""A local, stateful ChargeOver customer API that breaks on demand, for tests a
         assert sb.by_key("k-1") is not None
 
 The sandbox serves ``POST /api/v3/customer``, ``GET /api/v3/customer/{id}``,
-``GET /api/v3/customer?where=…&limit=&offset=&order=``, ``GET /api/v3/customer/external_key:{key}``
-and ``POST /api/v3/_bulk`` with ChargeOver's envelopes and messages (docs/chargeover-api.md), checks
-HTTP Basic and signature auth, throttles with a token bucket shared by every client, and records
-every request in ``sb.audit``. It is not ChargeOver: nothing persists, and only the customer
-endpoints exist.
+``GET /api/v3/customer?where=…&limit=&offset=&order=``, ``GET /api/v3/customer/_count?where=…``,
+``GET /api/v3/customer/external_key:{key}`` and ``POST /api/v3/_bulk`` with ChargeOver's
+envelopes and messages (docs/chargeover-api.md), checks HTTP Basic and signature auth, throttles
+with a token bucket shared by every client, and records every request in ``sb.audit``. It is not
+ChargeOver: nothing persists, and only the customer endpoints exist.
 
 Fault SPEC syntax (also the CLI's ``--faults``)::
 
@@ -63,9 +63,10 @@ success is a 200, so its "201" faults break that 200):
 The 2xx-shaped faults (``*_201``) fire only when the create succeeded; a create that fails
 validation gets its normal 400 and no fault.
 
-Fault names for ``lookup`` and ``get``: ``lag`` (customers stored less than ``lookup_lag``
-seconds ago are invisible), ``500``, ``503``, ``reset``, ``stall`` (no answer for
-``stall_seconds``, then close), ``truncated_200``, and ``429@V``.
+A listing or query with a ``where`` is of kind ``lookup``; a plain listing and ``_count`` are
+of kind ``other`` and take no faults. Fault names for ``lookup`` and ``get``: ``lag`` (customers
+stored less than ``lookup_lag`` seconds ago are invisible), ``500``, ``503``, ``reset``,
+``stall`` (no answer for ``stall_seconds``, then close), ``truncated_200``, and ``429@V``.
 
 An unknown kind or name, a bad probability or ``429@V`` value raises :class:`FaultSpecError`
 naming it.
