@@ -229,8 +229,9 @@ class Customers:
     async def find_by_external_key(self, key: str) -> Customer | None:
         r"""Look a customer up by ``external_key``, retrying transient failures.
 
-        Any key round-trips exactly: ``,`` ``:`` and ``\`` are escaped for the ``where`` filter
-        and the whole clause is percent-encoded.
+        Any key round-trips exactly: ``,`` and ``:`` are escaped for the ``where`` filter (and
+        nothing else, as ChargeOver's escape-syntax page says) and the whole clause is
+        percent-encoded.
 
         Args:
             key: The external key.
