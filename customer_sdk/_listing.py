@@ -58,6 +58,9 @@ class Page:
 class PageIterator:
     """Reads a listing one page (one retried GET) at a time.
 
+    A page that could not be read raises, and the iterator stays where it was: calling
+    ``__anext__`` again asks for the same page (an ``async for`` loop ends at the exception).
+
     Args:
         engine: The client's engine.
         query: The checked listing.
@@ -91,11 +94,9 @@ class PageIterator:
         request = proto.list_request(
             self._engine.base_url, q.where, q.order, q.page_size, self._offset
         )
-        try:
-            rows = await self._engine.read(request, proto.parse_list, operation="list")
-        except BaseException:
-            self._done = True  # a failed listing is over: no half-known offset to resume from
-            raise
+        # On a failure (after the engine's retries) or a cancellation nothing changes: asking
+        # again reads the same page, so a caller's own retry never skips one.
+        rows = await self._engine.read(request, proto.parse_list, operation="list")
         # docs/chargeover-api.md, "Paging": a short (or empty) page is the last one.
         self._done = len(rows) < q.page_size
         if not rows:
