@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import csv
 import json
+import subprocess
 import tracemalloc
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -17,7 +18,7 @@ from customer_sdk._fields import FIELD_NAMES
 from customer_sdk.cli import main
 from customer_sdk.cli._export_rows import csv_cells, csv_loss, jsonl_line
 from customer_sdk.sandbox import Sandbox
-from tests._helpers import sandbox_env
+from tests._helpers import cli_argv, sandbox_env
 
 # Customers with every kind of field, and the keys and text CSV must quote or escape.
 PEOPLE: list[dict[str, Any]] = [
@@ -270,3 +271,22 @@ async def test_export_memory_stays_flat(monkeypatch: pytest.MonkeyPatch, tmp_pat
     small = await _export_peak(monkeypatch, tmp_path, 400)
     large = await _export_peak(monkeypatch, tmp_path, 4000)
     assert large - small < 1_500_000, (small, large)
+
+
+def test_a_closed_stdout_ends_the_export_without_a_traceback() -> None:
+    """`export | head -1`: the reader leaves; exit 1, one error line, no traceback."""
+    example = Path(__file__).parent.parent / "examples" / "customers.csv"
+    argv = cli_argv("export", "--sandbox", "--sandbox-data", str(example), "-q")
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        assert proc.stdout.readline().startswith("parent_customer_id,external_key,company")
+        proc.stdout.close()
+        _, err = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.communicate()
+    assert proc.returncode == 1
+    assert "error: the output was closed before the export ended" in err
+    assert "Traceback" not in err

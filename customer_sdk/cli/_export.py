@@ -9,8 +9,8 @@ sandbox instead of the account, filled first from ``--sandbox-data FILE``. Progr
 stderr.
 
 Exit statuses: 0 every matching customer was written; 1 the listing failed part-way (after the
-SDK's retries; with ``--output`` no file is left); 2 usage or configuration error; 3 the
-credentials were refused; 130 interrupted.
+SDK's retries; with ``--output`` no file is left) or stdout was closed early; 2 usage or
+configuration error; 3 the credentials were refused; 130 interrupted.
 """
 
 from __future__ import annotations
@@ -133,7 +133,12 @@ async def _export(
     target: Path | None = args.output
     started = time.monotonic()
     if target is None:
-        count, losses = await _write(listing, args, out, _Progress(args, err))
+        try:
+            count, losses = await _write(listing, args, out, _Progress(args, err))
+        except BrokenPipeError:  # the reader left (``| head``): stop, without a traceback
+            _silence(out)
+            err.write("error: the output was closed before the export ended\n")
+            return EXIT_FAILED
     else:
         part = target.with_name(target.name + ".part")
         try:
@@ -154,6 +159,14 @@ async def _export(
             "use --format jsonl for a lossless export\n"
         )
     return EXIT_OK
+
+
+def _silence(out: IO[str]) -> None:
+    """Point ``out``'s descriptor at /dev/null, so the interpreter's last flush cannot fail too."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, out.fileno())
+        os.close(devnull)
 
 
 async def _write(
