@@ -216,6 +216,18 @@ async def test_each_iteration_starts_over(sb: Sandbox) -> None:
     assert first == second == [1, 2, 3]
 
 
+async def test_a_deleted_customer_is_left_out_in_either_order(sb: Sandbox) -> None:
+    """The plain listing (a slice of the table) and a sorted one agree after a delete."""
+    async with client(sb) as c:
+        await seed(c, 5)
+        sb.delete(2)
+        ascending = [x.customer_id async for x in c.customers.list(page_size=2)]
+        descending = c.customers.list(order="customer_id:DESC", page_size=2)
+        assert ascending == [1, 3, 4, 5]
+        assert [x.customer_id async for x in descending] == [5, 4, 3, 1]
+        assert await c.customers.count() == 4
+
+
 async def test_where_and_order_filter_and_sort(sb: Sandbox) -> None:
     """Mapping, tuples and strings filter (AND); DESC reverses; count agrees with the listing."""
     async with client(sb) as c:

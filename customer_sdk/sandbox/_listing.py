@@ -11,6 +11,7 @@ knows nothing of faults, auth or sockets, and records nothing in the audit log.
 
 from __future__ import annotations
 
+import itertools
 from typing import Final, NamedTuple
 from urllib.parse import parse_qsl
 
@@ -25,6 +26,7 @@ __all__ = ["DEFAULT_LIMIT", "MAX_LIMIT", "count_answer", "list_answer"]
 # live account (a third-party connector). Above it the sandbox answers 400.
 DEFAULT_LIMIT: Final = 10
 MAX_LIMIT: Final = 500
+_BY_ID: Final = [("customer_id", False)]
 
 
 class _Params(NamedTuple):
@@ -62,8 +64,16 @@ def list_answer(store: Store, query: str, lag: float) -> tuple[int, bytes]:
     """
     p = _params(query)
     if p is None:
+        # docs/chargeover-api.md, "Errors": ChargeOver's documented 400 text (doc [S2], [S7]).
         return 400, _wire.envelope(400, False, INVALID)
-    rows = store.query(p.clauses, order=p.order, limit=p.limit, offset=p.offset, lag=lag)
+    if not p.clauses and p.order in ([], _BY_ID) and lag <= 0:
+        # An export's plain listing: ids are handed out in ascending order and the table keeps
+        # insertion order, so a page is a slice, not a sort of every customer per page.
+        end = p.offset + p.limit
+        rows = list(itertools.islice(store.customers.values(), p.offset, end))
+    else:
+        rows = store.query(p.clauses, order=p.order, limit=p.limit, offset=p.offset, lag=lag)
+    # The message "" and details {} of a 200: tests/recordings/list_200_2026.json.
     return 200, _wire.envelope(200, rows)
 
 
@@ -79,7 +89,10 @@ def count_answer(store: Store, query: str) -> tuple[int, bytes]:
     """
     p = _params(query)
     if p is None:
+        # docs/chargeover-api.md, "Errors": ChargeOver's documented 400 text (doc [S2], [S7]).
         return 400, _wire.envelope(400, False, INVALID)
+    # No recorded _count answer exists: the integer response is ChargeOver's PHP example's
+    # (docs/chargeover-api.md, "Counting"), the empty message that of every recorded 200.
     everything = max(1, len(store.customers))
     matches = store.query(p.clauses, order=[], limit=everything, offset=0)
     return 200, _wire.envelope(200, len(matches))
