@@ -34,7 +34,6 @@ from customer_sdk._models import (
 from customer_sdk._query import WhereArg, build_query, checked_value
 from customer_sdk._ratelimit import Limiter, PauseGate
 from customer_sdk._retry import Retrier, RetryPolicy
-from customer_sdk._rules import encodable
 from customer_sdk._transport import AiohttpTransport
 from customer_sdk._version import __version__
 from customer_sdk.errors import ConfigurationError
@@ -242,11 +241,7 @@ class Customers:
         Raises:
             ChargeOverError: On a failure that retries could not overcome.
         """
-        if not isinstance(key, str) or not key:
-            raise ConfigurationError("external_key must be a non-empty str")
-        if not (key.isascii() or encodable(key)):
-            raise ConfigurationError("external_key holds a lone surrogate, which cannot be sent")
-        return await self._engine.lookup(key)
+        return await self._engine.lookup(checked_value(key, "external_key"))
 
     def list(
         self,
