@@ -27,6 +27,7 @@ account it imports into. Its modules, each depending only on those after it::
     _create          the create command
     _sandbox         the sandbox command
     _parser          argparse: every command and option
+      _export_options  the export command's options
     _common          exit statuses, UsageError, logging, journal lock, signal Stopper
 """
 

@@ -13,8 +13,8 @@ from pathlib import Path
 from typing import TypeAlias
 
 from customer_sdk import __version__
-from customer_sdk._protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
 from customer_sdk.cli._common import PLAIN_INTERVAL, SANDBOX_CLIENT_SHARE, SANDBOX_RATE
+from customer_sdk.cli._export_options import add_export
 
 __all__ = ["build_parser"]
 
@@ -65,8 +65,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     Returns:
         The parser, with the ``import``, ``create``, ``sandbox`` and ``export`` subcommands; the
-        chosen one
-        is in the parsed namespace's ``command``.
+        chosen one is in the parsed namespace's ``command``.
     """
     parser = argparse.ArgumentParser(
         prog="customer-sdk",
@@ -79,7 +78,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(sub)
     _add_create(sub)
     _add_sandbox(sub)
-    _add_export(sub)
+    add_export(sub)
     return parser
 
 
@@ -229,84 +228,3 @@ def _add_sandbox(sub: _Subparsers) -> None:
     )
     sbx.add_argument("--faults", metavar="SPEC", help="the fault plan (default: none)")
     sbx.add_argument("--seed", type=int, default=0, help="the fault seed (default 0)")
-
-
-def _page_size(text: str) -> int:
-    """Parse ``--page-size``: a whole number from 1 to the SDK's largest page."""
-    value = _positive_int(text)
-    if value > MAX_PAGE_SIZE:
-        raise argparse.ArgumentTypeError(f"must be at most {MAX_PAGE_SIZE}, got {value}")
-    return value
-
-
-def _add_export(sub: _Subparsers) -> None:
-    """The ``export`` command's options."""
-    exp = sub.add_parser(
-        "export",
-        help="export customers to CSV or JSONL (what import reads)",
-        description="Write every customer (or those matching --where) with exactly the columns "
-        "'customer-sdk import' reads: the writable fields, no ids or balances. Streams page by "
-        "page (flat memory); progress and the summary go to stderr. Exit status: 0 every "
-        "matching customer written, 1 the listing failed part-way (with --output no file is "
-        "left), 2 usage or configuration error, 3 authentication failure, 130 interrupted.",
-    )
-    exp.add_argument(
-        "--format",
-        choices=["csv", "jsonl"],
-        default="csv",
-        help="csv (default; flags true/false, tags ';'-separated) or jsonl (one JSON object a "
-        "line, lossless: CSV cells are trimmed on import)",
-    )
-    exp.add_argument(
-        "-o",
-        "--output",
-        type=Path,
-        metavar="FILE",
-        help="write here (via FILE.part, renamed when complete); default: stdout",
-    )
-    exp.add_argument(
-        "--where",
-        action="append",
-        default=[],
-        metavar="CLAUSE",
-        help="a ChargeOver filter, field:OP:value with OP one of EQUALS NOTEQUALS GT LT GTE "
-        "LTE CONTAINS, or field:IS:NULL / field:ISNOT:NULL; escape ',' and ':' in a value with "
-        "'\\'; repeatable, all must hold (e.g. --where bill_state:EQUALS:MN)",
-    )
-    exp.add_argument(
-        "--order",
-        metavar="FIELD:ASC|DESC",
-        help="sort order, e.g. company:ASC (default customer_id:ASC; customer_id is always the "
-        "tie-breaker)",
-    )
-    exp.add_argument(
-        "--page-size",
-        type=_page_size,
-        default=DEFAULT_PAGE_SIZE,
-        metavar="N",
-        help=f"customers per request, 1-{MAX_PAGE_SIZE} (default {DEFAULT_PAGE_SIZE})",
-    )
-    exp.add_argument(
-        "--sandbox", action="store_true", help="export from an embedded sandbox, not the account"
-    )
-    exp.add_argument(
-        "--sandbox-data",
-        type=Path,
-        metavar="FILE",
-        help="with --sandbox: first create the valid rows of this CSV/JSONL file in it",
-    )
-    exp.add_argument(
-        "--faults", metavar="SPEC", help="the embedded sandbox's fault plan (default: none)"
-    )
-    exp.add_argument(
-        "--seed", type=int, default=0, help="the embedded sandbox's fault seed (default 0)"
-    )
-    exp.add_argument("-q", "--quiet", action="store_true", help="no progress line")
-    exp.add_argument(
-        "--progress-interval",
-        type=_positive_float,
-        default=PLAIN_INTERVAL,
-        metavar="SECONDS",
-        help=f"when not on a terminal, print progress this often (default {PLAIN_INTERVAL:g})",
-    )
-    exp.add_argument("-v", "--verbose", action="count", default=0, help="log retries (-vv: debug)")
