@@ -112,7 +112,7 @@ class PageIterator:
 
 
 class _CustomerIterator:
-    """Every customer of a listing, one page read ahead at most."""
+    """Every customer of a listing, holding one page at a time (nothing is read ahead)."""
 
     __slots__ = ("_current", "_index", "_pages")
 
