@@ -243,6 +243,8 @@ class Customers:
         """
         return await self._engine.lookup(checked_value(key, "external_key"))
 
+    # This name shadows the builtin inside the class body: methods below it annotate with
+    # ``Sequence`` or ``builtins.list``, never ``list[...]`` (mypy: "not valid as a type").
     def list(
         self,
         where: WhereArg = None,
