@@ -17,6 +17,7 @@ from customer_sdk._bulk import BulkJob, BulkStats, RowOutcome, RowResult
 from customer_sdk._client import ChargeOverClient, Customers
 from customer_sdk._fields import CustomerFields
 from customer_sdk._flags import Flags
+from customer_sdk._listing import CustomerList, Page, PageIterator
 from customer_sdk._models import CreatedCustomer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
 from customer_sdk._read import Customer
@@ -66,6 +67,7 @@ __all__ = [
     "Customer",
     "CustomerCreate",
     "CustomerFields",
+    "CustomerList",
     "CustomerUpdateFields",
     "Customers",
     "DeletedCustomer",
@@ -76,6 +78,8 @@ __all__ = [
     "MalformedResponseError",
     "NotFoundError",
     "OutcomeUnknownError",
+    "Page",
+    "PageIterator",
     "PauseGate",
     "PermissionDeniedError",
     "RateLimitError",

@@ -26,16 +26,17 @@ from customer_sdk._customer_writes import CustomerWrites, check_flags
 from customer_sdk._engine import Engine
 from customer_sdk._fields import CustomerFields
 from customer_sdk._flags import Flags
+from customer_sdk._listing import CustomerList, count_customers, get_by_field
 from customer_sdk._models import (
     CreatedCustomer,
     CustomerCreate,
     wire_from_mapping,
     wire_of,
 )
+from customer_sdk._query import WhereArg, build_query, checked_value
 from customer_sdk._ratelimit import Limiter, PauseGate
 from customer_sdk._read import Customer
 from customer_sdk._retry import Retrier, RetryPolicy
-from customer_sdk._rules import encodable
 from customer_sdk._transport import AiohttpTransport
 from customer_sdk._update import OnExisting
 from customer_sdk._version import __version__
@@ -233,8 +234,9 @@ class Customers(CustomerWrites):
     async def find_by_external_key(self, key: str) -> Customer | None:
         r"""Look a customer up by ``external_key``, retrying transient failures.
 
-        Any key round-trips exactly: ``,`` ``:`` and ``\`` are escaped for the ``where`` filter
-        and the whole clause is percent-encoded.
+        Any key round-trips exactly: ``,`` and ``:`` are escaped for the ``where`` filter (and
+        nothing else, as ChargeOver's escape-syntax page says) and the whole clause is
+        percent-encoded.
 
         Args:
             key: The external key.
@@ -245,11 +247,95 @@ class Customers(CustomerWrites):
         Raises:
             ChargeOverError: On a failure that retries could not overcome.
         """
-        if not isinstance(key, str) or not key:
-            raise ConfigurationError("external_key must be a non-empty str")
-        if not (key.isascii() or encodable(key)):
-            raise ConfigurationError("external_key holds a lone surrogate, which cannot be sent")
-        return await self._engine.lookup(key)
+        return await self._engine.lookup(checked_value(key, "external_key"))
+
+    # This name shadows the builtin inside the class body: methods below it annotate with
+    # ``Sequence`` or ``builtins.list``, never ``list[...]`` (mypy: "not valid as a type").
+    def list(
+        self,
+        where: WhereArg = None,
+        *,
+        order: str | Iterable[str] | None = None,
+        page_size: int | None = None,
+    ) -> CustomerList:
+        r"""Every customer matching ``where``, read page by page (``GET /api/v3/customer``).
+
+        Nothing is sent until the result is iterated: ``async for c in
+        client.customers.list(where={"bill_state": "MN"}): ...`` yields :class:`Customer`
+        objects; ``.pages()`` yields one :class:`Page` per request instead. Each page is a
+        retried GET (``limit``/``offset``); the listing ends at the first page shorter than
+        ``page_size``. Memory stays at one page; leaving the loop early leaves nothing open.
+
+        Args:
+            where: ChargeOver's filter. A string in its own syntax (``"company:CONTAINS:acme"``,
+                clauses joined by ``,``; escape ``,`` and ``:`` in values yourself); a mapping
+                of EQUALS clauses (``{"external_key": "k,1"}``; values escaped for you,
+                ``None`` means ``IS:NULL``); or a sequence of clause strings and
+                ``(field, op, value)`` / ``(field, "IS:NULL")`` tuples (values escaped).
+                Operators: EQUALS NOTEQUALS GT LT GTE LTE CONTAINS IS:NULL ISNOT:NULL.
+            order: ``"field:ASC"`` / ``"field:DESC"``, several comma-joined or as a
+                sequence. ``customer_id:ASC`` is added as the tie-breaker (and is the default)
+                so that offset paging is stable.
+            page_size: Rows per request, 1 to 500 (default 100; ChargeOver documents neither
+                number, see docs/chargeover-api.md, "Paging").
+
+        Returns:
+            The listing (an async iterable of :class:`Customer`).
+
+        Raises:
+            ConfigurationError: Naming every problem of the arguments, before any I/O.
+        """
+        return CustomerList(self._engine, build_query(where, order, page_size))
+
+    async def count(self, where: WhereArg = None) -> int:
+        """Count the customers matching ``where`` (``GET /api/v3/customer/_count``), retried.
+
+        Args:
+            where: A filter in any form :meth:`list` takes; None counts every customer.
+
+        Returns:
+            The number of matching customers.
+
+        Raises:
+            ConfigurationError: Naming every problem of ``where``, before any I/O.
+            ChargeOverError: On a failure that retries could not overcome.
+        """
+        return await count_customers(self._engine, build_query(where))
+
+    async def get_by_external_key(self, key: str) -> Customer:
+        """Fetch the customer with this ``external_key``, retrying transient failures.
+
+        Like :meth:`find_by_external_key`, but a missing customer is an error.
+
+        Args:
+            key: The external key.
+
+        Returns:
+            The customer.
+
+        Raises:
+            NotFoundError: No customer has that key.
+            ChargeOverError: On a failure that retries could not overcome.
+        """
+        return await get_by_field(self._engine, "external_key", checked_value(key, "external_key"))
+
+    async def get_by_token(self, token: str) -> Customer:
+        """Fetch the customer with this ``token`` (ChargeOver's own opaque id), retried.
+
+        Sent as ``where=token:EQUALS:...``: ``token`` is a filterable customer field
+        (docs/chargeover-api.md, "The ``where`` filter").
+
+        Args:
+            token: The customer's token, e.g. ``"8c3nxe47hrdt"``.
+
+        Returns:
+            The customer.
+
+        Raises:
+            NotFoundError: No customer has that token.
+            ChargeOverError: On a failure that retries could not overcome.
+        """
+        return await get_by_field(self._engine, "token", checked_value(token, "token"))
 
     @overload
     async def create(

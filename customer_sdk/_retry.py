@@ -40,7 +40,8 @@ class RetryEvent:
     """What :attr:`RetryPolicy.on_retry` is told before each retry.
 
     Attributes:
-        operation: ``create``, ``get``, ``lookup``, ``update`` or ``delete``.
+        operation: ``create``, ``get``, ``lookup``, ``list``, ``count``, ``update`` or
+            ``delete``.
         attempt: HTTP requests made so far in this call.
         error: The failure that is being retried.
         action: ``resend`` (POST again), ``lookup`` (reconcile by ``external_key``) or ``retry``.

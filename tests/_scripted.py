@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import re
 import socket
 import struct
 import urllib.parse
@@ -292,11 +293,10 @@ class ScriptedServer(LoopbackServer):
         prefix = "external_key:EQUALS:"
         found = []
         if where.startswith(prefix):
-            raw, key, it = where[len(prefix) :], [], None
-            it = iter(raw)
-            for ch in it:
-                key.append(next(it) if ch == "\\" else ch)
-            match = self.customers.get("".join(key))
+            # docs/chargeover-api.md, "Escaping": only "\\," and "\\:" are escapes.
+            raw = where[len(prefix) :]
+            key = re.sub(r"\\([,:])", r"\1", raw)
+            match = self.customers.get(key)
             found = [match] if match else []
         ex.respond(200, envelope(200, found))
 

@@ -227,7 +227,7 @@ def test_every_option_of_every_command_has_a_help_text() -> None:
         for action in sub._actions
         if not action.help
     ]
-    assert sorted(commands.choices) == ["create", "import", "sandbox"]
+    assert sorted(commands.choices) == ["create", "export", "import", "sandbox"]
     assert bare == []
 
 

@@ -28,6 +28,7 @@ STATUSES = {
     "": ALL_STATUSES,
     "import": ALL_STATUSES,
     "create": ALL_STATUSES,
+    "export": ALL_STATUSES,
     "sandbox": {cli.EXIT_OK, cli.EXIT_USAGE, cli.EXIT_INTERRUPTED},
 }
 
@@ -56,7 +57,7 @@ def test_every_action_of_every_parser_has_a_help_text() -> None:
         for action in parser._actions
         if not (action.help or "").strip()
     ]
-    assert sorted(parsers()) == ["", "create", "import", "sandbox"]
+    assert sorted(parsers()) == ["", "create", "export", "import", "sandbox"]
     assert bare == []
 
 

@@ -355,7 +355,7 @@ async def test_a_create_is_one_json_post_of_exactly_the_set_fields(
     ("key", "where"),
     [
         ("plain-1", "external_key:EQUALS:plain-1"),
-        ("a,b:c\\d", "external_key:EQUALS:a\\,b\\:c\\\\d"),
+        ("a,b:c\\d", "external_key:EQUALS:a\\,b\\:c\\d"),
         ("ünï/%#& ?", "external_key:EQUALS:ünï/%#& ?"),
     ],
 )

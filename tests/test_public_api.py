@@ -29,6 +29,7 @@ from customer_sdk import errors
 INTERNAL = {
     # ``Customers(engine)`` and ``BulkJob(engine, ...)`` are made by the client, never by users.
     "Engine": "the client's request engine, handed to Customers and BulkJob by the client",
+    "ListQuery": "a listing's checked arguments, built by Customers.list for CustomerList",
 }
 
 # Members whose signatures are part of the surface besides the public (non-underscore) ones.

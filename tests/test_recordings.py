@@ -4,6 +4,7 @@ Each recording is a public, real answer of ChargeOver (its ``source`` names wher
 published: the official Ruby SDK's VCR cassettes, a connector's fixture). aioresponses plays the
 recorded status, headers and body back to the real client, and the test pins what the SDK
 makes of it. Answers to calls the SDK does not make (a plain listing) are checked through the
+makes of it. Answers to calls the SDK does not make (update, delete) are checked through the
 protocol layer only.
 """
 
@@ -200,6 +201,54 @@ def replay_as(mocked: aioresponses, name: str, method: str, url: str) -> None:
         body=response["body"].encode(),
         headers=response.get("headers", {}),
     )
+
+
+async def test_the_2026_listing_replayed_as_a_page_ends_the_listing(mocked: aioresponses) -> None:
+    """The 2026 listing as page 1 of list(): one row, short of 100, so one GET and done."""
+    replay(mocked, "list_200_2026", url=LOOKUP)
+    async with client() as c:
+        got = [customer async for customer in c.customers.list()]
+    assert [(x.company, x.token, x.no_procfees) for x in got] == [
+        ("amplabs", "03jul9ranork", False)
+    ]
+    (sent,) = requests_sent(mocked)
+    assert (sent.method, sent.url.path) == ("GET", "/api/v3/customer")
+    assert dict(sent.url.query) == {"order": "customer_id:ASC", "limit": "100", "offset": "0"}
+
+
+async def test_query_by_key_replayed_as_a_filtered_listing(mocked: aioresponses) -> None:
+    """The recorded where=external_key:EQUALS:23 answer through list(where=...) and get_by_*."""
+    recorded_where = recording("query_by_key_200")["request"]["uri"].split("where=", 1)[1]
+    replay(mocked, "query_by_key_200", url=LOOKUP)
+    replay(mocked, "query_by_key_200", url=LOOKUP)
+    async with client() as c:
+        listed = [x async for x in c.customers.list(where={"external_key": "23"})]
+        got = await c.customers.get_by_external_key("23")
+    assert [(x.customer_id, x.external_key) for x in listed] == [(9, "23")]
+    assert (got.customer_id, got.company, got.token) == (9, "Acme Widgets", "wtpi0u9s8bqd")
+    sent = requests_sent(mocked)
+    assert [r.url.query["where"] for r in sent] == [recorded_where] * 2  # as the Ruby SDK sent
+
+
+async def test_the_recorded_empty_page_ends_a_listing(mocked: aioresponses) -> None:
+    """A full page (page_size 1: the recorded query) then the recorded empty page: 1 customer."""
+    replay(mocked, "query_by_key_200", url=LOOKUP)
+    replay(mocked, "query_empty_page_200", url=LOOKUP)
+    async with client() as c:
+        pages = [page async for page in c.customers.list(page_size=1).pages()]
+    assert [(len(p), p.offset, p.last) for p in pages] == [(1, 0, False)]
+    offsets = [r.url.query["offset"] for r in requests_sent(mocked)]
+    assert offsets == ["0", "1"]
+
+
+async def test_the_recorded_empty_page_is_no_customer_for_get_by_key(
+    mocked: aioresponses,
+) -> None:
+    """The recorded empty list to a key query: get_by_external_key raises NotFoundError."""
+    replay(mocked, "query_empty_page_200", url=LOOKUP)
+    async with client() as c:
+        with pytest.raises(NotFoundError):
+            await c.customers.get_by_external_key("nobody")
 
 
 async def test_update_202_sends_the_recorded_fields_and_returns_the_id(

@@ -533,7 +533,6 @@ async def test_where_operators(sb: Sandbox, http: aiohttp.ClientSession) -> None
         "where=" + quote("nosuchfield:EQUALS:1", safe=""),
         "where=" + quote("company:LIKE:x", safe=""),
         "where=" + quote("company", safe=""),
-        "where=" + quote("company:EQUALS:x\\", safe=""),
         "where=company:EQUALS:x&limit=abc",
         "where=company:EQUALS:x&limit=0",
         "where=company:EQUALS:x&offset=-1",

@@ -6,6 +6,7 @@ Everything about the wire that is not moving bytes lives here, in four modules:
 - :mod:`._answers`: the envelope and all the ways it varies, status → exception mapping, the
   ``_bulk`` items;
 - :mod:`._writes`: the PUT and DELETE of one customer, their answers, the query flags;
+- :mod:`._listing`: the listing's page sizes and the ``_count`` answer;
 - :mod:`._classes`: the failure classes of ``docs/faults.md`` and ``Retry-After`` parsing.
 
 It does no I/O and knows nothing of aiohttp, so each rule is tested on plain values. Wire rules
@@ -27,17 +28,23 @@ from customer_sdk._protocol._answers import (
     short_text,
 )
 from customer_sdk._protocol._classes import Outcome, classify, parse_retry_after, says_key_taken
+from customer_sdk._protocol._listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_count
 from customer_sdk._protocol._requests import (
     API_PREFIX,
     BULK_PATH,
+    COUNT_PATH,
     CUSTOMER_PATH,
     MAX_BULK,
     HttpRequest,
     bulk_request,
+    count_request,
     create_request,
     escape_where_value,
+    find_by_field_request,
     find_by_key_request,
     get_request,
+    list_request,
+    where_query,
 )
 from customer_sdk._protocol._writes import (
     delete_request,
@@ -50,8 +57,11 @@ from customer_sdk._protocol._writes import (
 __all__ = [
     "API_PREFIX",
     "BULK_PATH",
+    "COUNT_PATH",
     "CUSTOMER_PATH",
+    "DEFAULT_PAGE_SIZE",
     "MAX_BULK",
+    "MAX_PAGE_SIZE",
     "MESSAGE_LIMIT",
     "BulkItem",
     "Envelope",
@@ -60,13 +70,17 @@ __all__ = [
     "Outcome",
     "bulk_request",
     "classify",
+    "count_request",
     "create_request",
     "delete_request",
     "error_for",
     "escape_where_value",
+    "find_by_field_request",
     "find_by_key_request",
     "get_request",
+    "list_request",
     "parse_bulk",
+    "parse_count",
     "parse_created",
     "parse_deleted",
     "parse_envelope",
@@ -78,4 +92,5 @@ __all__ = [
     "short_text",
     "update_request",
     "with_query",
+    "where_query",
 ]

@@ -1,8 +1,10 @@
-"""The ``customer-sdk`` command line: ``import``, ``create`` and ``sandbox``.
+"""The ``customer-sdk`` command line: ``import``, ``export``, ``create`` and ``sandbox``.
 
 ``customer-sdk import FILE`` streams a CSV or JSONL file through
 :meth:`Customers.create_many <customer_sdk.Customers.create_many>` with a live progress line, a
-summary table and an optional failures CSV; ``create`` makes one customer; ``sandbox`` runs the
+summary table and an optional failures CSV; ``export`` writes customers back out as a CSV or
+JSONL file ``import`` reads (:meth:`Customers.list <customer_sdk.Customers.list>`, page by
+page); ``create`` makes one customer; ``sandbox`` runs the
 local fault-injecting ChargeOver until Ctrl-C. Credentials come from ``CHARGEOVER_*``
 (:meth:`ChargeOverClient.from_env`) unless ``--sandbox`` starts an embedded server.
 
@@ -20,9 +22,12 @@ account it imports into. Its modules, each depending only on those after it::
       _import_setup    open the sandbox or the account, the limiter and the client
       _import_rows     read the shard's rows, feed the job, count and report results
       _import_summary  why it stopped, the summary's notes, the exit status
+    _export          the export command (its exit statuses in its docstring)
+      _export_rows     one customer as a CSV row or a JSONL line
     _create          the create command
     _sandbox         the sandbox command
     _parser          argparse: every command and option
+      _export_options  the export command's options
     _common          exit statuses, UsageError, logging, journal lock, signal Stopper
 """
 

@@ -14,6 +14,7 @@ from typing import IO, Final
 from customer_sdk._rows import RowFileError
 from customer_sdk.cli._common import EXIT_INTERRUPTED, EXIT_USAGE, UsageError, log_to
 from customer_sdk.cli._create import cmd_create
+from customer_sdk.cli._export import cmd_export
 from customer_sdk.cli._import import cmd_import
 from customer_sdk.cli._parser import build_parser
 from customer_sdk.cli._sandbox import cmd_sandbox
@@ -26,6 +27,7 @@ _COMMANDS: Final[Mapping[str, _Command]] = {
     "import": cmd_import,
     "create": cmd_create,
     "sandbox": cmd_sandbox,
+    "export": cmd_export,
 }
 
 

@@ -14,6 +14,7 @@ from typing import TypeAlias
 
 from customer_sdk import __version__
 from customer_sdk.cli._common import PLAIN_INTERVAL, SANDBOX_CLIENT_SHARE, SANDBOX_RATE
+from customer_sdk.cli._export_options import add_export
 from customer_sdk.cli._import_setup import add_write_options
 
 __all__ = ["build_parser"]
@@ -64,12 +65,12 @@ def build_parser() -> argparse.ArgumentParser:
     """Build the argument parser of ``customer-sdk``.
 
     Returns:
-        The parser, with the ``import``, ``create`` and ``sandbox`` subcommands; the chosen one
-        is in the parsed namespace's ``command``.
+        The parser, with the ``import``, ``create``, ``sandbox`` and ``export`` subcommands; the
+        chosen one is in the parsed namespace's ``command``.
     """
     parser = argparse.ArgumentParser(
         prog="customer-sdk",
-        description="ChargeOver customer imports, one-off creates and a local sandbox.",
+        description="ChargeOver customer imports and exports, one-off creates and a local sandbox.",
         epilog="Credentials: CHARGEOVER_BASE_URL (or CHARGEOVER_INSTANCE), CHARGEOVER_USERNAME,\n"
         "CHARGEOVER_PASSWORD, optionally CHARGEOVER_AUTH=basic|signature.\n\n" + _EXIT_STATUS,
         formatter_class=_HelpFormatter,
@@ -81,6 +82,7 @@ def build_parser() -> argparse.ArgumentParser:
     _add_import(sub)
     _add_create(sub)
     _add_sandbox(sub)
+    add_export(sub, _HelpFormatter)
     return parser
 
 
@@ -98,7 +100,7 @@ class _HelpFormatter(argparse.HelpFormatter):
 _EXIT_STATUS = """\
 Exit status:
   0    success
-  1    some row (or the customer) was not created
+  1    some row (or the customer) was not created, or an export failed part-way
   2    usage or configuration error; nothing was sent
   3    stopped on an authentication or permission failure
   130  interrupted (Ctrl-C)

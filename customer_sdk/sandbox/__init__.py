@@ -12,12 +12,12 @@ r"""A local, stateful ChargeOver customer API that breaks on demand, for tests a
         assert sb.by_key("k-1") is not None
 
 The sandbox serves ``POST /api/v3/customer``, ``GET``, ``PUT`` and ``DELETE /api/v3/customer/{id}``,
-``GET /api/v3/customer?where=…&limit=&offset=&order=``, ``GET /api/v3/customer/external_key:{key}``
-and ``POST /api/v3/_bulk`` with ChargeOver's envelopes and messages (docs/chargeover-api.md), checks
-HTTP Basic and signature auth, throttles with a token bucket shared by every client, and records
-every request in ``sb.audit``. It honours the side-effect flags (``_flag_emails=0`` ...):
-``sb.side_effects`` tells which effects each write would have set off. It is not ChargeOver:
-nothing persists, and only the customer endpoints exist.
+``GET /api/v3/customer?where=…&limit=&offset=&order=``, ``GET /api/v3/customer/_count?where=…``,
+``GET /api/v3/customer/external_key:{key}`` and ``POST /api/v3/_bulk`` with ChargeOver's
+envelopes and messages (docs/chargeover-api.md), checks HTTP Basic and signature auth, throttles
+with a token bucket shared by every client, and records every request in ``sb.audit``. It honours
+the side-effect flags (``_flag_emails=0`` ...): ``sb.side_effects`` tells which effects each write
+would have set off. It is not ChargeOver: nothing persists, and only the customer endpoints exist.
 
 Fault SPEC syntax (also the CLI's ``--faults``)::
 
@@ -65,9 +65,10 @@ success is a 200, so its "201" faults break that 200):
 The 2xx-shaped faults (``*_201``) fire only when the create succeeded; a create that fails
 validation gets its normal 400 and no fault.
 
-Fault names for ``lookup`` and ``get``: ``lag`` (customers stored less than ``lookup_lag``
-seconds ago are invisible), ``500``, ``503``, ``reset``, ``stall`` (no answer for
-``stall_seconds``, then close), ``truncated_200``, and ``429@V``.
+A listing or query with a ``where`` is of kind ``lookup``; a plain listing and ``_count`` are
+of kind ``other`` and take no faults. Fault names for ``lookup`` and ``get``: ``lag`` (customers
+stored less than ``lookup_lag`` seconds ago are invisible), ``500``, ``503``, ``reset``,
+``stall`` (no answer for ``stall_seconds``, then close), ``truncated_200``, and ``429@V``.
 
 Fault names for ``update`` and ``delete``: ``reset_before_commit``, ``reset_after_commit``,
 ``500_before_commit``, ``503_before_commit``, ``500_after_commit``, ``503_after_commit``,

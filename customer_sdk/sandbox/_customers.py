@@ -10,24 +10,21 @@ socket, and records nothing in the audit log.
 from __future__ import annotations
 
 from typing import Any, Final
-from urllib.parse import parse_qsl, unquote
+from urllib.parse import unquote
 
 import orjson
 
 from customer_sdk._protocol import CUSTOMER_PATH, MAX_BULK
 from customer_sdk.sandbox import _wire
 from customer_sdk.sandbox._answers import NOT_FOUND
+from customer_sdk.sandbox._listing import list_answer
 from customer_sdk.sandbox._state import State
 from customer_sdk.sandbox._store import INVALID, NO_DATA
-from customer_sdk.sandbox._where import WhereError, parse_order, parse_where
 
 __all__ = ["KEY_PREFIX", "CustomerApi", "created_body", "is_id"]
 
 #: The path form of a lookup by key (docs/chargeover-api.md, "Looking customers up").
 KEY_PREFIX: Final = CUSTOMER_PATH + "/external_key:"
-# ChargeOver's default page size, not stated in docs/chargeover-api.md ("Looking customers up").
-_DEFAULT_LIMIT: Final = 10
-_MAX_LIMIT: Final = 500  # invented: a cap; ChargeOver's largest page is not documented
 _BULK_URIS: Final = (CUSTOMER_PATH, CUSTOMER_PATH.removeprefix("/api/v3"))
 # invented: ChargeOver's text for an oversized _bulk is not recorded (the limit of 25 is,
 # docs/chargeover-api.md, "Bulk").
@@ -191,15 +188,4 @@ class CustomerApi:
             if obj is None or (lag > 0 and not store.visible(obj["customer_id"], lag)):
                 return 404, _wire.envelope(404, None, NOT_FOUND)
             return 200, _wire.envelope(200, obj)
-        params = dict(parse_qsl(query, keep_blank_values=True))
-        try:
-            clauses = parse_where(params["where"]) if params.get("where") else []
-            order = parse_order(params.get("order"))
-            limit = int(params.get("limit") or _DEFAULT_LIMIT)
-            offset = int(params.get("offset") or 0)
-        except (WhereError, ValueError):
-            return 400, _wire.envelope(400, False, INVALID)
-        if not (0 < limit <= _MAX_LIMIT and offset >= 0):
-            return 400, _wire.envelope(400, False, INVALID)
-        rows = store.query(clauses, order=order, limit=limit, offset=offset, lag=lag)
-        return 200, _wire.envelope(200, rows)
+        return list_answer(store, query, lag)

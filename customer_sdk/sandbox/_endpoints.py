@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from customer_sdk._protocol import CUSTOMER_PATH
+from customer_sdk._protocol import COUNT_PATH, CUSTOMER_PATH
 from customer_sdk.sandbox import _answers, _wire
 from customer_sdk.sandbox._audit import Arrival
 from customer_sdk.sandbox._customers import CustomerApi, created_body
 from customer_sdk.sandbox._faulted import SUCCESS_SHAPED, FaultedAnswers
+from customer_sdk.sandbox._listing import count_answer
 from customer_sdk.sandbox._state import State
 from customer_sdk.sandbox._store import INVALID
 
@@ -129,7 +130,7 @@ class Endpoints:
         return _answers.json_response(status, body)
 
     def other(self, arrival: Arrival) -> web.StreamResponse:
-        """A plain listing, or the 400 of an unknown endpoint (the redirect target too).
+        """A plain listing, ``_count``, or the 400 of an unknown endpoint (the redirect target too).
 
         Args:
             arrival: What the audit entry needs of the request.
@@ -140,6 +141,10 @@ class Endpoints:
         method, path, query, _, _ = arrival
         if method == "GET" and path == CUSTOMER_PATH:  # a plain listing, no where filter
             status, body = self._api.lookup(path, query, 0.0)
+            self._state.audit.record(arrival, status)
+            return _answers.json_response(status, body)
+        if method == "GET" and path == COUNT_PATH:  # docs/chargeover-api.md, "Counting"
+            status, body = count_answer(self._state.store, query)
             self._state.audit.record(arrival, status)
             return _answers.json_response(status, body)
         # docs/chargeover-api.md, "Errors": an unknown endpoint is a 400.

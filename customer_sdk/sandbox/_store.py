@@ -9,6 +9,7 @@ This module does no I/O, knows nothing of HTTP or faults, and keeps everything i
 
 from __future__ import annotations
 
+import secrets
 import time
 from collections.abc import Callable, Iterable
 from typing import Any, Final
@@ -162,6 +163,9 @@ class Store:
         # ChargeOver returns no_procfees as the number 0/1 while other flags are bools.
         obj["no_procfees"] = int(bool(obj["no_procfees"]))
         obj["write_datetime"] = obj["mod_datetime"] = self._now_text()
+        # ChargeOver sets an opaque token per customer ("8c3nxe47hrdt" in
+        # tests/recordings/get_200.json); the id in it keeps it unique.
+        obj["token"] = f"{secrets.token_hex(4)}{cid:x}"
         self.customers[cid] = obj
         self._born[cid] = self._clock()
         if key:

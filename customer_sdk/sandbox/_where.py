@@ -1,7 +1,7 @@
 r"""The ``where`` and ``order`` parameters of a customer query, as the sandbox reads them.
 
 docs/chargeover-api.md, "Looking customers up": ``field:OP:value`` clauses, comma-joined (AND),
-with ``\`` escaping ``,`` ``:`` and itself inside a value; ``order=field:ASC|DESC``. This module
+with ``\`` escaping ``,`` and ``:`` inside a value; ``order=field:ASC|DESC``. This module
 parses them and tests one stored value against one clause; it does not hold customers, run a
 query's paging, or know of HTTP.
 """
@@ -24,7 +24,7 @@ __all__ = [
 ]
 
 #: The fields the server sets itself; a create cannot set them, a query can filter on them.
-READ_ONLY: Final = frozenset({"customer_id", "write_datetime", "mod_datetime"})
+READ_ONLY: Final = frozenset({"customer_id", "token", "write_datetime", "mod_datetime"})
 #: Every field a ``where`` or ``order`` may name.
 QUERYABLE: Final = frozenset(FIELD_NAMES) | READ_ONLY
 
@@ -34,18 +34,22 @@ class WhereError(ValueError):
 
 
 def _split_escaped(text: str) -> list[list[str]]:
-    r"""Split on unescaped ``,`` (clauses) and ``:`` (parts), dropping the escaping ``\``."""
+    r"""Split on unescaped ``,`` (clauses) and ``:`` (parts), dropping the escaping ``\``.
+
+    docs/chargeover-api.md, "Escaping": only ``\,`` and ``\:`` are escapes; any other
+    backslash is an ordinary character of the value.
+    """
     clauses: list[list[str]] = []
     parts: list[str] = []
     buf: list[str] = []
-    chars = iter(text)
-    for ch in chars:
-        if ch == "\\":
-            nxt = next(chars, None)
-            if nxt is None:
-                raise WhereError("a where value ends in a lone backslash")
-            buf.append(nxt)
-        elif ch == ":":
+    i, end = 0, len(text)
+    while i < end:
+        ch = text[i]
+        if ch == "\\" and i + 1 < end and text[i + 1] in ",:":
+            buf.append(text[i + 1])
+            i += 2
+            continue
+        if ch == ":":
             parts.append("".join(buf))
             buf = []
         elif ch == ",":
@@ -54,6 +58,7 @@ def _split_escaped(text: str) -> list[list[str]]:
             parts, buf = [], []
         else:
             buf.append(ch)
+        i += 1
     parts.append("".join(buf))
     clauses.append(parts)
     return clauses
@@ -66,8 +71,9 @@ def parse_where(text: str) -> list[tuple[str, str, str | None]]:
     r"""Parse a decoded ``where`` parameter into ``(field, op, value)`` clauses.
 
     docs/chargeover-api.md, "Looking customers up": ``field:OP:value`` clauses, comma-joined (AND),
-    ops EQUALS NOTEQUALS GT LT GTE LTE CONTAINS IS:NULL ISNOT:NULL; ``\`` escapes ``,`` ``:``
-    and itself inside a value. This inverts :func:`customer_sdk._protocol.escape_where_value`.
+    ops EQUALS NOTEQUALS GT LT GTE LTE CONTAINS IS:NULL ISNOT:NULL; ``\`` escapes ``,`` and
+    ``:`` inside a value (any other backslash is kept). This inverts
+    :func:`customer_sdk._protocol.escape_where_value`.
 
     Args:
         text: The ``where`` value after URL-decoding.
