@@ -142,7 +142,8 @@ class Workers:
             items = await self._engine.bulk([r.wire for r in batch], self._engine.retrier.start())
         except ChargeOverError as exc:
             kind = proto.classify(exc)
-            if kind is Outcome.FATAL:
+            # A limiter that gave no slot: nothing was sent (docs/faults.md F27).
+            if kind is Outcome.FATAL or isinstance(exc, errors.LimiterUnavailableError):
                 failed = RowOutcome.FAILED
                 await outlet.finish(
                     [(r, RowResult(r.index, r.key, failed, None, exc)) for r in batch]
