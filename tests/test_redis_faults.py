@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import os
 import signal
 import time
 from pathlib import Path
@@ -13,7 +14,15 @@ import redis.asyncio as aioredis
 from customer_sdk import ChargeOverClient, LimiterUnavailableError, RetryPolicy
 from customer_sdk.contrib import redis as contrib_redis
 from customer_sdk.contrib.redis import RedisLimiter
-from tests._helpers import PASSWORD, REDIS_SERVER, USER, free_port, redis_server
+from tests._helpers import (
+    PASSWORD,
+    REDIS_SERVER,
+    USER,
+    cli_argv,
+    free_port,
+    redis_server,
+    write_csv,
+)
 from tests._nonunique import NonUniqueServer, audit
 
 pytestmark = pytest.mark.skipif(
@@ -198,3 +207,47 @@ async def test_create_many_survives_a_redis_restart_mid_job(tmp_path: Path) -> N
         assert error is None
         assert audit(server, None, outcomes, n) == {"created": n}
         assert contrib_redis.LimiterUnavailableError is LimiterUnavailableError
+
+
+async def test_cli_import_stops_with_status_1_on_a_stalled_redis_and_resumes(
+    tmp_path: Path,
+) -> None:
+    """customer-sdk import --redis: SIGSTOP mid-run, exit 1, no traceback; the re-run ends 0."""
+    n = 400
+    src = write_csv(tmp_path / "rows.csv", ["company", "external_key"], _rows(n))
+    with redis_server(tmp_path) as (proc, url):
+        async with NonUniqueServer() as server:
+            env = {k: v for k, v in os.environ.items() if not k.startswith("CHARGEOVER_")}
+            env.update(
+                CHARGEOVER_BASE_URL=server.base_url,
+                CHARGEOVER_USERNAME=USER,
+                CHARGEOVER_PASSWORD=PASSWORD,
+            )
+            argv = cli_argv(
+                "import", str(src), "--redis", url, "--rate", "200", "--redis-patience", "0.5",
+                "--journal", str(tmp_path / "j.db"), "-q",
+            )  # fmt: skip
+
+            async def run() -> tuple[int | None, str]:
+                cli = await asyncio.create_subprocess_exec(
+                    *argv, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT
+                )
+                out, _ = await asyncio.wait_for(cli.communicate(), 60)
+                return cli.returncode, out.decode()
+
+            importing = asyncio.create_task(run())
+            while len(server.customers) < 100:
+                await asyncio.sleep(0.01)
+            proc.send_signal(signal.SIGSTOP)
+            stalled_at = time.monotonic()
+            status, out = await importing
+            assert status == 1, out
+            assert "Traceback" not in out
+            assert "re-run with the same --journal to resume" in out
+            # The default 2 s timeout: nothing goes out once Redis stops answering.
+            assert [t for t in server.arrivals if t > stalled_at + 2.0] == []
+            assert len(server.customers) < n
+            proc.send_signal(signal.SIGCONT)
+            status, out = await run()
+            assert status == 0, out
+            assert server.count_by("company") == {f"Soak {i}": 1 for i in range(n)}
