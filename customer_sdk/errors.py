@@ -23,7 +23,8 @@ never chained, because aiohttp's exceptions carry request headers with credentia
     │   └── RedirectError           3xx (never followed on a create)
     ├── MalformedResponseError      a 2xx whose body is not the documented envelope
     ├── OutcomeUnknownError         a create may have happened; the SDK cannot find out
-    └── JournalMismatchError        a bulk job's journal was made for another input
+    ├── JournalMismatchError        a bulk job's journal was made for another input
+    └── LimiterUnavailableError     a shared limiter (Redis) gave no slot: nothing was sent
 
 What is retried, and how, is described in :mod:`customer_sdk` and ``docs/faults.md``; this module
 only defines the types. No exception here ever holds credentials: messages from servers are
@@ -49,6 +50,7 @@ __all__ = [
     "ExternalKeyReservedError",
     "FieldError",
     "JournalMismatchError",
+    "LimiterUnavailableError",
     "MalformedResponseError",
     "NotFoundError",
     "OutcomeUnknownError",
@@ -320,4 +322,12 @@ class JournalMismatchError(ChargeOverError):
 
     Raised before anything is sent when the journal's ``job_id`` differs from the job's, and
     when a row's content differs from what the journal recorded for that row index.
+    """
+
+
+class LimiterUnavailableError(ChargeOverError):
+    """A shared rate limiter's store (Redis) could not grant a request slot: nothing was sent.
+
+    Raised by :class:`customer_sdk.contrib.redis.RedisLimiter` (which re-exports it) rather
+    than ever sending unmetered. A bulk job stops on it, resumably (docs/faults.md F27).
     """

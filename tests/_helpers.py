@@ -181,10 +181,13 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def redis_server(workdir: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
-    """A throwaway redis-server on a free loopback port: ``(process, url)``, stopped after."""
+def redis_server(
+    workdir: Path, port: int | None = None
+) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+    """A throwaway redis-server on ``port`` (else a free one): ``(process, url)``, stopped after."""
     assert REDIS_SERVER is not None, "the caller must skip without redis-server"
-    port = free_port()
+    port = free_port() if port is None else port
+    workdir.mkdir(parents=True, exist_ok=True)
     proc = subprocess.Popen(
         [
             *(REDIS_SERVER, "--port", str(port), "--bind", "127.0.0.1"),

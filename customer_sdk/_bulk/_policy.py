@@ -21,7 +21,7 @@ from customer_sdk._bulk._circuit import Circuit
 from customer_sdk._bulk._results import FATAL_TYPES, RowResult
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, TokenBucket, no_wait_check
 from customer_sdk._retry import Retrier
-from customer_sdk.errors import ChargeOverError
+from customer_sdk.errors import ChargeOverError, LimiterUnavailableError
 
 if TYPE_CHECKING:
     pass
@@ -142,6 +142,12 @@ class StopPolicy:
         if error is not None and self._client_closed():
             # Every further row would fail the same way.
             self._stop(ChargeOverError("the client was closed while the bulk job ran"))
+            return True
+        if isinstance(error, LimiterUnavailableError):
+            # The shared limiter waited out its patience already: every further row would only
+            # fail the same way. Stop, resumably; nothing was sent unmetered (docs/faults.md F27).
+            logger.error("bulk job stopping: %s", error)
+            self._stop(error)
             return True
         if isinstance(error, FATAL_TYPES):
             self._auth_failures += 1

@@ -116,11 +116,17 @@ class Workers:
     async def _send_one(self, row: Row, *, journaled: bool) -> RowResult:
         """Create one row to a final result, reconciling first when ``row.prior`` is set."""
         if not journaled and self._outlet.journal is not None:
-            await self._mark_in_flight([row])
+            try:
+                await self._mark_in_flight([row])
+            except asyncio.CancelledError:
+                if row.prior is None:
+                    self._unsent(row)
+                raise
         engine = self._engine
         circuit = self._circuit
         rounds = 0
         body = orjson.dumps(row.wire)  # once: every round sends the same bytes
+        maybe_sent = row.prior is not None  # an earlier run may have sent it
         while True:
             opened = circuit.opened
             run = engine.retrier.start()
@@ -129,7 +135,12 @@ class Workers:
                     created = await engine.create(body, row.key, run)
                 else:
                     created = await engine.resume_create(body, row.key, row.prior, run)
+            except asyncio.CancelledError:
+                if not maybe_sent and run.requests == 0:
+                    self._unsent(row)
+                raise
             except ChargeOverError as exc:
+                maybe_sent = maybe_sent or run.requests > 0
                 outcome, retry, prior = judge(row, exc)
                 if retry and circuit.opened == opened:
                     rounds += 1
@@ -160,6 +171,21 @@ class Workers:
             return RowResult(row.index, row.key, outcome, customer_id, exc)
         return RowResult(row.index, row.key, RowOutcome.UPDATED, customer_id, None)
 
+    def _unsent(self, row: Row) -> None:
+        """A row stopped (the job was stopped or closed) before any request of it was sent.
+
+        Without this it would stay in flight in the journal, and a keyless row in flight is
+        reported unknown by the next run although it never left (e.g. waiting for a shared
+        limiter's slot when the job stopped on LimiterUnavailableError, docs/faults.md F27).
+        Recorded as failed, so the next run sends it. No await: the task is being cancelled.
+        """
+        journal = self._outlet.journal
+        if journal is not None:
+            error = "ChargeOverError: the job stopped before the row was sent"
+            journal.record_outcomes_nowait(
+                [(row.index, row.hash, False, RowOutcome.FAILED.value, None, error)]
+            )
+
     async def _send_batch(self, batch: list[Row]) -> None:
         """Send rows through ``POST /api/v3/_bulk`` and settle each row by its own item."""
         await self._mark_in_flight(batch)
@@ -168,7 +194,8 @@ class Workers:
             items = await self._engine.bulk([r.wire for r in batch], self._engine.retrier.start())
         except ChargeOverError as exc:
             kind = proto.classify(exc)
-            if kind is Outcome.FATAL:
+            # A limiter that gave no slot: nothing was sent (docs/faults.md F27).
+            if kind is Outcome.FATAL or isinstance(exc, errors.LimiterUnavailableError):
                 failed = RowOutcome.FAILED
                 await outlet.finish(
                     [(r, RowResult(r.index, r.key, failed, None, exc)) for r in batch]

@@ -36,7 +36,7 @@ import contextlib
 import queue
 import sqlite3
 import threading
-from typing import Any, Literal
+from typing import Any, Final, Literal
 
 from customer_sdk._journal._schema import UPSERT, connect
 
@@ -48,6 +48,8 @@ connection whose result is the future's; ``close``: commit what is queued and st
 
 _Op = tuple[Kind, Any, "asyncio.Future[Any] | None"]
 _Done = list[tuple["asyncio.Future[Any] | None", Any]]
+# Seconds between checks, while idle, that the event loop is still open.
+_LOOP_CHECK: Final = 0.25
 
 
 class Writer:
@@ -150,7 +152,10 @@ class _GroupCommitter:
         closing = False
         try:
             while not closing:
-                ops = [self._ops.get()]
+                first = self._next()
+                if first is None:
+                    return  # the loop is closed: nobody can close the journal any more
+                ops = [first]
                 while True:
                     try:
                         ops.append(self._ops.get_nowait())
@@ -167,6 +172,19 @@ class _GroupCommitter:
             # garbage collector (a ResourceWarning on Python 3.13).
             conn.close()
         self._drain_after_close()
+
+    def _next(self) -> _Op | None:
+        """The next operation, or None once the event loop is closed under an open journal.
+
+        Waiting forever would keep this thread and its SQLite connection alive until the
+        process exits (e.g. ``asyncio.run`` returning while a journaled job was still open).
+        """
+        while True:
+            try:
+                return self._ops.get(timeout=_LOOP_CHECK)
+            except queue.Empty:
+                if self._loop.is_closed():
+                    return None
 
     def _commit_group(
         self, conn: sqlite3.Connection, ops: list[_Op]

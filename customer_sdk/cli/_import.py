@@ -39,7 +39,12 @@ from customer_sdk.cli._import_setup import (
     open_client,
 )
 from customer_sdk.cli._import_summary import Stop, exit_status, notes, summary_extra
-from customer_sdk.errors import AuthenticationError, JournalMismatchError, PermissionDeniedError
+from customer_sdk.errors import (
+    AuthenticationError,
+    JournalMismatchError,
+    LimiterUnavailableError,
+    PermissionDeniedError,
+)
 
 __all__ = ["check_import_args", "cmd_import"]
 
@@ -286,6 +291,8 @@ class _ImportRun:
             return Stop.by_signal(stopper.signalled, a.journal)
         except (AuthenticationError, PermissionDeniedError) as exc:
             return Stop.by_auth(exc)
+        except LimiterUnavailableError as exc:
+            return Stop.by_limiter(exc, a.journal)
         except JournalMismatchError as exc:
             fail(f"--journal {a.journal}: {exc}")
         except sqlite3.Error as exc:

@@ -233,7 +233,13 @@ def _redis_limiter(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -
         fail(str(exc))
     name = redis_budget_name(os.environ)
     try:
-        limiter = RedisLimiter(args.redis, rate=args.rate, burst=args.burst or 1, name=name)
+        limiter = RedisLimiter(
+            args.redis,
+            rate=args.rate,
+            burst=args.burst or 1,
+            name=name,
+            patience=args.redis_patience,
+        )
     except ValueError as exc:
         fail(f"--redis {redact_url(args.redis)}: {exc}")
     stack.push_async_callback(limiter.aclose)

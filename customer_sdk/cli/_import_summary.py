@@ -23,7 +23,7 @@ from customer_sdk.cli._common import (
     reason,
 )
 from customer_sdk.cli._import_rows import RowLedger
-from customer_sdk.errors import AuthenticationError, PermissionDeniedError
+from customer_sdk.errors import AuthenticationError, LimiterUnavailableError, PermissionDeniedError
 
 if TYPE_CHECKING:  # the sandbox (aiohttp.web) is imported only when --sandbox asks for it
     from customer_sdk.sandbox import Sandbox
@@ -43,6 +43,7 @@ class Stop:
 
     message: str
     signal: int | None = None
+    status: int | None = None  # the exit status when it is neither the auth nor a signal's
 
     @classmethod
     def by_signal(cls, signum: int, journal: Path | None) -> Stop:
@@ -72,6 +73,25 @@ class Stop:
         """
         return cls(f"{reason(error)} (check CHARGEOVER_USERNAME / CHARGEOVER_PASSWORD)")
 
+    @classmethod
+    def by_limiter(cls, error: LimiterUnavailableError, journal: Path | None) -> Stop:
+        """A stop because the shared limiter's Redis stayed unavailable (docs/faults.md F27).
+
+        Nothing was sent unmetered; the unfinished rows are not lost: exit status 1, and with a
+        journal a re-run resumes.
+
+        Args:
+            error: The job's error.
+            journal: The ``--journal`` path, or None.
+
+        Returns:
+            The stop.
+        """
+        message = reason(error)
+        if journal is not None:
+            message += "; re-run with the same --journal to resume"
+        return cls(message, None, EXIT_FAILED)
+
 
 def exit_status(tally: Tally, stop: Stop | None) -> int:
     """The import's exit status.
@@ -87,6 +107,8 @@ def exit_status(tally: Tally, stop: Stop | None) -> int:
     Returns:
         :data:`EXIT_AUTH`, :data:`EXIT_INTERRUPTED`, :data:`EXIT_FAILED` or :data:`EXIT_OK`.
     """
+    if stop is not None and stop.status is not None:
+        return stop.status
     if stop is not None:
         return EXIT_AUTH if stop.signal is None else EXIT_INTERRUPTED
     return EXIT_OK if tally.all_ok else EXIT_FAILED

@@ -194,6 +194,13 @@ def _add_import(sub: _Subparsers) -> None:
         "--redis", metavar="URL", help="share the rate limit through Redis (needs --rate)"
     )
     imp.add_argument(
+        "--redis-patience",
+        type=_positive_float,
+        default=10.0,
+        metavar="S",
+        help="seconds to wait for a Redis that fails mid-import before stopping, resumably (10)",
+    )
+    imp.add_argument(
         "--shard",
         type=_shard,
         metavar="i/n",

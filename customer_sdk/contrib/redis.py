@@ -20,9 +20,14 @@ one of them gets is invisible to the others. :class:`RedisLimiter` implements th
   Slots are booked at most a quarter second ahead, so a pause that begins after a booking lets
   at most one request per limiter through; after the pause the budget starts empty (slots
   resume at the rate, not as a burst), as the in-process limiters do.
-- **Redis down is never "unlimited"**: a failed script call raises
-  :class:`LimiterUnavailableError` (a :class:`~customer_sdk.ChargeOverError`); a bulk job then
-  fails the row rather than send it unmetered.
+- **Redis down is never "unlimited"** (docs/faults.md F27): every script call is bounded by
+  ``timeout`` (connect, each answer, and the whole call, whatever redis-py retries inside it).
+  A Redis that worked and then fails (a restart, a stall) is retried, reconnecting, for up to
+  ``patience`` seconds while no slot is granted; then :class:`LimiterUnavailableError` (a
+  :class:`~customer_sdk.ChargeOverError`) is raised, to this caller and at once to every caller
+  that queued before the verdict. A Redis never reached fails at once. A bulk job stops on it,
+  resumably; nothing is ever sent unmetered. A restarted Redis has lost the scripts: redis-py
+  loads them again on ``NOSCRIPT``.
 
 Requires the ``redis`` extra (``pip install 'customer-sdk[redis]'``, redis-py's asyncio client).
 This module sends no HTTP request and keeps no per-process rate of its own.
@@ -36,7 +41,8 @@ import math
 from collections.abc import Awaitable, Callable
 from typing import Any, Final
 
-from customer_sdk.errors import ChargeOverError
+from customer_sdk.contrib._redis_scripts import ACQUIRE, PAUSE
+from customer_sdk.errors import LimiterUnavailableError
 
 try:
     import redis.asyncio as aioredis
@@ -50,57 +56,15 @@ __all__ = ["LimiterUnavailableError", "RedisLimiter"]
 
 logger: Final = logging.getLogger("customer_sdk")
 
+# Seconds between attempts to reach a Redis that failed (doubled from the first, up to the most).
+_RECONNECT_FIRST: Final = 0.1
+_RECONNECT_MOST: Final = 1.0
+# The redis-py connection settings the limiter's ``timeout`` bounds, also when a URL sets them.
+_TIMEOUTS: Final = ("socket_timeout", "socket_connect_timeout")
+
 # Seconds: the furthest ahead a slot is booked (a caller whose slot is later asks again then).
 # It bounds what a pause that begins after a booking can miss: one request per limiter.
 _RESERVE_AHEAD: Final = 0.25
-
-# KEYS[1] = the account's TAT (theoretical arrival time, µs on Redis' clock)
-# KEYS[2] = the shared pause key (its PTTL is the pause left)
-# ARGV[1] = emission interval in µs (1e6 / rate); ARGV[2] = tolerance in µs ((burst-1) * interval)
-# ARGV[3] = the furthest ahead (µs) a slot may be booked
-# Returns {1, w}: the next slot is booked for the caller, w µs from now (0 = at once);
-#         {0, w}: nothing booked (a pause, or the slot is too far ahead): ask again in w µs.
-_ACQUIRE: Final = """
-local pause = redis.call('PTTL', KEYS[2])
-if pause > 0 then return {0, pause * 1000} end
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local interval = tonumber(ARGV[1])
-local tolerance = tonumber(ARGV[2])
-local ahead = tonumber(ARGV[3])
-local tat = tonumber(redis.call('GET', KEYS[1]) or now)
-if tat < now then tat = now end
-local wait = tat - tolerance - now
-if wait > ahead then return {0, math.ceil(wait - ahead)} end
-if wait < 0 then wait = 0 end
-local new_tat = tat + interval
-local ttl_ms = math.ceil((new_tat - now) / 1000) + 1000
-redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', ttl_ms)
-return {1, math.ceil(wait)}
-"""
-
-# KEYS = as above; ARGV[1] = pause in ms; ARGV[2] = tolerance in µs. Only ever extends a pause,
-# never shortens it. The 429 says the server's budget is spent, so the TAT moves to the pause's
-# end plus the tolerance: the first slot after the pause is at its end, the next ones at the rate.
-_PAUSE: Final = """
-local left = redis.call('PTTL', KEYS[2])
-local want = tonumber(ARGV[1])
-if left < want then
-  redis.call('SET', KEYS[2], '1', 'PX', want)
-  local t = redis.call('TIME')
-  local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-  local tat = now + want * 1000 + tonumber(ARGV[2])
-  if tonumber(redis.call('GET', KEYS[1]) or 0) < tat then
-    local ttl_ms = math.ceil((tat - now) / 1000) + 1000
-    redis.call('SET', KEYS[1], string.format('%d', tat), 'PX', ttl_ms)
-  end
-end
-return left
-"""
-
-
-class LimiterUnavailableError(ChargeOverError):
-    """The shared limiter's Redis could not be reached, so no request slot can be granted."""
 
 
 class RedisLimiter:
@@ -119,15 +83,16 @@ class RedisLimiter:
             ahead, so a late wake-up does not lose its slot and burst 1 keeps the full rate.
         name: The key prefix naming the shared budget (one per ChargeOver account).
         sleep: How to wait (injectable for tests).
-        timeout: Seconds to connect to Redis and to wait for each of its answers, when ``redis``
-            is a URL (a client you pass keeps its own settings: give it ``socket_timeout``).
-            redis-py has no default, so a Redis that accepts connections and never answers (a
-            stopped process, a network partition) would hold every request forever; with it,
-            :meth:`acquire` raises :class:`LimiterUnavailableError` instead and nothing is
-            sent unmetered. Default 2.
+        timeout: Seconds one script call may take, connecting included (redis-py has no
+            default, and retries inside a call). A URL's own ``socket_timeout`` and
+            ``socket_connect_timeout`` are capped at it; a client you pass keeps its socket
+            settings, but each call is still cut at ``timeout``. Default 2.
+        patience: Seconds to keep retrying a Redis that answered before and now fails (a
+            restart, a stall), granting nothing meanwhile, before raising
+            :class:`LimiterUnavailableError`. 0 raises at the first failure. Default 10.
 
     Raises:
-        ValueError: On a non-positive rate or burst.
+        ValueError: On a non-positive rate, burst or timeout, or a negative patience.
     """
 
     def __init__(
@@ -139,6 +104,7 @@ class RedisLimiter:
         name: str = "customer_sdk",
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
         timeout: float = 2.0,
+        patience: float = 10.0,
     ) -> None:
         if not rate > 0 or not math.isfinite(rate):
             raise ValueError(f"rate must be a positive number, got {rate!r}")
@@ -146,19 +112,25 @@ class RedisLimiter:
             raise ValueError(f"burst must be >= 1, got {burst!r}")
         if not timeout > 0 or not math.isfinite(timeout):
             raise ValueError(f"timeout must be a positive number of seconds, got {timeout!r}")
+        if not patience >= 0 or not math.isfinite(patience):
+            raise ValueError(f"patience must be a number of seconds >= 0, got {patience!r}")
         self._owns = isinstance(redis, str)
-        self._redis: aioredis.Redis = (
-            aioredis.Redis.from_url(redis, socket_connect_timeout=timeout, socket_timeout=timeout)
-            if isinstance(redis, str)
-            else redis
+        self._redis: aioredis.Redis = _open(redis, timeout) if isinstance(redis, str) else redis
+        self._timeout = timeout
+        self._patience = patience
+        self._reached = (
+            False  # whether Redis ever answered: a Redis never reached is not waited for
         )
+        # Event-loop time of the last LimiterUnavailableError: callers queued before it fail
+        # at once instead of each waiting out the same outage in turn.
+        self._failed_at = -math.inf
         self.rate = rate
         self.burst = burst
         self._interval_us = 1_000_000 / rate
         self._tolerance_us = (burst - 1) * self._interval_us
         self._keys = [f"{name}:tat", f"{name}:pause"]
-        self._acquire = self._redis.register_script(_ACQUIRE)
-        self._pause = self._redis.register_script(_PAUSE)
+        self._acquire = self._redis.register_script(ACQUIRE)
+        self._pause = self._redis.register_script(PAUSE)
         self._sleep = sleep
         self._pending: set[asyncio.Task[Any]] = set()
         # The local queue: asyncio.Lock wakes its waiters in arrival order and passes the turn
@@ -178,11 +150,12 @@ class RedisLimiter:
             LimiterUnavailableError: Redis did not answer; nothing may be sent unmetered.
         """
         loop = asyncio.get_running_loop()
+        queued_at = loop.time()
         async with self._turn:
             while True:
                 booked, at = self._take_spare(loop.time())
                 if not booked:
-                    booked, at = await self._book(loop)
+                    booked, at = await self._book(loop, queued_at)
                 delay = at - loop.time()
                 if delay > 0:
                     try:
@@ -201,18 +174,49 @@ class RedisLimiter:
             return False, now
         return True, at
 
-    async def _book(self, loop: asyncio.AbstractEventLoop) -> tuple[bool, float]:
-        """One script call: (True, when the booked slot comes) or (False, when to ask again)."""
+    async def _book(self, loop: asyncio.AbstractEventLoop, queued_at: float) -> tuple[bool, float]:
+        """One script call: (True, when the booked slot comes) or (False, when to ask again).
+
+        Retries a Redis that answered before for up to ``patience`` seconds (F27).
+        """
         args = [self._interval_us, self._tolerance_us, _RESERVE_AHEAD * 1_000_000]
-        try:
-            booked, wait_us = await self._acquire(keys=self._keys, args=args)
-        except (RedisError, OSError) as exc:
-            raise LimiterUnavailableError(
-                f"the shared rate limiter's Redis is unavailable ({type(exc).__name__}); "
-                "not sending unmetered"
-            ) from None
-        # Redis' clock chose the slot; locally only the relative wait is measured, from now.
-        return bool(booked), loop.time() + int(wait_us) / 1_000_000
+        first_failure: float | None = None
+        pause = _RECONNECT_FIRST
+        while True:
+            if queued_at <= self._failed_at:
+                # Queued behind a call that already waited out this outage: do not wait again.
+                raise LimiterUnavailableError(
+                    "the shared rate limiter's Redis is unavailable; not sending unmetered"
+                )
+            try:
+                # redis-py retries a failed command inside the call (three times by default):
+                # the whole call, not each socket operation, is what must end within timeout.
+                async with asyncio.timeout(self._timeout):
+                    booked, wait_us = await self._acquire(keys=self._keys, args=args)
+            except (RedisError, OSError, TimeoutError) as exc:
+                now = loop.time()
+                first_failure = now if first_failure is None else first_failure
+                if not self._reached or now - first_failure >= self._patience:
+                    self._failed_at = now
+                    raise LimiterUnavailableError(
+                        f"the shared rate limiter's Redis is unavailable ({type(exc).__name__}); "
+                        "not sending unmetered"
+                    ) from None
+                if pause == _RECONNECT_FIRST:
+                    logger.warning(
+                        "the shared rate limiter's Redis failed (%s); granting nothing while "
+                        "retrying for up to %g s",
+                        type(exc).__name__,
+                        self._patience,
+                    )
+                await self._sleep(min(pause, self._patience - (now - first_failure)))
+                pause = min(2 * pause, _RECONNECT_MOST)
+                continue
+            if first_failure is not None:
+                logger.warning("the shared rate limiter's Redis answers again")
+            self._reached = True
+            # Redis' clock chose the slot; locally only the relative wait is measured, from now.
+            return bool(booked), loop.time() + int(wait_us) / 1_000_000
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Share a 429's pause with every worker (only ever extending the pause in force).
@@ -231,11 +235,12 @@ class RedisLimiter:
 
     async def _share_pause(self, retry_after: float) -> None:
         try:
-            await self._pause(
-                keys=self._keys,
-                args=[max(1, math.ceil(retry_after * 1000)), self._tolerance_us],
-            )
-        except (RedisError, OSError) as exc:
+            async with asyncio.timeout(self._timeout):
+                await self._pause(
+                    keys=self._keys,
+                    args=[max(1, math.ceil(retry_after * 1000)), self._tolerance_us],
+                )
+        except (RedisError, OSError, TimeoutError) as exc:
             logger.warning("could not share a 429 pause through Redis (%s)", type(exc).__name__)
 
     def on_success(self) -> None:
@@ -247,3 +252,18 @@ class RedisLimiter:
             await asyncio.gather(*self._pending, return_exceptions=True)
         if self._owns:
             await self._redis.aclose()
+
+
+def _open(url: str, timeout: float) -> aioredis.Redis:
+    """A client for ``url`` whose connect and socket timeouts are at most ``timeout``.
+
+    redis-py lets a URL's query (``?socket_timeout=30``) override the keyword arguments of
+    ``from_url``, so the cap is applied to the pool's settings after the URL was read.
+    """
+    client = aioredis.Redis.from_url(url, socket_connect_timeout=timeout, socket_timeout=timeout)
+    settings = client.connection_pool.connection_kwargs
+    for name in _TIMEOUTS:
+        given = settings.get(name)
+        if given is None or given > timeout:
+            settings[name] = timeout
+    return client
