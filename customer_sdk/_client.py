@@ -33,6 +33,7 @@ from customer_sdk._models import (
 from customer_sdk._ratelimit import Limiter, PauseGate
 from customer_sdk._retry import Retrier, RetryPolicy
 from customer_sdk._rules import encodable
+from customer_sdk._secrets import Secrets
 from customer_sdk._transport import AiohttpTransport
 from customer_sdk._version import __version__
 from customer_sdk.errors import ConfigurationError
@@ -123,6 +124,8 @@ class ChargeOverClient:
             max_connections=max_connections,
             ssl_context=True if ssl_context is None else ssl_context,
             max_response_bytes=max_response_bytes,
+            # Masked in every text taken from a response (docs/faults.md, "Secrets").
+            secrets=Secrets.of_credentials(username, password),
         )
         self._engine = Engine(
             base_url=base,

@@ -189,7 +189,7 @@ class Intake:
             return
         if rejected is not None:
             # Never sent, so no need to wait for the commit: a rerun would reject it again.
-            text = None if rejected.error is None else error_text(rejected.error)
+            text = None if rejected.error is None else error_text(rejected.error, outlet.secrets)
             journal.record_outcomes_nowait(
                 [(index, content_hash, True, rejected.outcome.value, None, text)]
             )

@@ -277,7 +277,8 @@ class BulkJob:
             journal = await Journal.open(self._journal_path, self._job_id)
             logger.info("bulk job journal opened (%d rows recorded)", journal.max_index + 1)
         policy = StopPolicy(self.max_auth_failures, lambda: self._engine.closed, self._stop)
-        outlet = self._outlet = Outlet(self._results, self.stats, journal, policy)
+        secrets = self._engine.transport.secrets
+        outlet = self._outlet = Outlet(self._results, self.stats, journal, policy, secrets)
         intake = Intake(
             self._rows, outlet, self.concurrency, self._queue_size, self.reject_duplicate_keys
         )

@@ -161,7 +161,7 @@ async def _open_sandbox(
             f"sandbox: {sb.base_url}, server limit {limit:g}/s, client {paced}, "
             f"faults: {_describe_faults(args.faults)}\n"
         )
-    return Connection(client, (sb.password,), sb)
+    return Connection(client, (sb.username, sb.password), sb)
 
 
 def _redis_limiter(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Limiter:
