@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
-from customer_sdk._bulk import BulkJob
+from customer_sdk._bulk import MAX_OUTAGE, BulkJob
 from customer_sdk._config import check_settings, normalise_base, settings_from_env
 from customer_sdk._engine import Engine
 from customer_sdk._models import (
@@ -306,6 +306,7 @@ class Customers:
         adaptive: bool = False,
         max_auth_failures: int = 3,
         reject_duplicate_keys: bool = False,
+        max_outage: float | None = MAX_OUTAGE,
     ) -> BulkJob:
         """Create many customers: a streaming job with bounded memory, per-row results.
 
@@ -315,7 +316,9 @@ class Customers:
         validation is a ``rejected`` result, never an exception. Every row is created with the
         same no-duplicate rules as :meth:`create`. During an outage (every answer a 5xx, or
         refused) the workers are held and one probe is sent at growing intervals; the job
-        resumes by itself when the server answers again.
+        resumes by itself when the server answers again, or stops resumably with
+        :class:`~customer_sdk.errors.OutageError` after ``max_outage`` seconds (about 20 s
+        when the server never answered at all: a refused port, a name that does not resolve).
 
         Rate limiting: with ``rate`` the job is paced by a :class:`~customer_sdk.TokenBucket`
         (``adaptive=True``: an :class:`~customer_sdk.AdaptiveLimiter` starting at ``rate``).
@@ -345,6 +348,10 @@ class Customers:
                 one's customer and is reported ``existed``. It remembers every key, about 110 MB
                 per million distinct keys, so it is off by default (memory stays flat); the
                 ``customer-sdk import`` command always checks.
+            max_outage: Seconds an outage may hold the job (default 600) before it stops with
+                :class:`~customer_sdk.errors.OutageError` (after the results so far; the rows
+                it held are ``failed``, not sent); None: no bound once the server has
+                answered. A server that never answered is given up on after about 20 s.
 
         Returns:
             The job: ``async with job: async for result in job: ...``; ``job.stats`` counts.
@@ -366,4 +373,5 @@ class Customers:
             adaptive=adaptive,
             max_auth_failures=max_auth_failures,
             reject_duplicate_keys=reject_duplicate_keys,
+            max_outage=max_outage,
         )

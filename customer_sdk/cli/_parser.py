@@ -91,8 +91,9 @@ def _add_import(sub: _Subparsers) -> None:
         help="import customers from a CSV or JSONL file",
         description="Create one customer per row of FILE (CSV with wire field names as columns, "
         "or JSONL), safely retried, with progress and a summary. Exit status: 0 all rows "
-        "created or existed, 1 some row rejected/unknown/failed, 2 usage or configuration "
-        "error, 3 stopped on an authentication failure, 130 interrupted.",
+        "created or existed, 1 some row rejected/unknown/failed (or an outage outlasted "
+        "--max-outage), 2 usage or configuration error (or the server cannot be reached), "
+        "3 stopped on an authentication failure, 130 interrupted.",
     )
     imp.add_argument("file", type=Path, metavar="FILE", help="the CSV or JSONL file to import")
     imp.add_argument("--format", choices=["csv", "jsonl"], help="default: from the extension")
@@ -163,6 +164,21 @@ def _add_import(sub: _Subparsers) -> None:
     )
     imp.add_argument(
         "--seed", type=int, default=0, help="the embedded sandbox's fault seed (default 0)"
+    )
+    imp.add_argument(
+        "--max-outage",
+        type=_positive_float,
+        default=600.0,
+        metavar="SECONDS",
+        help="stop (resumably, exit 1) when the server has not answered for this long "
+        "(default 600); a server that never answered stops the import after about 20 s (exit 2)",
+    )
+    imp.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="the most one request may take (default 30)",
     )
     imp.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     imp.add_argument(
