@@ -110,25 +110,31 @@ class Secrets:
         pairs: Also mask every ``a:b`` of two different values, in every form.
     """
 
-    __slots__ = ("_long", "_short", "count")
+    __slots__ = ("_given", "_pairs", "_patterns", "count")
 
     def __init__(self, values: Iterable[str] = (), *, pairs: bool = False) -> None:
-        given = sorted({v for v in values if v})
+        self._given = tuple(sorted({v for v in values if v}))
+        self._pairs = pairs
+        self.count = len(self._given)
+        # Compiled on first use: a client that never meets an error never pays for it.
+        self._patterns: tuple[re.Pattern[str], ...] | None = None
+
+    def _compile(self) -> tuple[re.Pattern[str], ...]:
         found: set[str] = set()
-        for value in given:
+        for value in self._given:
             found |= forms(value)
-        if pairs:
-            for user, password in itertools.permutations(given, 2):
+        if self._pairs:
+            for user, password in itertools.permutations(self._given, 2):
                 found |= forms(user, password)
-        self.count = len(given)
         long = [f for f in found if len(f) >= LONG]
         short = [f for f in found if len(f) < LONG]
-        self._long = re.compile(_alternation(long)) if long else None
-        self._short = (
-            re.compile(f"(?<![{_WORD_CHAR}])(?:{_alternation(short)})(?![{_WORD_CHAR}])")
-            if short
-            else None
-        )
+        patterns = []
+        if long:
+            patterns.append(re.compile(_alternation(long)))
+        if short:
+            word = _WORD_CHAR
+            patterns.append(re.compile(f"(?<![{word}])(?:{_alternation(short)})(?![{word}])"))
+        return tuple(patterns)
 
     @classmethod
     def of_credentials(cls, username: str, password: str) -> Secrets:
@@ -160,10 +166,12 @@ class Secrets:
         Returns:
             The text with each occurrence replaced by ``***``.
         """
-        if self._long is not None:
-            text = self._long.sub(MASK, text)
-        if self._short is not None:
-            text = self._short.sub(MASK, text)
+        patterns = self._patterns
+        if patterns is None:
+            patterns = self._patterns = self._compile()
+        # The long forms first: a short one never cuts into a long one it is part of.
+        for pattern in patterns:
+            text = pattern.sub(MASK, text)
         return text
 
     def scrub_value(self, value: object) -> object:

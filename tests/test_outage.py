@@ -13,11 +13,13 @@ import contextlib
 import math
 import re
 import sqlite3
+import ssl
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+import trustme
 
 from customer_sdk import (
     BulkJob,
@@ -29,6 +31,7 @@ from customer_sdk import (
 )
 from customer_sdk._bulk import _circuit as bulk
 from customer_sdk.cli import main
+from customer_sdk.sandbox import Sandbox
 from tests import _scripted as s
 from tests._helpers import PASSWORD, USER, Sleeps, free_port_socket, keyed, make_client, write_csv
 
@@ -365,3 +368,21 @@ async def test_the_cli_stops_a_mid_run_outage_with_exit_1_and_resumes(
     assert await asyncio.to_thread(main, argv) == 0
     assert len(silent_after.customers) == 60
     assert sorted(silent_after.customers) == sorted(f"cli-{i}" for i in range(60))
+
+
+async def test_the_cli_exits_2_naming_the_host_on_an_untrusted_certificate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A TLS failure stops the import with exit 2 naming host and cause (was a traceback)."""
+    ca = trustme.CA()
+    server_ctx = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    ca.issue_cert("127.0.0.1").configure_cert(server_ctx)
+    async with Sandbox(username=USER, password=PASSWORD, ssl_context=server_ctx) as sb:
+        _env(monkeypatch, sb.base_url)
+        status = await asyncio.to_thread(main, ["import", str(_csv(tmp_path, 20)), "-q"])
+        assert sb.audit == []
+    out, err = capsys.readouterr()
+    host = sb.base_url.removeprefix("https://")
+    assert status == 2
+    assert f"error: the import stopped: cannot reach {host}: TLSError" in err
+    assert "Traceback" not in out + err

@@ -339,3 +339,24 @@ async def test_a_three_letter_password_masks_the_echo_but_not_the_words_around_i
         with pytest.raises(ChargeOverError) as info:
             await client.customers.create(company="x")
     assert str(info.value) == "HTTP 400: request interrupted: pass ***, header Basic ***"
+
+
+async def test_a_credential_in_an_older_journal_is_masked_when_resumed(
+    echo_server: s.ScriptedServer, tmp_path: Path
+) -> None:
+    """A journal written before errors were scrubbed: its text is masked when handed out."""
+    from customer_sdk._journal import Journal, row_hash
+
+    rows = [{"company": "e400", "external_key": "old-1"}]
+    path = tmp_path / "old.db"
+    journal = await Journal.open(path, "old")
+    text = f"BadRequestError: HTTP 400: echoed Basic {TOKEN} for {PAIR}"
+    await journal.record_outcomes([(0, row_hash(rows[0]), True, "rejected", None, text)])
+    await journal.aclose()
+    async with echo_client(echo_server) as client:
+        job = client.customers.create_many(rows, journal=path, job_id="old")
+        results = [r async for r in job]
+    assert [r.resumed for r in results] == [True]
+    assert results[0].error is not None
+    assert str(results[0].error) == "BadRequestError: HTTP 400: echoed Basic *** for ***"
+    assert not echo_server.received

@@ -185,7 +185,7 @@ class Intake:
             self.verified.set()  # every recorded row checked: workers may send
         key = row.key if row is not None else (rejected.key if rejected else None)
         if entry is not None and entry.state == "done":
-            await outlet.emit(from_journal(index, key, entry))
+            await outlet.emit(from_journal(index, key, entry, outlet.secrets))
             return
         if rejected is not None:
             # Never sent, so no need to wait for the commit: a rerun would reject it again.

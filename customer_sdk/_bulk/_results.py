@@ -238,17 +238,21 @@ def error_text(exc: BaseException, secrets: Secrets = NO_SECRETS) -> str:
     return secrets.scrub(f"{type(exc).__name__}: {exc}")
 
 
-def from_journal(index: int, key: str | None, entry: JournalEntry) -> RowResult:
+def from_journal(
+    index: int, key: str | None, entry: JournalEntry, secrets: Secrets = NO_SECRETS
+) -> RowResult:
     """A done row's result as the journal recorded it (its error kept as text only).
 
     Args:
         index: The row's position.
         key: Its ``external_key``.
         entry: The journal's record.
+        secrets: Masked in the recorded error (a journal written before errors were
+            scrubbed may hold an echoed credential).
 
     Returns:
         The result, marked ``resumed``.
     """
-    error = ChargeOverError(entry.error) if entry.error else None
+    error = ChargeOverError(secrets.scrub(entry.error)) if entry.error else None
     outcome = RowOutcome(entry.outcome or "unknown")
     return RowResult(index, key, outcome, entry.customer_id, error, resumed=True)
