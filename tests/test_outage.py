@@ -120,6 +120,19 @@ async def test_a_refused_port_stops_the_job_after_about_20_s_naming_host_and_cau
     assert journal_states(journal).keys() <= {"failed", "pending"}
 
 
+async def test_a_name_that_does_not_resolve_stops_the_job_like_a_refused_port(
+    sleeps: Sleeps,
+) -> None:
+    """DNS failure (``.invalid`` never resolves, RFC 6761): OutageError naming host and cause."""
+    async with asyncio.timeout(120), make_client("https://no-such-host.invalid", sleeps) as client:
+        job = client.customers.create_many(keyed(8), concurrency=2)
+        results, error = await run_to_stop(job)
+    assert error.answered is False
+    assert str(error).startswith("cannot reach no-such-host.invalid: no answer in 20 s")
+    assert "ConnectError" in error.cause
+    assert {r.outcome for r in results} == {RowOutcome.FAILED}
+
+
 async def test_a_silent_host_stops_the_job_within_the_shorter_max_outage(
     silent_after: SilentAfter, sleeps: Sleeps
 ) -> None:

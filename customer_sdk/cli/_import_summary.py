@@ -200,8 +200,9 @@ def notes(ledger: RowLedger, stop: Stop | None, secrets: tuple[str, ...], not_se
         )
     if stop is not None:
         text += f"stopped: {scrub(stop.message, secrets)}\n"
-        text += (
-            f"unfinished: {ledger.unfinished:,} rows were read but have no result; "
-            "rows after them were not read\n"
-        )
+        if ledger.unfinished:  # after an outage every row read has its result
+            text += (
+                f"unfinished: {ledger.unfinished:,} rows were read but have no result; "
+                "rows after them were not read\n"
+            )
     return text
