@@ -191,7 +191,9 @@ async def test_an_outage_after_answers_is_held_for_max_outage_then_stops_resumab
     error = info.value
     assert error.answered is True
     assert error.cause == "HTTP 503"
-    assert str(error).startswith(f"the server at 127.0.0.1:{server.port} did not answer for 60 s")
+    assert str(error).startswith(
+        f"the server at 127.0.0.1:{server.port} answered only with errors for 60 s (HTTP 503)"
+    )
     assert sum(probe_waits(sleeps)) == pytest.approx(60.0)
     by = {o: [r for r in results if r.outcome is o] for o in RowOutcome}
     assert len(by[RowOutcome.CREATED]) >= 10

@@ -196,7 +196,9 @@ class Circuit:
         """Stop holding: release every worker with an OutageError and tell the job."""
         host = urllib.parse.urlsplit(base_url).netloc
         cause = self.cause or "no answer"
-        if self.answered:
+        if cause.startswith("HTTP "):
+            message = f"the server at {host} answered only with errors for {held:.0f} s ({cause})"
+        elif self.answered:
             message = f"the server at {host} did not answer for {held:.0f} s ({cause})"
         else:
             message = f"cannot reach {host}: no answer in {held:.0f} s ({cause})"
