@@ -99,9 +99,16 @@ class EchoServer(s.ScriptedServer):
         """An error echoing the request's Authorization header, as the row's company asks."""
         echo = echo_text(ex.headers.get("authorization", ""))
         if ex.target.startswith("/api/v3/_bulk"):
+            codes = {"e401": 401, "e500": 500, "e502": 502}
             items = [
-                {"code": 400, "status": "Error", "message": echo, "response": False}
-                for _ in ex.json
+                {
+                    "code": codes.get(str(item["payload"].get("company")), 400),
+                    "status": "Error",
+                    "message": echo,
+                    "details": {"echo": echo},
+                    "response": False,
+                }
+                for item in ex.json
             ]
             ex.respond(200, raw=php_json(s.envelope(200, {"_bulk": items})))
             return
