@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 
 from customer_sdk._auth import Auth, BasicAuth, SignatureAuth
-from customer_sdk._bulk import BulkJob
+from customer_sdk._bulk import MAX_OUTAGE, BulkJob
 from customer_sdk._config import check_settings, normalise_base, settings_from_env
 from customer_sdk._customer_writes import CustomerWrites, check_flags
 from customer_sdk._engine import Engine
@@ -37,6 +37,7 @@ from customer_sdk._query import WhereArg, build_query, checked_value
 from customer_sdk._ratelimit import Limiter, PauseGate
 from customer_sdk._read import Customer
 from customer_sdk._retry import Retrier, RetryPolicy
+from customer_sdk._secrets import Secrets
 from customer_sdk._transport import AiohttpTransport
 from customer_sdk._update import OnExisting
 from customer_sdk._version import __version__
@@ -128,6 +129,8 @@ class ChargeOverClient:
             max_connections=max_connections,
             ssl_context=True if ssl_context is None else ssl_context,
             max_response_bytes=max_response_bytes,
+            # Masked in every text taken from a response (docs/faults.md, "Secrets").
+            secrets=Secrets.of_credentials(username, password),
         )
         self._engine = Engine(
             base_url=base,
@@ -419,6 +422,7 @@ class Customers(CustomerWrites):
         reject_duplicate_keys: bool = False,
         flags: Flags | None = None,
         on_existing: OnExisting = "skip",
+        max_outage: float | None = MAX_OUTAGE,
     ) -> BulkJob:
         """Create many customers: a streaming job with bounded memory, per-row results.
 
@@ -428,7 +432,9 @@ class Customers(CustomerWrites):
         validation is a ``rejected`` result, never an exception. Every row is created with the
         same no-duplicate rules as :meth:`create`. During an outage (every answer a 5xx, or
         refused) the workers are held and one probe is sent at growing intervals; the job
-        resumes by itself when the server answers again.
+        resumes by itself when the server answers again, or stops resumably with
+        :class:`~customer_sdk.errors.OutageError` after ``max_outage`` seconds (about 20 s
+        when the server never answered at all: a refused port, a name that does not resolve).
 
         Rate limiting: with ``rate`` the job is paced by a :class:`~customer_sdk.TokenBucket`
         (``adaptive=True``: an :class:`~customer_sdk.AdaptiveLimiter` starting at ``rate``).
@@ -464,6 +470,10 @@ class Customers(CustomerWrites):
                 ``"skip"`` (default) reports it ``existed``; ``"update"`` PUTs the row's fields
                 to that customer and reports it ``updated`` (an upsert). Keyless rows are
                 always created.
+            max_outage: Seconds an outage may hold the job (default 600) before it stops with
+                :class:`~customer_sdk.errors.OutageError` (after the results so far; the rows
+                it held are ``failed``, not sent); None: no bound once the server has
+                answered. A server that never answered is given up on after about 20 s.
 
         Returns:
             The job: ``async with job: async for result in job: ...``; ``job.stats`` counts.
@@ -489,4 +499,5 @@ class Customers(CustomerWrites):
             max_auth_failures=max_auth_failures,
             reject_duplicate_keys=reject_duplicate_keys,
             update_existing=on_existing == "update",
+            max_outage=max_outage,
         )

@@ -43,6 +43,7 @@ from customer_sdk.errors import (
     BadRequestError,
     ChargeOverError,
     ExternalKeyReservedError,
+    OutageError,
     OutcomeUnknownError,
 )
 
@@ -168,9 +169,10 @@ class CreateCall:
             if (
                 self._may_exist
                 and not isinstance(exc, OutcomeUnknownError)
-                and self._retryable(exc)
+                and (self._retryable(exc) or isinstance(exc, OutageError))
             ):
-                # The budget ran out while the customer may exist: never a plain error.
+                # The budget ran out (or a bulk job gave up on an outage) while the customer
+                # may exist: never a plain error, which would read as "not sent".
                 raise self._unknown(exc, self._why_unconfirmed()) from exc
             raise
 

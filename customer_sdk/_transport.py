@@ -26,6 +26,7 @@ from yarl import URL
 
 from customer_sdk import errors
 from customer_sdk._protocol import HttpRequest, HttpResponse
+from customer_sdk._secrets import NO_SECRETS, Secrets
 
 __all__ = ["AiohttpTransport"]
 
@@ -154,6 +155,11 @@ class AiohttpTransport:
         ssl_context: TLS settings: True (verify with system CAs), an ``ssl.SSLContext``, or
             False (no verification; the client refuses it unless explicitly allowed).
         max_response_bytes: The most body bytes read (after decompression).
+        secrets: The credentials sent, stamped on every response so that any text taken from
+            it is scrubbed of them (:mod:`customer_sdk._secrets`).
+
+    Attributes:
+        secrets: The same.
     """
 
     def __init__(
@@ -166,7 +172,9 @@ class AiohttpTransport:
         max_connections: int,
         ssl_context: ssl.SSLContext | bool,
         max_response_bytes: int,
+        secrets: Secrets = NO_SECRETS,
     ) -> None:
+        self.secrets = secrets
         self._session = session
         self._owns_session = session is None
         self._headers = CIMultiDict(headers)
@@ -300,7 +308,7 @@ class AiohttpTransport:
                     body = await self._read_capped(resp)
             finally:
                 resp.release()  # after a complete read a no-op; otherwise frees the connection
-            return HttpResponse(status, resp.headers, body)
+            return HttpResponse(status, resp.headers, body, self.secrets)
         except asyncio.CancelledError:
             if watchdog.timed_out(task, cancelling):
                 failure = errors.RequestTimeoutError(

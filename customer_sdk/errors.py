@@ -23,6 +23,7 @@ never chained, because aiohttp's exceptions carry request headers with credentia
     │   └── RedirectError           3xx (never followed on a create)
     ├── MalformedResponseError      a 2xx whose body is not the documented envelope
     ├── OutcomeUnknownError         a create may have happened; the SDK cannot find out
+    ├── OutageError                 a bulk job's server did not answer for too long; it stopped
     ├── JournalMismatchError        a bulk job's journal was made for another input
     └── LimiterUnavailableError     a shared limiter (Redis) gave no slot: nothing was sent
 
@@ -53,6 +54,7 @@ __all__ = [
     "LimiterUnavailableError",
     "MalformedResponseError",
     "NotFoundError",
+    "OutageError",
     "OutcomeUnknownError",
     "PermissionDeniedError",
     "RateLimitError",
@@ -315,6 +317,37 @@ class OutcomeUnknownError(ChargeOverError):
         self.external_key = external_key
         self.last_error = last_error
         self.created = created
+
+
+class OutageError(ChargeOverError):
+    """A bulk job stopped because its server did not answer (or answered only 5xx) too long.
+
+    Raised by ``create_many``'s job after the results so far, and given as the error of every
+    row it held unsent (``failed``: nothing of those rows was sent, a re-run sends them).
+    ``docs/faults.md`` F26 says how long a job waits: ``max_outage`` once the server has
+    answered, about 20 s when it never answered at all (refused, DNS, a silent host).
+
+    Args:
+        message: What happened, naming the host and the last failure.
+        host: ``host[:port]`` of the base URL.
+        answered: Whether the server gave any HTTP answer during the job.
+        held: Seconds the job waited for it.
+        cause: The last failure seen, e.g. ``ConnectError: cannot connect: ...`` or
+            ``HTTP 503``.
+
+    Attributes:
+        host: As given.
+        answered: As given.
+        held: As given.
+        cause: As given.
+    """
+
+    def __init__(self, message: str, *, host: str, answered: bool, held: float, cause: str) -> None:
+        super().__init__(message)
+        self.host = host
+        self.answered = answered
+        self.held = held
+        self.cause = cause
 
 
 class JournalMismatchError(ChargeOverError):

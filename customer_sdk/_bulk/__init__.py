@@ -10,7 +10,9 @@ The job is split by what each part does, and data flows one way through them::
 - :mod:`._intake`: reading and validating rows, resuming from the journal;
 - :mod:`._workers`: sending rows one by one or in ``_bulk`` batches, rounds per row;
 - :mod:`._policy`: the job's limiter and the stop policy;
-- :mod:`._circuit`: the outage circuit, its probe, and the observer that feeds it;
+- :mod:`._circuit`: the outage circuit, its probe (bounded by ``max_outage``), and the
+  observer that feeds it;
+- :mod:`._options`: ``create_many``'s options checked, every problem named;
 - :mod:`._outlet`: results journaled, counted and handed out;
 - :mod:`._dupes`: finding the rows that repeat an earlier row's ``external_key``;
 - :mod:`._results`: the values handed out and the rules that turn a failure into an outcome.
@@ -19,8 +21,17 @@ Every request goes through the engine (:mod:`customer_sdk._engine`); this packag
 wire strings and parses no responses.
 """
 
+from customer_sdk._bulk._circuit import MAX_OUTAGE
 from customer_sdk._bulk._dupes import FirstSeen, duplicate_error
 from customer_sdk._bulk._job import BulkJob
 from customer_sdk._bulk._results import BulkStats, RowOutcome, RowResult
 
-__all__ = ["BulkJob", "BulkStats", "FirstSeen", "RowOutcome", "RowResult", "duplicate_error"]
+__all__ = [
+    "MAX_OUTAGE",
+    "BulkJob",
+    "BulkStats",
+    "FirstSeen",
+    "RowOutcome",
+    "RowResult",
+    "duplicate_error",
+]

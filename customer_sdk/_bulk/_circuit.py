@@ -2,10 +2,16 @@
 
 After a run of consecutive outage-like failures (5xx, connection refused or reset, timeouts)
 across all workers, no worker sends anything: :class:`~._policy.JobLimiter` holds them at the
-circuit. One probe (a harmless lookup) goes out at doubling intervals through tenacity's loop,
-and the first answer that is not a 5xx releases every worker. Rows caught by the outage are
-reconciled by lookup by their workers, never lost or resent blindly. :class:`Watch`, the job
-engine's observer, counts requests and 429s and tells the circuit what each answer looked like.
+circuit. One probe (a harmless lookup) goes out at doubling intervals, and the first answer
+that is not a 5xx releases every worker. Rows caught by the outage are reconciled by lookup by
+their workers, never lost or resent blindly. :class:`Watch`, the job engine's observer, counts
+requests and 429s and tells the circuit what each answer looked like.
+
+The hold is bounded: once the circuit has been open for ``max_outage`` seconds (about 20 s,
+:data:`NEVER_ANSWERED`, when the server has given no HTTP answer at all during the job: a
+refused port, a name that does not resolve, a host that never replies), it gives up. Every
+worker it holds is released with an :class:`~customer_sdk.errors.OutageError` (its row was
+not sent), and the job is told to stop resumably.
 """
 
 from __future__ import annotations
@@ -13,18 +19,30 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
+import time
+import urllib.parse
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
 
 from customer_sdk import _protocol as proto
 from customer_sdk import errors
 from customer_sdk._bulk._results import BulkStats
 from customer_sdk._retry import Run
-from customer_sdk.errors import ChargeOverError
+from customer_sdk.errors import ChargeOverError, OutageError
 
 if TYPE_CHECKING:
     from customer_sdk._engine import Engine
 
-__all__ = ["CIRCUIT_THRESHOLD", "PROBE_FIRST", "PROBE_MAX", "Circuit", "Watch"]
+__all__ = [
+    "CIRCUIT_THRESHOLD",
+    "MAX_OUTAGE",
+    "NEVER_ANSWERED",
+    "PROBE_FIRST",
+    "PROBE_MAX",
+    "Circuit",
+    "Watch",
+]
 
 logger: Final = logging.getLogger("customer_sdk")
 
@@ -33,6 +51,10 @@ logger: Final = logging.getLogger("customer_sdk")
 CIRCUIT_THRESHOLD: Final = 5
 PROBE_FIRST: Final = 0.5  # seconds before the first probe; doubled after each failed one
 PROBE_MAX: Final = 30.0  # the longest gap between probes
+MAX_OUTAGE: Final = 600.0  # create_many's default max_outage: seconds the circuit may stay open
+# Seconds the circuit stays open when the server never answered during the job: that is a
+# wrong URL, a firewall or a host that is down, which waiting longer rarely mends.
+NEVER_ANSWERED: Final = 20.0
 _PROBE_KEY: Final = "customer-sdk-health-probe"
 # Transport failures that, repeated, mean an outage (a 5xx does too); a TLS failure does not.
 _OUTAGE_ERRORS: Final = (
@@ -47,14 +69,41 @@ class Circuit:
 
     Args:
         threshold: Consecutive outage-like failures that open it.
+        max_outage: Seconds it may stay open once the server has answered; None: no bound
+            (a server that never answered is still given up on after :data:`NEVER_ANSWERED`).
+
+    Attributes:
+        answered: True once any HTTP answer (any status) was seen.
+        cause: The last outage-like failure, as ``Type: message`` or ``HTTP 503``.
+        failure: Set when it gave up: the job's error.
+        on_give_up: Told of that error (the job stops its reader and ends its workers).
     """
 
-    __slots__ = ("_failures", "_released", "closed", "opened", "probe_task", "threshold")
+    __slots__ = (
+        "_failures",
+        "_released",
+        "answered",
+        "cause",
+        "closed",
+        "failure",
+        "max_outage",
+        "on_give_up",
+        "opened",
+        "probe_task",
+        "threshold",
+    )
 
-    def __init__(self, threshold: int = CIRCUIT_THRESHOLD) -> None:
+    def __init__(
+        self, threshold: int = CIRCUIT_THRESHOLD, max_outage: float | None = MAX_OUTAGE
+    ) -> None:
         self.threshold = threshold
+        self.max_outage = max_outage
         self.closed = True
         self.opened = 0  # times opened: a row whose attempt saw one does not lose a round
+        self.answered = False
+        self.cause = ""
+        self.failure: OutageError | None = None
+        self.on_give_up: Callable[[OutageError], None] | None = None
         self._failures = 0
         self._released = asyncio.Event()
         self._released.set()
@@ -69,6 +118,8 @@ class Circuit:
         Returns:
             True when this failure just opened the circuit.
         """
+        if self.failure is not None:
+            return False  # given up: a late answer changes nothing
         if ok:
             self._failures = 0
             if not self.closed:
@@ -85,34 +136,78 @@ class Circuit:
         return False
 
     async def wait(self) -> None:
-        """Wait until the circuit is closed."""
+        """Wait until the circuit is closed.
+
+        Raises:
+            OutageError: It gave up: the request was not sent (a new error per caller).
+        """
         await self._released.wait()
+        failure = self.failure
+        if failure is not None:
+            raise OutageError(
+                f"not sent: {failure}",
+                host=failure.host,
+                answered=failure.answered,
+                held=failure.held,
+                cause=failure.cause,
+            )
+
+    def limit(self) -> float:
+        """Seconds the circuit may stay open now (it depends on whether anything answered).
+
+        Returns:
+            ``max_outage`` (infinite when None), at most :data:`NEVER_ANSWERED` while the
+            server has not answered at all.
+        """
+        most = math.inf if self.max_outage is None else self.max_outage
+        return most if self.answered else min(most, NEVER_ANSWERED)
 
     async def probe(self, engine: Engine) -> None:
         """While open, send one harmless lookup at doubling intervals; end once closed.
 
         Any answer below 500 closes the circuit, through the engine's observer (:class:`Watch`).
+        Once the circuit has been open for :meth:`limit` seconds, it gives up instead.
 
         Args:
             engine: The job's engine (its limiter lets this task past the open circuit).
         """
         request = proto.find_by_key_request(engine.base_url, _PROBE_KEY)
         retrier = engine.retrier
-
-        async def attempt() -> None:
-            if self.closed:
+        started = time.monotonic()
+        waited = 0.0  # the probe's own waits: the held time when sleeps are faked in tests
+        gap = PROBE_FIRST
+        released = self._released  # set once closed (by any answer below 500)
+        while not released.is_set():
+            held = max(time.monotonic() - started, waited)
+            if held >= self.limit():
+                self._give_up(engine.base_url, held)
                 return
-            with contextlib.suppress(ChargeOverError):
+            # Never sleep past the limit: the last probe goes out as it is reached.
+            pause = min(gap, self.limit() - held)
+            await retrier.sleep(pause)
+            waited += pause
+            gap = min(2 * gap, PROBE_MAX)
+            if released.is_set():  # a worker's late answer ended the outage meanwhile
+                return
+            with contextlib.suppress(ChargeOverError):  # the observer has counted it
                 await engine.send(request, Run(None))
-            if not self.closed:
-                raise _StillDown
 
-        await retrier.sleep(PROBE_FIRST)
-        await retrier.repeating(_StillDown, first=2 * PROBE_FIRST, most=PROBE_MAX)(attempt)
-
-
-class _StillDown(Exception):
-    """The probe got no answer below 500: the outage goes on."""
+    def _give_up(self, base_url: str, held: float) -> None:
+        """Stop holding: release every worker with an OutageError and tell the job."""
+        host = urllib.parse.urlsplit(base_url).netloc
+        cause = self.cause or "no answer"
+        if cause.startswith("HTTP "):
+            message = f"the server at {host} answered only with errors for {held:.0f} s ({cause})"
+        elif self.answered:
+            message = f"the server at {host} did not answer for {held:.0f} s ({cause})"
+        else:
+            message = f"cannot reach {host}: no answer in {held:.0f} s ({cause})"
+        failure = OutageError(message, host=host, answered=self.answered, held=held, cause=cause)
+        self.failure = failure
+        logger.error("bulk job stopping: %s", message)
+        self._released.set()
+        if self.on_give_up is not None:
+            self.on_give_up(failure)
 
 
 class Watch:
@@ -141,11 +236,17 @@ class Watch:
         Args:
             result: The HTTP status, or the transport's error.
         """
+        circuit = self.circuit
         if type(result) is int:
+            circuit.answered = True
             if result == 429:
                 self.stats.throttled += 1
+            elif result >= 500:
+                circuit.cause = f"HTTP {result}"
             self._observe(result < 500)
         elif isinstance(result, _OUTAGE_ERRORS):
+            # The SDK's own text (type and OS error): it never holds a server's words.
+            circuit.cause = f"{type(result).__name__}: {result}"
             self._observe(False)
 
     def _observe(self, ok: bool) -> None:

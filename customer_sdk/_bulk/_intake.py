@@ -185,11 +185,11 @@ class Intake:
             self.verified.set()  # every recorded row checked: workers may send
         key = row.key if row is not None else (rejected.key if rejected else None)
         if entry is not None and entry.state == "done":
-            await outlet.emit(from_journal(index, key, entry))
+            await outlet.emit(from_journal(index, key, entry, outlet.secrets))
             return
         if rejected is not None:
             # Never sent, so no need to wait for the commit: a rerun would reject it again.
-            text = None if rejected.error is None else error_text(rejected.error)
+            text = None if rejected.error is None else error_text(rejected.error, outlet.secrets)
             journal.record_outcomes_nowait(
                 [(index, content_hash, True, rejected.outcome.value, None, text)]
             )

@@ -24,16 +24,16 @@ from typing import TYPE_CHECKING, Any, Final, Self
 
 import attrs
 
-from customer_sdk import _protocol as proto
-from customer_sdk._bulk._circuit import Circuit, Watch
+from customer_sdk._bulk._circuit import MAX_OUTAGE, Circuit, Watch
 from customer_sdk._bulk._intake import Intake
+from customer_sdk._bulk._options import check_options
 from customer_sdk._bulk._outlet import Outlet
 from customer_sdk._bulk._policy import JobLimiter, StopPolicy, default_limiter
 from customer_sdk._bulk._results import BulkStats, RowResult
 from customer_sdk._bulk._workers import Workers
 from customer_sdk._models import CustomerCreate
 from customer_sdk._ratelimit import Limiter
-from customer_sdk.errors import ChargeOverError, ConfigurationError
+from customer_sdk.errors import ChargeOverError, ConfigurationError, OutageError
 
 if TYPE_CHECKING:
     from customer_sdk._engine import Engine
@@ -45,29 +45,6 @@ _END: Final = object()
 Rows = (
     Iterable[CustomerCreate | Mapping[str, Any]] | AsyncIterable[CustomerCreate | Mapping[str, Any]]
 )
-
-
-def _check(
-    concurrency: int,
-    batch_size: int,
-    max_auth_failures: int,
-    rate: float | None,
-    burst: int | None,
-    rows: object,
-) -> None:
-    problems = []
-    if type(concurrency) is not int or concurrency < 1:
-        problems.append(f"concurrency must be an int >= 1, got {concurrency!r}")
-    if type(batch_size) is not int or not 1 <= batch_size <= proto.MAX_BULK:
-        problems.append(f"batch_size must be an int from 1 to {proto.MAX_BULK}")
-    if type(max_auth_failures) is not int or max_auth_failures < 1:
-        problems.append("max_auth_failures must be an int >= 1")
-    if burst is not None and rate is None:
-        problems.append("burst needs a rate")
-    if not isinstance(rows, Iterable | AsyncIterable):  # callers may not be type-checked
-        problems.append(f"rows must be an iterable or async iterable, not {type(rows)}")
-    if problems:
-        raise ConfigurationError("; ".join(problems))
 
 
 class BulkJob:
@@ -96,6 +73,8 @@ class BulkJob:
         max_auth_failures: Refusals in a row that stop the job.
         reject_duplicate_keys: Reject a row repeating an earlier row's ``external_key``.
         update_existing: PUT a row whose key a customer has (outcome ``updated``).
+        max_outage: Seconds the outage circuit may hold the workers before the job stops
+            (resumably, with :class:`~customer_sdk.errors.OutageError`); None: no bound.
 
     Raises:
         ConfigurationError: On an invalid option.
@@ -121,8 +100,9 @@ class BulkJob:
         max_auth_failures: int,
         reject_duplicate_keys: bool = False,
         update_existing: bool = False,
+        max_outage: float | None = MAX_OUTAGE,
     ) -> None:
-        _check(concurrency, batch_size, max_auth_failures, rate, burst, rows)
+        check_options(concurrency, batch_size, max_auth_failures, rate, burst, rows, max_outage)
         self.concurrency = concurrency
         self.batch_size = batch_size
         self.max_auth_failures = max_auth_failures
@@ -138,7 +118,9 @@ class BulkJob:
         self._rows = rows
         self._journal_path = journal
         self._job_id = job_id
-        self._circuit = Circuit()
+        self._circuit = Circuit(max_outage=max_outage)
+        self._circuit.on_give_up = self._outage
+        self._intake: Intake | None = None
         self._watch = Watch(self.stats, self._circuit)
         self._engine = attrs.evolve(
             engine,
@@ -280,8 +262,9 @@ class BulkJob:
             journal = await Journal.open(self._journal_path, self._job_id)
             logger.info("bulk job journal opened (%d rows recorded)", journal.max_index + 1)
         policy = StopPolicy(self.max_auth_failures, lambda: self._engine.closed, self._stop)
-        outlet = self._outlet = Outlet(self._results, self.stats, journal, policy)
-        intake = Intake(
+        secrets = self._engine.transport.secrets
+        outlet = self._outlet = Outlet(self._results, self.stats, journal, policy, secrets)
+        intake = self._intake = Intake(
             self._rows, outlet, self.concurrency, self._queue_size, self.reject_duplicate_keys
         )
         workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size)
@@ -330,6 +313,32 @@ class BulkJob:
             self._error = error
         for task in self._tasks:
             task.cancel()
+
+    def _outage(self, error: OutageError) -> None:
+        """The circuit gave up on the server: stop reading, and let the workers end.
+
+        Unlike :meth:`_stop`, no worker is cancelled: each row a worker holds is released by
+        the circuit with an :class:`OutageError`, so it is recorded as not sent (``failed``,
+        retried by a re-run) or, when an earlier attempt may have created it, ``unknown``;
+        the rows already queued go the same way at once. Then each worker gets its
+        end-of-input marker. The job ends with ``error`` after those results.
+        """
+        if self._error is None:
+            self._error = error
+        intake = self._intake
+        if intake is None or not self._tasks:
+            return
+        self._tasks[0].cancel()  # the reader: no row after this one is read
+        intake.verified.set()  # workers still waiting for the journal check may go (and end)
+
+        async def end_workers() -> None:
+            for _ in range(self.concurrency):
+                await intake.queue.put(None)
+
+        ender = asyncio.get_running_loop().create_task(
+            end_workers(), name="customer-sdk-bulk-ender"
+        )
+        self._tasks.append(ender)
 
     async def _guard(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
         """Run a reader or worker; any failure of its own stops the whole job."""

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 from customer_sdk._bulk._policy import StopPolicy
 from customer_sdk._bulk._results import BulkStats, Row, RowResult, error_text, is_final
+from customer_sdk._secrets import NO_SECRETS, Secrets
 
 if TYPE_CHECKING:
     from customer_sdk._journal import Journal
@@ -27,9 +28,10 @@ class Outlet:
         stats: The job's counters.
         journal: The job's journal, or None.
         policy: Told of every result; may stop the job.
+        secrets: Masked in every error text written to the journal.
     """
 
-    __slots__ = ("journal", "policy", "results", "stats")
+    __slots__ = ("journal", "policy", "results", "secrets", "stats")
 
     def __init__(
         self,
@@ -37,7 +39,9 @@ class Outlet:
         stats: BulkStats,
         journal: Journal | None,
         policy: StopPolicy,
+        secrets: Secrets = NO_SECRETS,
     ) -> None:
+        self.secrets = secrets
         self.results = results
         self.stats = stats
         self.journal = journal
@@ -84,7 +88,7 @@ class Outlet:
                         is_final(result),
                         result.outcome.value,
                         result.customer_id,
-                        None if result.error is None else error_text(result.error),
+                        None if result.error is None else error_text(result.error, self.secrets),
                     )
                     for row, result in pairs
                 ]

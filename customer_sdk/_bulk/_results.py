@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import attrs
 
 from customer_sdk import errors
+from customer_sdk._secrets import NO_SECRETS, Secrets
 from customer_sdk.errors import ChargeOverError, OutcomeUnknownError, ValidationError
 
 if TYPE_CHECKING:
@@ -231,29 +232,35 @@ def is_final(result: RowResult) -> bool:
     return not (result.outcome is RowOutcome.UNKNOWN and result.key is not None)
 
 
-def error_text(exc: BaseException) -> str:
+def error_text(exc: BaseException, secrets: Secrets = NO_SECRETS) -> str:
     """An error as the journal keeps it.
 
     Args:
         exc: The error.
+        secrets: Masked again before the text is written (defence in depth: the SDK's errors
+            are scrubbed when they are built, docs/faults.md "Secrets and hostile input").
 
     Returns:
         ``Type: message``.
     """
-    return f"{type(exc).__name__}: {exc}"
+    return secrets.scrub(f"{type(exc).__name__}: {exc}")
 
 
-def from_journal(index: int, key: str | None, entry: JournalEntry) -> RowResult:
+def from_journal(
+    index: int, key: str | None, entry: JournalEntry, secrets: Secrets = NO_SECRETS
+) -> RowResult:
     """A done row's result as the journal recorded it (its error kept as text only).
 
     Args:
         index: The row's position.
         key: Its ``external_key``.
         entry: The journal's record.
+        secrets: Masked in the recorded error (a journal written before errors were
+            scrubbed may hold an echoed credential).
 
     Returns:
         The result, marked ``resumed``.
     """
-    error = ChargeOverError(entry.error) if entry.error else None
+    error = ChargeOverError(secrets.scrub(entry.error)) if entry.error else None
     outcome = RowOutcome(entry.outcome or "unknown")
     return RowResult(index, key, outcome, entry.customer_id, error, resumed=True)

@@ -144,7 +144,8 @@ class Workers:
                 outcome, retry, prior = judge(row, exc)
                 if retry and circuit.opened == opened:
                     rounds += 1
-                if not retry or rounds > ROW_ROUNDS:
+                if not retry or rounds > ROW_ROUNDS or circuit.failure is not None:
+                    # The circuit gave up (an outage past max_outage): no more rounds.
                     return RowResult(row.index, row.key, outcome, None, exc)
                 row.prior = prior or row.prior
                 continue

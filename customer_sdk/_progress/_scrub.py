@@ -1,29 +1,12 @@
-"""Masking secrets in anything the command line shows or writes.
+"""Masking secrets in what the command line shows or writes: the one scrubber, re-exported.
 
-The SDK never puts a credential into a message; this is defence in depth for the texts the
-command line prints and the report it writes (``docs/faults.md`` "Secrets and hostile input"),
-e.g. a server's error message that echoed a header. It masks exact values only: it does not
-find secrets it was not given.
+The scrubber lives in :mod:`customer_sdk._secrets`, below every layer that handles a server's
+text, so the SDK masks echoed credentials where a response first enters it; this name is kept
+for the progress display and the report, which mask again before writing (defence in depth).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from customer_sdk._secrets import scrub
 
 __all__ = ["scrub"]
-
-
-def scrub(text: str, secrets: Iterable[str]) -> str:
-    """Mask every occurrence of each secret (defence in depth: the SDK never emits them).
-
-    Args:
-        text: The text.
-        secrets: Values that must not be shown (empty ones are ignored).
-
-    Returns:
-        The text with each secret replaced by ``***``.
-    """
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***")
-    return text

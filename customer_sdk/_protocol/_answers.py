@@ -3,6 +3,12 @@
 Sans-I/O: every function takes an :class:`HttpResponse` (or its body) and returns the result or
 raises the mapped SDK exception. Wire rules cite ``docs/chargeover-api.md``, "The envelope" and
 "Errors". Nothing here builds a request or decides a retry.
+
+This is where a server's text first enters the SDK, so every text an exception takes from a
+response (message, ``details``, ``Location``, an excerpt of the body) goes through the
+response's :class:`~customer_sdk._secrets.Secrets` first: a server that echoes the credentials
+into its error body cannot put them into an exception, a log, a journal or a report
+(``docs/faults.md`` "Secrets and hostile input").
 """
 
 from __future__ import annotations
@@ -16,6 +22,7 @@ import attrs
 import orjson
 
 from customer_sdk._protocol._classes import parse_retry_after
+from customer_sdk._secrets import NO_SECRETS, Secrets
 from customer_sdk.errors import (
     APIError,
     AuthenticationError,
@@ -39,23 +46,27 @@ class HttpResponse(NamedTuple):
         status: The HTTP status code.
         headers: Response headers (case-insensitive mapping from the transport).
         body: The whole body (decompressed), possibly empty.
+        secrets: What any text taken from this response must be scrubbed of: the credentials
+            it was requested with (the transport sets them; none by default).
     """
 
     status: int
     headers: Mapping[str, str]
     body: bytes
+    secrets: Secrets = NO_SECRETS
 
 
 _TAG: Final = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL)
 _SPACE: Final = re.compile(r"\s+")
 
 
-def short_text(body: bytes, limit: int = MESSAGE_LIMIT) -> str:
+def short_text(body: bytes, limit: int = MESSAGE_LIMIT, secrets: Secrets = NO_SECRETS) -> str:
     """A short, tag-stripped excerpt of a non-JSON body (a proxy's HTML page, say).
 
     Args:
         body: The raw body.
         limit: The most characters to return.
+        secrets: Masked before the text is cut, so a cut never leaves half a secret.
 
     Returns:
         Text with tags, scripts and styles removed and whitespace folded, at most ``limit``
@@ -65,6 +76,7 @@ def short_text(body: bytes, limit: int = MESSAGE_LIMIT) -> str:
     text = _SPACE.sub(" ", html.unescape(_TAG.sub(" ", text))).strip()
     if not text:
         return "(empty body)"
+    text = secrets.scrub(text)
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
@@ -85,11 +97,13 @@ class Envelope:
     response: Any
 
 
-def parse_envelope(body: bytes) -> Envelope | None:
+def parse_envelope(body: bytes, secrets: Secrets = NO_SECRETS) -> Envelope | None:
     """Parse an envelope; None when the body is not a JSON object.
 
     Args:
         body: The raw body.
+        secrets: Masked in the message (before it is cut) and in every string of
+            ``details``; ``response`` is data, returned as it was sent.
 
     Returns:
         The envelope, or None for non-JSON, a truncated body, or JSON that is not an object.
@@ -103,6 +117,9 @@ def parse_envelope(body: bytes) -> Envelope | None:
     code = data.get("code")
     message = data.get("message")
     details = data.get("details")
+    if secrets:
+        message = secrets.scrub(message) if isinstance(message, str) else message
+        details = secrets.scrub_value(details) if isinstance(details, dict) else details
     return Envelope(
         code=code if type(code) is int else None,
         message=message[:MESSAGE_LIMIT] if isinstance(message, str) else "",
@@ -130,17 +147,20 @@ def error_for(resp: HttpResponse) -> APIError:
     Returns:
         The exception to raise (not raised here).
     """
-    env = parse_envelope(resp.body)
+    secrets = resp.secrets
+    env = parse_envelope(resp.body, secrets)
     if env is not None:
         message = env.message or f"HTTP {resp.status}"
         kw: dict[str, Any] = {"code": env.code, "details": env.details}
     else:
-        message, kw = short_text(resp.body), {}
+        message, kw = short_text(resp.body, secrets=secrets), {}
     status = resp.status
     if status == 429:
         return RateLimitError(status, message, retry_after=parse_retry_after(resp.headers), **kw)
     if 300 <= status < 400:
-        return RedirectError(status, message, location=resp.headers.get("Location"), **kw)
+        location = resp.headers.get("Location")
+        location = None if location is None else secrets.scrub(location)
+        return RedirectError(status, message, location=location, **kw)
     if status >= 500:
         return ServerError(status, message, **kw)
     return _STATUS_ERRORS.get(status, BadRequestError)(status, message, **kw)
@@ -176,9 +196,8 @@ def parse_created(resp: HttpResponse) -> tuple[int, str | None]:
         if type(cid) is int and cid > 0:
             return cid, resp.headers.get("Location")
     what = "no JSON envelope" if not isinstance(data, dict) else "no response.id"
-    raise MalformedResponseError(
-        f"HTTP {resp.status} with {what}: {short_text(resp.body, 120)}", status=resp.status
-    )
+    excerpt = short_text(resp.body, 120, resp.secrets)
+    raise MalformedResponseError(f"HTTP {resp.status} with {what}: {excerpt}", status=resp.status)
 
 
 def parse_object(resp: HttpResponse) -> dict[str, Any]:
@@ -273,10 +292,10 @@ def parse_bulk(resp: HttpResponse, count: int) -> list[BulkItem]:
         raise MalformedResponseError(
             f"HTTP {resp.status} _bulk answer with {got} for {count} requests", status=resp.status
         )
-    return [_bulk_item(item) for item in listing]
+    return [_bulk_item(item, resp.secrets) for item in listing]
 
 
-def _bulk_item(item: object) -> BulkItem:
+def _bulk_item(item: object, secrets: Secrets) -> BulkItem:
     code = item.get("code") if isinstance(item, dict) else None
     if type(code) is not int or not 100 <= code <= 599:
         # Unreadable: whether this item was stored is unknown (status 0 classifies AMBIGUOUS).
@@ -292,4 +311,4 @@ def _bulk_item(item: object) -> BulkItem:
             MalformedResponseError(f"_bulk item {code} without response.id", status=code),
         )
     # The item is its own small envelope: map it as a whole response with that status.
-    return BulkItem(code, None, error_for(HttpResponse(code, {}, orjson.dumps(item))))
+    return BulkItem(code, None, error_for(HttpResponse(code, {}, orjson.dumps(item), secrets)))

@@ -18,6 +18,7 @@ from customer_sdk.errors import (
     ChargeOverError,
     ConnectError,
     MalformedResponseError,
+    OutageError,
     PermissionDeniedError,
     RateLimitError,
     ServerError,
@@ -115,7 +116,8 @@ def classify(exc: ChargeOverError) -> Outcome:
     Returns:
         Its class. A 400 is REJECTED here; whether it means "exists" is decided by a lookup.
     """
-    if isinstance(exc, TLSError):
+    if isinstance(exc, TLSError | OutageError):
+        # OutageError: a bulk job gave up on its server; the request was held, never sent.
         return Outcome.FATAL
     if isinstance(exc, ConnectError):
         return Outcome.NOT_SENT

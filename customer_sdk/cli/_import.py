@@ -43,7 +43,9 @@ from customer_sdk.errors import (
     AuthenticationError,
     JournalMismatchError,
     LimiterUnavailableError,
+    OutageError,
     PermissionDeniedError,
+    TLSError,
 )
 
 __all__ = ["check_import_args", "cmd_import"]
@@ -58,7 +60,8 @@ async def cmd_import(args: argparse.Namespace, out: IO[str], err: IO[str]) -> in
         err: Where the progress line, banner and errors go (stderr).
 
     Returns:
-        0 every row created or existed; 1 some row rejected, unknown or failed; 3 stopped on an
+        0 every row created or existed; 1 some row rejected, unknown or failed, or an outage
+        outlasted ``--max-outage``; 2 the server could not be reached at all; 3 stopped on an
         authentication or permission failure; 130 stopped by SIGINT or SIGTERM.
 
     Raises:
@@ -162,6 +165,7 @@ class _ImportRun:
         self.out = out
         self.err = err
         self.retries: Counter[str] = Counter()
+        self.not_sent = 0  # rows an outage held unsent (failed with an OutageError)
 
     def on_retry(self, event: RetryEvent) -> None:
         """Count retries by what they do (resend, lookup, retry) for the summary."""
@@ -221,8 +225,9 @@ class _ImportRun:
             adaptive=a.adaptive,
             flags=import_flags(a),
             on_existing=on_existing(a),
+            max_outage=a.max_outage,
         )
-        stop = await self._consume(job, progress)
+        stop = await self._consume(job, progress, conn.client.base_url)
         if stop is None:
             progress.total = ledger.tally.done  # the line count was an estimate
         else:
@@ -239,11 +244,11 @@ class _ImportRun:
             throttled=stats.throttled,
             extra=summary_extra(self.retries, conn.sandbox),
         )
-        self.out.write(summary + notes(ledger, stop, conn.secrets))
+        self.out.write(summary + notes(ledger, stop, conn.secrets, self.not_sent))
         self.out.flush()
         return exit_status(ledger.tally, stop)
 
-    async def _consume(self, job: BulkJob, progress: Progress) -> Stop | None:
+    async def _consume(self, job: BulkJob, progress: Progress, base_url: str) -> Stop | None:
         """Record every result of ``job`` while redrawing progress, until it ends or is stopped.
 
         The results are consumed in a task of their own so that :class:`Stopper` can cancel
@@ -255,10 +260,12 @@ class _ImportRun:
         Args:
             job: The create_many job, not yet started.
             progress: The progress line to redraw (not with ``--quiet``).
+            base_url: The server's URL, named when it cannot be reached.
 
         Returns:
-            None when every row has a result; else why the job stopped (a signal, or the
-            account refusing the credentials).
+            None when every row has a result; else why the job stopped (a signal, the
+            account refusing the credentials, a server that cannot be reached or an outage
+            past ``--max-outage``).
 
         Raises:
             UsageError: The journal belongs to another input (or shard), or is not a journal.
@@ -271,6 +278,7 @@ class _ImportRun:
             async with job:
                 async for result in job:
                     self.ledger.record(result)
+                    self.not_sent += isinstance(result.error, OutageError)
 
         async def redraw() -> None:
             """Redraw the line until cancelled (``tick`` decides when a plain line is due)."""
@@ -293,6 +301,10 @@ class _ImportRun:
             return Stop.by_auth(exc)
         except LimiterUnavailableError as exc:
             return Stop.by_limiter(exc, a.journal)
+        except OutageError as exc:
+            return Stop.by_outage(exc, a.journal)
+        except TLSError as exc:
+            return Stop.by_tls(exc, base_url)
         except JournalMismatchError as exc:
             fail(f"--journal {a.journal}: {exc}")
         except sqlite3.Error as exc:

@@ -184,7 +184,7 @@ async def open_client(
             limiter = _redis_limiter(args, stack)
             await _check_limiter(limiter)
         try:
-            client = ChargeOverClient.from_env(retry=policy, limiter=limiter)
+            client = ChargeOverClient.from_env(retry=policy, limiter=limiter, timeout=args.timeout)
         except ConfigurationError as exc:
             fail(str(exc))
         secrets = tuple(
@@ -213,7 +213,13 @@ async def _open_sandbox(
     except FaultSpecError as exc:
         fail(f"--faults: {exc}")
     await stack.enter_async_context(sb)
-    client = ChargeOverClient(sb.base_url, username=sb.username, password=sb.password, retry=policy)
+    client = ChargeOverClient(
+        sb.base_url,
+        username=sb.username,
+        password=sb.password,
+        retry=policy,
+        timeout=args.timeout,
+    )
     if not args.quiet:
         rate = client_rate(args)
         paced = f"{rate:g}/s" if rate else "adaptive"
@@ -221,7 +227,7 @@ async def _open_sandbox(
             f"sandbox: {sb.base_url}, server limit {limit:g}/s, client {paced}, "
             f"faults: {_describe_faults(args.faults)}\n"
         )
-    return Connection(client, (sb.password,), sb)
+    return Connection(client, (sb.username, sb.password), sb)
 
 
 def _redis_limiter(args: argparse.Namespace, stack: contextlib.AsyncExitStack) -> Limiter:

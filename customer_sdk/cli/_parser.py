@@ -108,10 +108,12 @@ Each command's --help says what they mean for it."""
 _IMPORT_EXIT_STATUS = """\
 Exit status:
   0    every row created or already existing (--dry-run: every row valid)
-  1    some row rejected, unknown or failed (--report lists them)
+  1    some row rejected, unknown or failed (--report lists them), or the run
+       stopped resumably: an outage outlasted --max-outage, Redis stalled
   2    usage or configuration error: a bad option, a missing CHARGEOVER_* variable,
        an unreadable file, an unknown CSV column, a journal in use or made for
-       another input, Redis unreachable; nothing was sent
+       another input, Redis unreachable, a server that never answered (refused,
+       DNS, TLS); nothing was sent
   3    stopped: the account refused the credentials (401/403) for several rows in a row
   130  interrupted by Ctrl-C or SIGTERM: the summary is still printed; re-run with
        the same --journal to resume"""
@@ -221,6 +223,21 @@ def _add_import(sub: _Subparsers) -> None:
     )
     imp.add_argument(
         "--seed", type=int, default=0, help="the embedded sandbox's fault seed (default 0)"
+    )
+    imp.add_argument(
+        "--max-outage",
+        type=_positive_float,
+        default=600.0,
+        metavar="SECONDS",
+        help="stop (resumably, exit 1) when the server has not answered for this long "
+        "(default 600); a server that never answered stops the import after about 20 s (exit 2)",
+    )
+    imp.add_argument(
+        "--timeout",
+        type=_positive_float,
+        default=30.0,
+        metavar="SECONDS",
+        help="the most one request may take (default 30)",
     )
     imp.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     imp.add_argument(
