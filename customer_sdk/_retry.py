@@ -245,26 +245,68 @@ class Retrier:
         )
 
     def repeating(
-        self, until_not: type[BaseException], *, first: float, most: float
+        self,
+        until_not: type[BaseException],
+        *,
+        first: float,
+        most: float,
+        within: Callable[[], float] | None = None,
     ) -> tenacity.AsyncRetrying:
-        """A loop with no budget, for a watcher that runs until something changes.
+        """A loop with no attempt budget, for a watcher that runs until something changes.
 
         Args:
             until_not: The exception an attempt raises to ask for another one.
             first: Seconds before the second attempt; doubled after each, up to ``most``.
             most: The longest wait.
+            within: Seconds the loop may run, asked again before each wait (the bound may
+                change meanwhile). The time run is the larger of the real time and the waits
+                made (so a test's fake sleeps count); no wait goes past the bound, so the last
+                attempt is made as it is reached. None: no bound.
 
         Returns:
             The loop: ``await loop(attempt_fn)`` until an attempt returns or raises anything
-            else. It ends only by that, or by cancellation.
+            else, or, past ``within``, re-raises the last ``until_not``. Its ``statistics``
+            hold ``idle_for`` and ``delay_since_first_attempt`` (see :func:`ran_for`).
         """
+        backoff = tenacity.wait_exponential(multiplier=first, max=most)
+        if within is None:
+            wait: Any = backoff
+            stop: Any = tenacity.stop_never
+        else:
+            bound = within
+
+            def wait(state: tenacity.RetryCallState) -> float:
+                return max(0.0, min(backoff(state), bound() - _ran_for(state)))
+
+            def stop(state: tenacity.RetryCallState) -> bool:
+                return _ran_for(state) >= bound()
+
         return tenacity.AsyncRetrying(
             sleep=self._sleep,
-            stop=tenacity.stop_never,
-            wait=tenacity.wait_exponential(multiplier=first, max=most),
+            stop=stop,
+            wait=wait,
             retry=tenacity.retry_if_exception_type(until_not),
             reraise=True,
         )
+
+
+def ran_for(loop: tenacity.AsyncRetrying) -> float:
+    """Seconds a :meth:`Retrier.repeating` loop ran: real time or its waits, the larger.
+
+    Args:
+        loop: The loop, once it has ended.
+
+    Returns:
+        The seconds.
+    """
+    stats = loop.statistics
+    return max(
+        float(stats.get("delay_since_first_attempt", 0.0)), float(stats.get("idle_for", 0.0))
+    )
+
+
+def _ran_for(state: tenacity.RetryCallState) -> float:
+    return max(state.seconds_since_start or 0.0, state.idle_for)
 
 
 def _constant(text: str) -> Callable[[BaseException], str]:

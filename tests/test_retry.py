@@ -9,7 +9,7 @@ from collections.abc import Awaitable, Callable
 import pytest
 
 from customer_sdk import ConnectError, RateLimitError, RetryEvent, RetryPolicy
-from customer_sdk._retry import Retrier, Run
+from customer_sdk._retry import Retrier, Run, ran_for
 from tests._helpers import Sleeps
 
 
@@ -141,6 +141,29 @@ async def test_repeating_doubles_its_wait_up_to_the_most_and_ends_on_return() ->
 
     assert await retrier.repeating(Again, first=1.0, most=5.0)(attempt) == "done"
     assert sleep.calls == [1.0, 2.0, 4.0, 5.0, 5.0]
+
+
+async def test_repeating_within_a_bound_clips_its_last_wait_and_reraises_past_it() -> None:
+    """With within=, no wait goes past the bound, the last attempt is made at it, then it raises."""
+
+    class Again(Exception):
+        """Ask for another attempt."""
+
+    sleep = Sleeps()
+    retrier = Retrier(RetryPolicy(sleep=sleep))
+    calls = 0
+
+    async def attempt() -> None:
+        nonlocal calls
+        calls += 1
+        raise Again
+
+    loop = retrier.repeating(Again, first=1.0, most=5.0, within=lambda: 10.0)
+    with pytest.raises(Again):
+        await loop(attempt)
+    assert sleep.calls == [1.0, 2.0, 4.0, 3.0]  # 1 + 2 + 4 = 7: the next wait is cut to 3
+    assert calls == 5
+    assert ran_for(loop) == pytest.approx(10.0)
 
 
 def test_retry_policy_defaults_and_validation() -> None:

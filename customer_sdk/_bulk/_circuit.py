@@ -20,7 +20,6 @@ import asyncio
 import contextlib
 import logging
 import math
-import time
 import urllib.parse
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Final
@@ -28,7 +27,7 @@ from typing import TYPE_CHECKING, Final
 from customer_sdk import _protocol as proto
 from customer_sdk import errors
 from customer_sdk._bulk._results import BulkStats
-from customer_sdk._retry import Run
+from customer_sdk._retry import Run, ran_for
 from customer_sdk.errors import ChargeOverError, OutageError
 
 if TYPE_CHECKING:
@@ -166,31 +165,34 @@ class Circuit:
         """While open, send one harmless lookup at doubling intervals; end once closed.
 
         Any answer below 500 closes the circuit, through the engine's observer (:class:`Watch`).
-        Once the circuit has been open for :meth:`limit` seconds, it gives up instead.
+        Once the circuit has been open for :meth:`limit` seconds, it gives up instead. The
+        loop is tenacity's, through :meth:`~customer_sdk._retry.Retrier.repeating`.
 
         Args:
             engine: The job's engine (its limiter lets this task past the open circuit).
         """
         request = proto.find_by_key_request(engine.base_url, _PROBE_KEY)
-        retrier = engine.retrier
-        started = time.monotonic()
-        waited = 0.0  # the probe's own waits: the held time when sleeps are faked in tests
-        gap = PROBE_FIRST
         released = self._released  # set once closed (by any answer below 500)
-        while not released.is_set():
-            held = max(time.monotonic() - started, waited)
-            if held >= self.limit():
-                self._give_up(engine.base_url, held)
-                return
-            # Never sleep past the limit: the last probe goes out as it is reached.
-            pause = min(gap, self.limit() - held)
-            await retrier.sleep(pause)
-            waited += pause
-            gap = min(2 * gap, PROBE_MAX)
+
+        async def attempt() -> None:
             if released.is_set():  # a worker's late answer ended the outage meanwhile
                 return
             with contextlib.suppress(ChargeOverError):  # the observer has counted it
                 await engine.send(request, Run(None))
+            if not released.is_set():
+                raise _StillDown
+
+        await engine.retrier.sleep(PROBE_FIRST)
+        loop = engine.retrier.repeating(
+            _StillDown,
+            first=2 * PROBE_FIRST,
+            most=PROBE_MAX,
+            within=lambda: self.limit() - PROBE_FIRST,  # the bound, less the first wait
+        )
+        try:
+            await loop(attempt)
+        except _StillDown:
+            self._give_up(engine.base_url, PROBE_FIRST + ran_for(loop))
 
     def _give_up(self, base_url: str, held: float) -> None:
         """Stop holding: release every worker with an OutageError and tell the job."""
@@ -208,6 +210,10 @@ class Circuit:
         self._released.set()
         if self.on_give_up is not None:
             self.on_give_up(failure)
+
+
+class _StillDown(Exception):
+    """The probe got no answer below 500: the outage goes on."""
 
 
 class Watch:
