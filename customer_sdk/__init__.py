@@ -15,6 +15,8 @@ import logging
 from customer_sdk import errors
 from customer_sdk._bulk import BulkJob, BulkStats, RowOutcome, RowResult
 from customer_sdk._client import ChargeOverClient, Customers
+from customer_sdk._hooks import Hooks, RequestSent, ResponseReceived
+from customer_sdk._logging import configure_from_env as _configure_log
 from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
 from customer_sdk._retry import RetryEvent, RetryPolicy
@@ -43,8 +45,10 @@ from customer_sdk.errors import (
 )
 
 # A library adds no handler of its own but this one: without it, Python's last-resort handler
-# prints the SDK's retry WARNINGs to stderr in an application that never configured logging.
+# prints the SDK's WARNINGs to stderr in an application that never configured logging.
 logging.getLogger("customer_sdk").addHandler(logging.NullHandler())
+# CHARGEOVER_LOG=debug|info turns the log on without any code (README.md, "Logging").
+_configure_log()
 
 __all__ = [
     "APIError",
@@ -63,6 +67,7 @@ __all__ = [
     "CustomerCreate",
     "Customers",
     "ExternalKeyReservedError",
+    "Hooks",
     "JournalMismatchError",
     "Limiter",
     "MalformedResponseError",
@@ -72,7 +77,9 @@ __all__ = [
     "PermissionDeniedError",
     "RateLimitError",
     "RedirectError",
+    "RequestSent",
     "RequestTimeoutError",
+    "ResponseReceived",
     "RetryEvent",
     "RetryPolicy",
     "RowOutcome",

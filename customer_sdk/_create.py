@@ -93,6 +93,8 @@ def created_result(
         location=location,
         external_key=key,
         recovered=recovered,
+        status=run.status,
+        headers=run.headers,
     )
 
 

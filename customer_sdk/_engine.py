@@ -23,14 +23,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 from multidict import CIMultiDict
 
 from customer_sdk import _protocol as proto
+from customer_sdk._attempt import SendObserver, log_attempt, request_sent, response_received
 from customer_sdk._auth import Auth, BasicAuth
 from customer_sdk._create import CreateCall, created_result
+from customer_sdk._hooks import Hooks, both_on_retry, call_hook
+from customer_sdk._logging import key_hash
 from customer_sdk._models import CreatedCustomer, Customer
 from customer_sdk._protocol import BulkItem, HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, no_wait_check
@@ -42,20 +45,6 @@ __all__ = ["Engine", "SendObserver"]
 
 logger: Final = logging.getLogger("customer_sdk")
 T = TypeVar("T")
-
-
-class SendObserver(Protocol):
-    """Told of every request an engine sends (a bulk job's counters and outage circuit)."""
-
-    def on_send(self) -> None:
-        """A request is about to go out."""
-
-    def on_answer(self, result: int | ChargeOverError) -> None:
-        """It was answered with this status, or failed in the transport with this error.
-
-        Args:
-            result: The HTTP status, or the SDK error of a request that got no answer.
-        """
 
 
 def _transient(exc: BaseException) -> bool:
@@ -83,6 +72,8 @@ class Engine:
         limiter: Every request waits for a slot here and reports 429s and successes to it.
         retry: The retry policy.
         observer: Told of every request sent, or None.
+        timeout: Seconds one request may take, instead of the transport's; None for its own.
+        hooks: The caller's request hooks, or None.
     """
 
     base_url: str
@@ -91,13 +82,18 @@ class Engine:
     limiter: Limiter
     retry: RetryPolicy
     observer: SendObserver | None = None
+    timeout: float | None = None
+    hooks: Hooks | None = None
     # Derived once per configuration (and again by attrs.evolve), never per request.
     retrier: Retrier = attrs.field(init=False, repr=False, eq=False)
     _limiter_now: Callable[[], bool] = attrs.field(init=False, repr=False, eq=False)
     _signs: bool = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "retrier", Retrier(self.retry))
+        policy, hooks = self.retry, self.hooks
+        if hooks is not None and hooks.on_retry is not None:
+            policy = attrs.evolve(policy, on_retry=both_on_retry(policy.on_retry, hooks.on_retry))
+        object.__setattr__(self, "retrier", Retrier(policy))
         object.__setattr__(self, "_limiter_now", no_wait_check(self.limiter))
         object.__setattr__(self, "_signs", not isinstance(self.auth, BasicAuth))
 
@@ -155,21 +151,29 @@ class Engine:
         run.requests += 1
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
-        observer = self.observer
+        observer, hooks = self.observer, self.hooks
         if observer is not None:
             observer.on_send()
+        if hooks is not None:
+            started = time.perf_counter()
+            call_hook(hooks.on_request, request_sent(request, run))
         try:
-            resp = await self.transport.send(request, headers, remaining)
+            resp = await self.transport.send(request, headers, remaining, self.timeout)
         except ChargeOverError as exc:
             if observer is not None:
                 observer.on_answer(exc)
             if debug:
-                _log_attempt(request, type(exc).__name__, started, run)
+                log_attempt(request, type(exc).__name__, started, run)
+            if hooks is not None:
+                call_hook(hooks.on_response, response_received(request, run, started, None, exc))
             raise
+        run.status, run.headers = resp.status, resp.headers
         if debug:
-            _log_attempt(request, str(resp.status), started, run)
+            log_attempt(request, str(resp.status), started, run)
         if observer is not None:
             observer.on_answer(resp.status)
+        if hooks is not None:
+            call_hook(hooks.on_response, response_received(request, run, started, resp, None))
         if resp.status == 429:
             ra = proto.parse_retry_after(resp.headers)
             self.limiter.on_throttled(None if ra is None else min(ra, self.retry.retry_after_cap))
@@ -269,6 +273,8 @@ class Engine:
     async def _create(self, body: bytes, key: str | None, run: Run | None) -> CreatedCustomer:
         request = proto.create_request(self.base_url, body)
         run = run or self.retrier.start()
+        if key is not None:
+            run.label = key_hash(key)  # retry logs name the create without its key
         # The first attempt inline, outside tenacity: a create that succeeds at once (nearly
         # all of them) never builds a retry loop (benchmarks P1).
         try:
@@ -325,15 +331,3 @@ class Engine:
 
         retrying = self.retrier.retrying(run, operation="bulk", retry=resendable, action="resend")
         return await retrying(attempt)
-
-
-def _log_attempt(request: HttpRequest, result: str, started: float, run: Run) -> None:
-    # The path only: a query may hold a customer's external_key.
-    logger.debug(
-        "%s %s -> %s in %.1f ms (attempt %d)",
-        request.method,
-        request.path,
-        result,
-        (time.perf_counter() - started) * 1000,
-        run.requests,
-    )

@@ -16,7 +16,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
@@ -28,6 +29,7 @@ __all__ = ["RetryEvent", "RetryPolicy"]
 
 Sleep = Callable[[float], Awaitable[None]]
 logger: Final = logging.getLogger("customer_sdk")
+_NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
 
 
 async def _no_sleep(_: float) -> None:
@@ -209,9 +211,10 @@ class Retrier:
             exc = _failure(state)
             assert isinstance(exc, ChargeOverError)  # ``retry`` only passes SDK errors
             what, delay = say(exc), state.upcoming_sleep
-            logger.warning(
-                "%s: attempt %d failed (%s); %s in %.2f s",
+            logger.info(
+                "%s%s: attempt %d failed (%s); %s in %.2f s",
                 operation,
+                f" [{run.label}]" if run.label else "",
                 run.requests,
                 _reason(exc),
                 what,
@@ -289,12 +292,17 @@ class Run:
         deadline: Seconds the call may take in all, or None.
     """
 
-    __slots__ = ("deadline", "requests", "start")
+    __slots__ = ("deadline", "headers", "label", "requests", "start", "status")
 
     def __init__(self, deadline: float | None) -> None:
         self.deadline = deadline
         self.start = time.monotonic()
         self.requests = 0
+        # The last answer's status and headers (results and raw responses report them), and a
+        # label for retry logs (a create's key hash): set by the engine.
+        self.status: int | None = None
+        self.headers: Mapping[str, str] = _NO_HEADERS
+        self.label = ""
 
     def remaining(self) -> float | None:
         """Seconds left before the call's deadline, or None without one.
