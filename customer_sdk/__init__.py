@@ -19,6 +19,7 @@ from customer_sdk._hooks import Hooks, RequestSent, ResponseReceived
 from customer_sdk._logging import configure_from_env as _configure_log
 from customer_sdk._models import CreatedCustomer, Customer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
+from customer_sdk._raw import RawCustomers, RawResponse
 from customer_sdk._retry import RetryEvent, RetryPolicy
 from customer_sdk._version import __version__
 from customer_sdk.errors import (
@@ -76,6 +77,8 @@ __all__ = [
     "PauseGate",
     "PermissionDeniedError",
     "RateLimitError",
+    "RawCustomers",
+    "RawResponse",
     "RedirectError",
     "RequestSent",
     "RequestTimeoutError",

@@ -253,6 +253,7 @@ class CreateCall:
                     external_key=self.key,
                     code=exc.code,
                     details=exc.details,
+                    headers=exc.headers,
                 ) from exc
             # After an earlier ambiguous attempt the 400 is most likely our own create, not
             # yet visible to lookups (F23): keep looking until found or out of budget.

@@ -167,7 +167,7 @@ class Engine:
             if hooks is not None:
                 call_hook(hooks.on_response, response_received(request, run, started, None, exc))
             raise
-        run.status, run.headers = resp.status, resp.headers
+        run.status, run.headers, run.body = resp.status, resp.headers, resp.body
         if debug:
             log_attempt(request, str(resp.status), started, run)
         if observer is not None:
@@ -217,11 +217,12 @@ class Engine:
         )
         return await retrying(attempt)
 
-    async def get(self, customer_id: int) -> Customer:
+    async def get(self, customer_id: int, run: Run | None = None) -> Customer:
         """Read one customer by id, retried.
 
         Args:
             customer_id: ChargeOver's id (already checked by the caller).
+            run: The budget to spend, or None for a fresh one.
 
         Returns:
             The customer.
@@ -231,7 +232,8 @@ class Engine:
             ChargeOverError: Any other failure, after retries.
         """
         request = proto.get_request(self.base_url, customer_id)
-        return Customer.from_wire(await self.read(request, proto.parse_object, operation="get"))
+        obj = await self.read(request, proto.parse_object, operation="get", run=run)
+        return Customer.from_wire(obj)
 
     async def lookup(self, key: str, run: Run | None = None) -> Customer | None:
         """Find the customer with ``external_key == key``, retried.

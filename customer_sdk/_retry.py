@@ -292,16 +292,17 @@ class Run:
         deadline: Seconds the call may take in all, or None.
     """
 
-    __slots__ = ("deadline", "headers", "label", "requests", "start", "status")
+    __slots__ = ("body", "deadline", "headers", "label", "requests", "start", "status")
 
     def __init__(self, deadline: float | None) -> None:
         self.deadline = deadline
         self.start = time.monotonic()
         self.requests = 0
-        # The last answer's status and headers (results and raw responses report them), and a
-        # label for retry logs (a create's key hash): set by the engine.
+        # The last answer's status, headers and body (results and raw responses report them),
+        # and a label for retry logs (a create's key hash): set by the engine.
         self.status: int | None = None
         self.headers: Mapping[str, str] = _NO_HEADERS
+        self.body = b""
         self.label = ""
 
     def remaining(self) -> float | None:

@@ -180,11 +180,13 @@ class APIError(ChargeOverError):
         message: The envelope's message, or a short tag-stripped excerpt of a non-JSON body.
         code: The envelope's ``code`` if present.
         details: The envelope's ``details`` object (empty when absent).
+        headers: The response headers (e.g. ``Retry-After``, a request id); empty when unknown.
 
     Attributes:
         status: The HTTP status code.
         code: The envelope's ``code`` field, or None.
         details: The envelope's ``details`` mapping.
+        headers: The response's headers, read-only (those ChargeOver sent back, never ours).
     """
 
     def __init__(
@@ -194,11 +196,13 @@ class APIError(ChargeOverError):
         *,
         code: int | None = None,
         details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.details: Mapping[str, Any] = details if details is not None else {}
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
 
     def __str__(self) -> str:
         return f"HTTP {self.status}: {self.message}" if self.message else f"HTTP {self.status}"

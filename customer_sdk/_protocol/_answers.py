@@ -136,6 +136,7 @@ def error_for(resp: HttpResponse) -> APIError:
         kw: dict[str, Any] = {"code": env.code, "details": env.details}
     else:
         message, kw = short_text(resp.body), {}
+    kw["headers"] = resp.headers
     status = resp.status
     if status == 429:
         return RateLimitError(status, message, retry_after=parse_retry_after(resp.headers), **kw)
