@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import time
+import urllib.parse
+from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
@@ -329,3 +331,111 @@ async def test_keyless_creates_queued_past_their_timeout_are_never_outcome_unkno
     assert not_sent  # the queue did outlast the timeout: the case under test happened
     assert len(done) + len(not_sent) == len(results)
     assert created == len(done)  # every customer the server made was reported, none twice
+
+
+class ForwardProxy(s.LoopbackServer):
+    """A tiny HTTP forward proxy: notes each request line, relays it with Connection: close."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.seen: list[str] = []
+
+    async def serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        """Relay each request on the connection to the origin its absolute URL names."""
+        try:
+            while True:
+                head = (await reader.readuntil(b"\r\n\r\n")).decode("latin-1").split("\r\n")
+                method, target, version = head[0].split(" ")
+                self.seen.append(f"{method} {target}")
+                url = urllib.parse.urlsplit(target)
+                kept = [h for h in head[1:] if h and not h.lower().startswith(_HOP_BY_HOP)]
+                length = sum(int(h.split(":")[1]) for h in kept if h.lower().startswith(_LENGTH))
+                body = await reader.readexactly(length)
+                path = url.path + (f"?{url.query}" if url.query else "")
+                origin = await asyncio.open_connection(url.hostname, url.port)
+                lines = [f"{method} {path} {version}", *kept, "Connection: close", "", ""]
+                origin[1].write("\r\n".join(lines).encode("latin-1") + body)
+                writer.write(await origin[0].read())  # the origin closes after its answer
+                origin[1].close()
+                await writer.drain()
+        except (asyncio.IncompleteReadError, ConnectionError):
+            pass
+        finally:
+            writer.close()
+
+
+_HOP_BY_HOP = ("connection:", "proxy-", "keep-alive:")
+_LENGTH = "content-length:"
+
+
+@pytest.fixture
+async def origin() -> AsyncIterator[str]:
+    """A minimal ChargeOver-like origin (aiohttp.web): every create gets id 7."""
+
+    async def create(request: web.Request) -> web.Response:
+        await request.read()
+        return web.json_response(
+            {"code": 201, "status": "OK", "message": "", "response": {"id": 7}}, status=201
+        )
+
+    app = web.Application()
+    app.router.add_post("/api/v3/customer", create)
+    runner = web.AppRunner(app)
+    await runner.setup()
+    await web.TCPSite(runner, "127.0.0.1", 0).start()
+    yield f"http://127.0.0.1:{runner.addresses[0][1]}"
+    await runner.cleanup()
+
+
+async def test_requests_go_through_the_proxy_given(origin: str) -> None:
+    """proxy= sends each request through that proxy, in absolute form."""
+    async with ForwardProxy() as proxy:
+        client = ChargeOverClient(origin, username=USER, password=PASSWORD, proxy=proxy.base_url)
+        async with client:
+            created = await client.customers.create(company="A")
+    assert created.customer_id == 7
+    assert proxy.seen == [f"POST {origin}/api/v3/customer"]
+
+
+async def test_trust_env_takes_the_proxy_from_the_environment(
+    origin: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """HTTP_PROXY is used with trust_env=True (from_env too) and ignored without it."""
+    for name in ("NO_PROXY", "no_proxy", "http_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    async with ForwardProxy() as proxy:
+        monkeypatch.setenv("HTTP_PROXY", proxy.base_url)
+        async with ChargeOverClient(origin, username=USER, password=PASSWORD) as client:
+            await client.customers.create(company="A")
+        assert proxy.seen == []  # aiohttp ignores HTTP_PROXY unless trusted
+        env = {
+            "CHARGEOVER_BASE_URL": origin,
+            "CHARGEOVER_USERNAME": USER,
+            "CHARGEOVER_PASSWORD": PASSWORD,
+        }
+        async with ChargeOverClient.from_env(env, trust_env=True) as client:
+            await client.customers.create(company="B")
+    assert proxy.seen == [f"POST {origin}/api/v3/customer"]
+
+
+async def test_from_env_reads_chargeover_proxy(origin: str) -> None:
+    """CHARGEOVER_PROXY sets the client's proxy."""
+    async with ForwardProxy() as proxy:
+        env = {
+            "CHARGEOVER_BASE_URL": origin,
+            "CHARGEOVER_USERNAME": USER,
+            "CHARGEOVER_PASSWORD": PASSWORD,
+            "CHARGEOVER_PROXY": proxy.base_url,
+        }
+        async with ChargeOverClient.from_env(env) as client:
+            await client.customers.create(company="A")
+    assert proxy.seen == [f"POST {origin}/api/v3/customer"]
+
+
+def test_a_bad_proxy_is_refused_without_echoing_its_url() -> None:
+    """A proxy that is not an http(s) URL is a ConfigurationError that never shows the URL."""
+    with pytest.raises(errors.ConfigurationError, match="proxy must be") as info:
+        ChargeOverClient(
+            "http://127.0.0.1:9", username=USER, password=PASSWORD, proxy="socks5://u:pw@h"
+        )
+    assert "pw" not in str(info.value)
