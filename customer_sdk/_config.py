@@ -17,6 +17,9 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import aiohttp
+
+from customer_sdk._hooks import Hooks
 from customer_sdk._protocol import API_PREFIX
 from customer_sdk.errors import ConfigurationError
 
@@ -178,8 +181,7 @@ def check_network(
     Args:
         proxy: A proxy URL, or None.
         trust_env: Whether to read proxies from the environment.
-        hooks: A :class:`~customer_sdk.Hooks`, or None (its type is checked by the caller's
-            type checker; here only None-or-object).
+        hooks: A :class:`~customer_sdk.Hooks`, or None.
         trace_configs: aiohttp ``TraceConfig`` objects.
         own_session: The client makes its own session (no ``session=`` given).
 
@@ -201,7 +203,11 @@ def check_network(
                 problems.append("proxy must be an absolute http(s):// URL")
     if not isinstance(trust_env, bool):
         problems.append(f"trust_env must be a bool, got {type(trust_env).__name__}")
-    if not isinstance(trace_configs, list | tuple):
+    if hooks is not None and not isinstance(hooks, Hooks):
+        problems.append(f"hooks must be a customer_sdk.Hooks, got {type(hooks).__name__}")
+    if not isinstance(trace_configs, list | tuple) or not all(
+        isinstance(t, aiohttp.TraceConfig) for t in trace_configs
+    ):
         problems.append("trace_configs must be a list of aiohttp.TraceConfig")
     configured = proxy is not None or trust_env is True or bool(trace_configs)
     if configured and not own_session:

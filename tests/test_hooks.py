@@ -122,3 +122,18 @@ async def test_session_settings_with_a_callers_session_are_refused() -> None:
                 session=session,
                 trace_configs=[aiohttp.TraceConfig()],
             )
+
+
+def test_bad_hooks_and_trace_configs_are_refused_naming_each() -> None:
+    """hooks= that is not a Hooks and trace_configs= not of TraceConfigs: one error, both named."""
+    with pytest.raises(ConfigurationError) as info:
+        make_client(
+            "http://127.0.0.1:9",
+            Sleeps(),
+            hooks=print,
+            trace_configs=["tracer"],
+        )
+    assert str(info.value) == (
+        "hooks must be a customer_sdk.Hooks, got builtin_function_or_method; "
+        "trace_configs must be a list of aiohttp.TraceConfig"
+    )
