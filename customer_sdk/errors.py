@@ -8,7 +8,7 @@ never chained, because aiohttp's exceptions carry request headers with credentia
     ├── ConfigurationError          bad client settings (also a ValueError)
     ├── ValidationError             a model or row is invalid; raised before any I/O
     ├── TransportError              no usable HTTP answer
-    │   ├── ConnectError            the connection failed: provably nothing was sent
+    │   ├── ConnectError            no connection (failed, or none free in time): nothing sent
     │   ├── RequestTimeoutError     no answer in time (may have been processed); a TimeoutError
     │   ├── ConnectionLostError     reset / closed / cut body / garbage status line
     │   └── TLSError                certificate or handshake failure (never retried)
@@ -137,8 +137,9 @@ class TransportError(ChargeOverError):
 class ConnectError(TransportError):
     """Nothing was sent: the connection could not be opened, or there was no time left.
 
-    Raised for a refused connection, a DNS failure or a connect timeout, and when the call's
-    deadline passed while it waited for the rate limiter, before anything was sent.
+    Raised for a refused connection, a DNS failure or a connect timeout, when the call's
+    deadline passed while it waited for the rate limiter, and when a request's timeout ran out
+    while it was queued for a pooled connection (docs/faults.md F27), before anything was sent.
     """
 
 
