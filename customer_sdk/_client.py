@@ -373,7 +373,10 @@ class Customers:
         """
         # Validated, then serialised once: the bytes signed are the bytes sent, every attempt.
         body, key = create_body(customer, fields)
-        call = engine_for(self._engine, timeout, deadline).create(body, key)
+        engine = self._engine
+        if timeout is not None or deadline is not None:  # checked inline: the hot path
+            engine = engine_for(engine, timeout, deadline)
+        call = engine.create(body, key)
         # Only the body's bytes and the key live on through the request: a model or a dict
         # held by every in-flight call measurably slows each create once many are in flight
         # (at 256, the model style went from 0.84x to 0.96x raw aiohttp's creates/s;

@@ -33,7 +33,6 @@ from customer_sdk._attempt import SendObserver, log_attempt, request_sent, respo
 from customer_sdk._auth import Auth, BasicAuth
 from customer_sdk._create import CreateCall, created_result
 from customer_sdk._hooks import Hooks, both_on_retry, call_hook
-from customer_sdk._logging import key_hash
 from customer_sdk._models import CreatedCustomer, Customer
 from customer_sdk._protocol import BulkItem, HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, no_wait_check
@@ -275,8 +274,7 @@ class Engine:
     async def _create(self, body: bytes, key: str | None, run: Run | None) -> CreatedCustomer:
         request = proto.create_request(self.base_url, body)
         run = run or self.retrier.start()
-        if key is not None:
-            run.label = key_hash(key)  # retry logs name the create without its key
+        run.key = key  # retry logs name the create by its key's hash, never the key
         # The first attempt inline, outside tenacity: a create that succeeds at once (nearly
         # all of them) never builds a retry loop (benchmarks P1).
         try:

@@ -23,6 +23,7 @@ from typing import Any, Final
 import attrs
 import tenacity
 
+from customer_sdk._logging import key_hash
 from customer_sdk.errors import ChargeOverError, RateLimitError
 
 __all__ = ["RetryEvent", "RetryPolicy"]
@@ -214,7 +215,7 @@ class Retrier:
             logger.info(
                 "%s%s: attempt %d failed (%s); %s in %.2f s",
                 operation,
-                f" [{run.label}]" if run.label else "",
+                f" [{key_hash(run.key)}]" if run.key is not None else "",
                 run.requests,
                 _reason(exc),
                 what,
@@ -292,18 +293,19 @@ class Run:
         deadline: Seconds the call may take in all, or None.
     """
 
-    __slots__ = ("body", "deadline", "headers", "label", "requests", "start", "status")
+    __slots__ = ("body", "deadline", "headers", "key", "requests", "start", "status")
 
     def __init__(self, deadline: float | None) -> None:
         self.deadline = deadline
         self.start = time.monotonic()
         self.requests = 0
         # The last answer's status, headers and body (results and raw responses report them),
-        # and a label for retry logs (a create's key hash): set by the engine.
+        # and a create's key, which retry logs name by its hash (hashed only when a retry is
+        # logged, never per request): set by the engine.
         self.status: int | None = None
         self.headers: Mapping[str, str] = _NO_HEADERS
         self.body = b""
-        self.label = ""
+        self.key: str | None = None
 
     def remaining(self) -> float | None:
         """Seconds left before the call's deadline, or None without one.

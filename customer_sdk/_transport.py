@@ -16,7 +16,6 @@ no retry decision.
 from __future__ import annotations
 
 import asyncio
-import math
 import ssl
 from collections.abc import Callable, Mapping, Sequence
 from typing import Final
@@ -47,7 +46,8 @@ class _Connector(aiohttp.TCPConnector):
     a dozen signal coroutines even when nobody listens; this costs one call.
 
     Args:
-        on_connected: Called in the request's task once it holds a connection.
+        on_connected: Called in the request's task once it holds a connection (the
+            watchdog's :meth:`~customer_sdk._watchdog.Watchdog.connected`).
         **kwargs: ``aiohttp.TCPConnector``'s arguments.
     """
 
@@ -62,9 +62,13 @@ class _Connector(aiohttp.TCPConnector):
         timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
     ) -> aiohttp.connector.Connection:
         """Get a connection as aiohttp does, then report it (see the class docstring)."""
-        conn = await super().connect(req, traces, timeout)
+        conn = await _tcp_connect(self, req, traces, timeout)
         self._on_connected()
         return conn
+
+
+# Looked up once rather than through super() on every request.
+_tcp_connect: Final = aiohttp.TCPConnector.connect
 
 
 class AiohttpTransport:
@@ -122,8 +126,8 @@ class AiohttpTransport:
         # The create and _bulk URLs never change: parse them once, not per request.
         self._url_cache: dict[str, URL] = {}
 
-    def _make_session(self) -> aiohttp.ClientSession:
-        connector = _Connector(self._connected, limit=self._max_connections, ssl=self._ssl)
+    def _make_session(self, watchdog: Watchdog) -> aiohttp.ClientSession:
+        connector = _Connector(watchdog.connected, limit=self._max_connections, ssl=self._ssl)
         session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
@@ -140,11 +144,6 @@ class AiohttpTransport:
         if hasattr(session, "_retry_connection"):
             session._retry_connection = False
         return session
-
-    def _connected(self) -> None:
-        watchdog = self._watchdog
-        if watchdog is not None:
-            watchdog.connected(asyncio.current_task())
 
     @property
     def closed(self) -> bool:
@@ -204,17 +203,17 @@ class AiohttpTransport:
                 for a pooled connection.
             RuntimeError: Called outside an asyncio task.
         """
+        watchdog = self._watchdog
+        if watchdog is None:
+            watchdog = self._watchdog = Watchdog(asyncio.get_running_loop())
         session = self._session
         if session is None:  # aclose() drops the session: None is also how "closed" shows here
             if self._closed:
                 raise errors.ChargeOverError("the client is closed")
-            session = self._session = self._make_session()
+            session = self._session = self._make_session(watchdog)
         limit = self._timeout if request_timeout is None else request_timeout
         seconds = limit if time_left is None or time_left >= limit else time_left
         seconds = max(seconds, 0.001)
-        watchdog = self._watchdog
-        if watchdog is None:
-            watchdog = self._watchdog = Watchdog(asyncio.get_running_loop())
         url = self._url_cache.get(request.url) or self._url(request.url)
         if self._per_request is not None:
             merged = self._per_request.copy()
@@ -226,11 +225,9 @@ class AiohttpTransport:
         data = None if request.body is None else BytesPayload(request.body, content_type=_JSON)
         status: int | None = None
         failure: errors.ChargeOverError
-        rearm: tuple[float, float] | None = None
-        if self._owns_session:  # our connector reports the connection: time it anew from there
-            end = math.inf if time_left is None else watchdog.now() + max(time_left, 0.001)
-            rearm = (limit, end)
-        task = watchdog.start(seconds, rearm)
+        # Our connector reports the connection, and the clock restarts there; on a caller's
+        # session one clock covers the pool wait and the request.
+        task = watchdog.start(seconds, limit if self._owns_session else None, time_left)
         cancelling = task.cancelling()
         try:
             # Awaited rather than entered with ``async with``: read() returns only once the

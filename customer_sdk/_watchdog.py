@@ -43,14 +43,17 @@ class Watchdog:
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
 
-    def start(self, seconds: float, rearm: tuple[float, float] | None = None) -> asyncio.Task[Any]:
+    def start(
+        self, seconds: float, timeout: float | None = None, left: float | None = None
+    ) -> asyncio.Task[Any]:
         """Watch the current task's request for ``seconds`` (one request per task at a time).
 
         Args:
             seconds: The first deadline, from now: the pool wait's bound.
-            rearm: ``(timeout, hard end)`` to restart the clock with once the request has a
-                connection (:meth:`connected`), never past the hard end (loop time); None when
-                nobody will report the connection (a caller's session).
+            timeout: The request's timeout, to restart the clock with once it has a connection
+                (:meth:`connected`); None when nobody will report the connection (a caller's
+                session): then ``seconds`` bounds the whole request.
+            left: Seconds left in the call's deadline, which a restarted clock never passes.
 
         Returns:
             The task watched.
@@ -69,28 +72,24 @@ class Watchdog:
                     "ended: create one client per event loop (e.g. inside asyncio.run)"
                 )
             raise RuntimeError("customer_sdk requests must run inside an asyncio task")
-        deadline = self._loop.time() + seconds
+        now = self._loop.time()
+        deadline = now + seconds
         self._deadlines[task] = deadline
-        if rearm is not None:
-            self._waiting[task] = rearm
+        if timeout is not None:
+            self._waiting[task] = (timeout, math.inf if left is None else now + left)
         if deadline < self._timer_at:
             self._arm(deadline)
         return task
 
-    def now(self) -> float:
-        """The loop's clock, which every deadline here is on."""
-        return self._loop.time()
+    def connected(self) -> None:
+        """The current task's request has its connection: it may leave now, and is timed anew.
 
-    def connected(self, task: asyncio.Task[Any] | None) -> None:
-        """``task``'s request has its connection: from here on it may leave, and is timed anew.
-
-        The new deadline is never earlier than the first, so the timer needs no re-arming: at
-        worst it wakes once for nothing and sleeps again until the earliest deadline.
-
-        Args:
-            task: The task whose request now holds a connection.
+        Called by the transport's connector in the request's task. The new deadline is never
+        earlier than the first, so the timer needs no re-arming: at worst it wakes once for
+        nothing and sleeps again until the earliest deadline.
         """
-        pending = self._waiting.pop(task, None) if task is not None else None
+        task = asyncio.current_task()
+        pending = self._waiting.pop(task, None)  # type: ignore[arg-type]
         if pending is not None and task in self._deadlines:
             timeout, end = pending
             self._deadlines[task] = min(self._loop.time() + timeout, end)
