@@ -17,9 +17,12 @@ from customer_sdk._bulk import BulkJob, BulkStats, RowOutcome, RowResult
 from customer_sdk._client import ChargeOverClient, Customers
 from customer_sdk._fields import CustomerFields
 from customer_sdk._flags import Flags
+from customer_sdk._hooks import Hooks, RequestSent, ResponseReceived
 from customer_sdk._listing import CustomerList, Page, PageIterator
+from customer_sdk._logging import configure_from_env as _configure_log
 from customer_sdk._models import CreatedCustomer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
+from customer_sdk._raw import RawCustomers, RawResponse
 from customer_sdk._read import Customer
 from customer_sdk._retry import RetryEvent, RetryPolicy
 from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer
@@ -50,8 +53,10 @@ from customer_sdk.errors import (
 )
 
 # A library adds no handler of its own but this one: without it, Python's last-resort handler
-# prints the SDK's retry WARNINGs to stderr in an application that never configured logging.
+# prints the SDK's WARNINGs to stderr in an application that never configured logging.
 logging.getLogger("customer_sdk").addHandler(logging.NullHandler())
+# CHARGEOVER_LOG=debug|info turns the log on without any code (README.md, "Logging").
+_configure_log()
 
 __all__ = [
     "APIError",
@@ -75,6 +80,7 @@ __all__ = [
     "DeletedCustomer",
     "ExternalKeyReservedError",
     "Flags",
+    "Hooks",
     "JournalMismatchError",
     "Limiter",
     "LimiterUnavailableError",
@@ -87,8 +93,12 @@ __all__ = [
     "PauseGate",
     "PermissionDeniedError",
     "RateLimitError",
+    "RawCustomers",
+    "RawResponse",
     "RedirectError",
+    "RequestSent",
     "RequestTimeoutError",
+    "ResponseReceived",
     "RetryEvent",
     "RetryPolicy",
     "RowOutcome",

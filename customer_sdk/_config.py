@@ -17,10 +17,19 @@ from collections.abc import Mapping
 from typing import Any, Final
 from urllib.parse import urlsplit
 
+import aiohttp
+
+from customer_sdk._hooks import Hooks
 from customer_sdk._protocol import API_PREFIX
 from customer_sdk.errors import ConfigurationError
 
-__all__ = ["check_settings", "normalise_base", "settings_from_env"]
+__all__ = [
+    "check_call_options",
+    "check_network",
+    "check_settings",
+    "normalise_base",
+    "settings_from_env",
+]
 
 _AUTH_SCHEMES: Final = ("basic", "signature")
 # A credential goes into a header: CR/LF/NUL there would split or end it.
@@ -146,12 +155,77 @@ def check_settings(
         raise ConfigurationError("; ".join(problems))
 
 
+def check_call_options(*, timeout: object, deadline: object) -> None:
+    """Check a call's own ``timeout`` and ``deadline`` (None: the client's).
+
+    Args:
+        timeout: Seconds per request, or None.
+        deadline: Seconds per call, or None.
+
+    Raises:
+        ConfigurationError: Naming each one that is not a finite number of seconds > 0.
+    """
+    bad = [n for n, v in (("timeout", timeout), ("deadline", deadline)) if v is not None]
+    bad = [n for n in bad if not _seconds(timeout if n == "timeout" else deadline)]
+    if bad:
+        raise ConfigurationError(
+            "; ".join(f"{n} must be a finite number of seconds > 0" for n in bad)
+        )
+
+
+def check_network(
+    *, proxy: object, trust_env: object, hooks: object, trace_configs: object, own_session: bool
+) -> None:
+    """Check the proxy, tracing and hook settings; name every problem at once.
+
+    Args:
+        proxy: A proxy URL, or None.
+        trust_env: Whether to read proxies from the environment.
+        hooks: A :class:`~customer_sdk.Hooks`, or None.
+        trace_configs: aiohttp ``TraceConfig`` objects.
+        own_session: The client makes its own session (no ``session=`` given).
+
+    Raises:
+        ConfigurationError: Listing every problem, separated by ``; ``.
+    """
+    problems = []
+    if proxy is not None:
+        if not isinstance(proxy, str):
+            problems.append(f"proxy must be a str URL, got {type(proxy).__name__}")
+        else:
+            try:
+                parts = urlsplit(proxy)
+                parts.port  # noqa: B018 (range-checked on access)
+            except ValueError:
+                parts = None
+            if parts is None or parts.scheme not in {"http", "https"} or not parts.hostname:
+                # Not the URL itself: it may hold the proxy's password.
+                problems.append("proxy must be an absolute http(s):// URL")
+    if not isinstance(trust_env, bool):
+        problems.append(f"trust_env must be a bool, got {type(trust_env).__name__}")
+    if hooks is not None and not isinstance(hooks, Hooks):
+        problems.append(f"hooks must be a customer_sdk.Hooks, got {type(hooks).__name__}")
+    if not isinstance(trace_configs, list | tuple) or not all(
+        isinstance(t, aiohttp.TraceConfig) for t in trace_configs
+    ):
+        problems.append("trace_configs must be a list of aiohttp.TraceConfig")
+    configured = proxy is not None or trust_env is True or bool(trace_configs)
+    if configured and not own_session:
+        problems.append(
+            "proxy, trust_env and trace_configs configure the client's own session; "
+            "set them on the session you pass instead"
+        )
+    if problems:
+        raise ConfigurationError("; ".join(problems))
+
+
 def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
     """The client's settings from ``CHARGEOVER_*`` variables.
 
     Args:
         env: The environment: ``CHARGEOVER_BASE_URL`` (or ``CHARGEOVER_INSTANCE``),
-            ``CHARGEOVER_USERNAME``, ``CHARGEOVER_PASSWORD``, optionally ``CHARGEOVER_AUTH``.
+            ``CHARGEOVER_USERNAME``, ``CHARGEOVER_PASSWORD``, optionally ``CHARGEOVER_AUTH``
+            and ``CHARGEOVER_PROXY``.
 
     Returns:
         Constructor keywords.
@@ -175,4 +249,6 @@ def settings_from_env(env: Mapping[str, str]) -> dict[str, Any]:
         kwargs["instance"] = instance
     if env.get("CHARGEOVER_AUTH"):
         kwargs["auth"] = env["CHARGEOVER_AUTH"]
+    if env.get("CHARGEOVER_PROXY"):
+        kwargs["proxy"] = env["CHARGEOVER_PROXY"]
     return kwargs

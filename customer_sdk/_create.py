@@ -95,6 +95,8 @@ def created_result(
         location=location,
         external_key=key,
         recovered=recovered,
+        status=run.status,
+        headers=run.headers,
     )
 
 
@@ -254,6 +256,7 @@ class CreateCall:
                     external_key=self.key,
                     code=exc.code,
                     details=exc.details,
+                    headers=exc.headers,
                 ) from exc
             # After an earlier ambiguous attempt the 400 is most likely our own create, not
             # yet visible to lookups (F23): keep looking until found or out of budget.

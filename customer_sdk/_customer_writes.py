@@ -15,23 +15,10 @@ import orjson
 from customer_sdk import _write as write
 from customer_sdk._engine import Engine
 from customer_sdk._flags import Flags
+from customer_sdk._query import check_id
 from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer, update_wire
-from customer_sdk.errors import ConfigurationError
 
-__all__ = ["CustomerWrites", "check_flags", "check_id"]
-
-
-def check_id(customer_id: object) -> None:
-    """Refuse anything but a positive int as a customer id (before any I/O).
-
-    Args:
-        customer_id: The id given.
-
-    Raises:
-        ConfigurationError: Not a positive int (a bool is not an id).
-    """
-    if type(customer_id) is not int or customer_id < 1:
-        raise ConfigurationError(f"customer_id must be a positive int, got {customer_id!r}")
+__all__ = ["CustomerWrites", "check_flags"]
 
 
 def check_flags(flags: object) -> Flags:

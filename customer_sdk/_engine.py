@@ -26,15 +26,17 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Coroutine
-from typing import Any, Final, Protocol, TypeVar
+from typing import Any, Final, TypeVar
 
 import attrs
 from multidict import CIMultiDict
 
 from customer_sdk import _protocol as proto
+from customer_sdk._attempt import SendObserver, log_attempt, request_sent, response_received
 from customer_sdk._auth import Auth, BasicAuth
 from customer_sdk._create import CreateCall, created_result
 from customer_sdk._flags import NO_FLAGS, Flags
+from customer_sdk._hooks import Hooks, both_on_retry, call_hook
 from customer_sdk._models import CreatedCustomer
 from customer_sdk._protocol import BulkItem, HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, no_wait_check
@@ -47,20 +49,6 @@ __all__ = ["Engine", "SendObserver"]
 
 logger: Final = logging.getLogger("customer_sdk")
 T = TypeVar("T")
-
-
-class SendObserver(Protocol):
-    """Told of every request an engine sends (a bulk job's counters and outage circuit)."""
-
-    def on_send(self) -> None:
-        """A request is about to go out."""
-
-    def on_answer(self, result: int | ChargeOverError) -> None:
-        """It was answered with this status, or failed in the transport with this error.
-
-        Args:
-            result: The HTTP status, or the SDK error of a request that got no answer.
-        """
 
 
 def _transient(exc: BaseException) -> bool:
@@ -90,6 +78,8 @@ class Engine:
         observer: Told of every request sent, or None.
         flags: The side-effect flags every write (create, ``_bulk``, update, delete) carries
             in its query string (docs/chargeover-api.md, "Query flags"); none by default.
+        timeout: Seconds one request may take, instead of the transport's; None for its own.
+        hooks: The caller's request hooks, or None.
     """
 
     base_url: str
@@ -99,13 +89,18 @@ class Engine:
     retry: RetryPolicy
     observer: SendObserver | None = None
     flags: Flags = NO_FLAGS
+    timeout: float | None = None
+    hooks: Hooks | None = None
     # Derived once per configuration (and again by attrs.evolve), never per request.
     retrier: Retrier = attrs.field(init=False, repr=False, eq=False)
     _limiter_now: Callable[[], bool] = attrs.field(init=False, repr=False, eq=False)
     _signs: bool = attrs.field(init=False, repr=False, eq=False)
 
     def __attrs_post_init__(self) -> None:
-        object.__setattr__(self, "retrier", Retrier(self.retry))
+        policy, hooks = self.retry, self.hooks
+        if hooks is not None and hooks.on_retry is not None:
+            policy = attrs.evolve(policy, on_retry=both_on_retry(policy.on_retry, hooks.on_retry))
+        object.__setattr__(self, "retrier", Retrier(policy))
         object.__setattr__(self, "_limiter_now", no_wait_check(self.limiter))
         object.__setattr__(self, "_signs", not isinstance(self.auth, BasicAuth))
 
@@ -163,21 +158,29 @@ class Engine:
         run.requests += 1
         debug = logger.isEnabledFor(logging.DEBUG)
         started = time.perf_counter() if debug else 0.0
-        observer = self.observer
+        observer, hooks = self.observer, self.hooks
         if observer is not None:
             observer.on_send()
+        if hooks is not None:
+            started = time.perf_counter()
+            call_hook(hooks.on_request, request_sent(request, run))
         try:
-            resp = await self.transport.send(request, headers, remaining)
+            resp = await self.transport.send(request, headers, remaining, self.timeout)
         except ChargeOverError as exc:
             if observer is not None:
                 observer.on_answer(exc)
             if debug:
-                _log_attempt(request, type(exc).__name__, started, run)
+                log_attempt(request, type(exc).__name__, started, run)
+            if hooks is not None:
+                call_hook(hooks.on_response, response_received(request, run, started, None, exc))
             raise
+        run.status, run.headers, run.body = resp.status, resp.headers, resp.body
         if debug:
-            _log_attempt(request, str(resp.status), started, run)
+            log_attempt(request, str(resp.status), started, run)
         if observer is not None:
             observer.on_answer(resp.status)
+        if hooks is not None:
+            call_hook(hooks.on_response, response_received(request, run, started, resp, None))
         if resp.status == 429:
             ra = proto.parse_retry_after(resp.headers)
             self.limiter.on_throttled(None if ra is None else min(ra, self.retry.retry_after_cap))
@@ -221,11 +224,12 @@ class Engine:
         )
         return await retrying(attempt)
 
-    async def get(self, customer_id: int) -> Customer:
+    async def get(self, customer_id: int, run: Run | None = None) -> Customer:
         """Read one customer by id, retried.
 
         Args:
             customer_id: ChargeOver's id (already checked by the caller).
+            run: The budget to spend, or None for a fresh one.
 
         Returns:
             The customer.
@@ -235,7 +239,8 @@ class Engine:
             ChargeOverError: Any other failure, after retries.
         """
         request = proto.get_request(self.base_url, customer_id)
-        return Customer.from_wire(await self.read(request, proto.parse_object, operation="get"))
+        obj = await self.read(request, proto.parse_object, operation="get", run=run)
+        return Customer.from_wire(obj)
 
     async def lookup(self, key: str, run: Run | None = None) -> Customer | None:
         """Find the customer with ``external_key == key``, retried.
@@ -277,6 +282,7 @@ class Engine:
     async def _create(self, body: bytes, key: str | None, run: Run | None) -> CreatedCustomer:
         request = proto.with_query(proto.create_request(self.base_url, body), self.flags.query)
         run = run or self.retrier.start()
+        run.key = key  # retry logs name the create by its key's hash, never the key
         # The first attempt inline, outside tenacity: a create that succeeds at once (nearly
         # all of them) never builds a retry loop (benchmarks P1).
         try:
@@ -346,15 +352,3 @@ class Engine:
         if flags is None or flags == self.flags:
             return self
         return attrs.evolve(self, flags=flags)
-
-
-def _log_attempt(request: HttpRequest, result: str, started: float, run: Run) -> None:
-    # The path only: a query may hold a customer's external_key.
-    logger.debug(
-        "%s %s -> %s in %.1f ms (attempt %d)",
-        request.method,
-        request.path,
-        result,
-        (time.perf_counter() - started) * 1000,
-        run.requests,
-    )

@@ -263,6 +263,9 @@ class CreatedCustomer:
         recovered: True when ``created`` is False because the customer was found by its key
             after an attempt of this call (or, in a bulk job, of an earlier run) may have
             created it, its answer lost; False when the key was already taken (a 400).
+        status: The HTTP status of the answer that settled the call (201 for a create, 200
+            for a lookup that found the customer), when known.
+        headers: That answer's response headers (read-only; empty when unknown).
     """
 
     customer_id: int
@@ -271,6 +274,8 @@ class CreatedCustomer:
     location: str | None = None
     external_key: str | None = None
     recovered: bool = False
+    status: int | None = attrs.field(default=None, eq=False)
+    headers: Mapping[str, str] = attrs.field(default=MappingProxyType({}), eq=False, repr=False)
 
     @property
     def id(self) -> int:

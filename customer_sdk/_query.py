@@ -27,7 +27,15 @@ from customer_sdk._protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, escape_wher
 from customer_sdk._rules import encodable
 from customer_sdk.errors import ConfigurationError
 
-__all__ = ["OPERATORS", "ListQuery", "WhereArg", "build_query", "checked_value", "where_clauses"]
+__all__ = [
+    "ListQuery",
+    "OPERATORS",
+    "WhereArg",
+    "build_query",
+    "check_id",
+    "checked_value",
+    "where_clauses",
+]
 
 #: docs/chargeover-api.md, "The ``where`` filter": the operators that take a value.
 OPERATORS: Final = frozenset({"EQUALS", "NOTEQUALS", "GT", "LT", "GTE", "LTE", "CONTAINS"})
@@ -223,6 +231,19 @@ def build_query(
     if problems:
         raise ConfigurationError("; ".join(problems))
     return ListQuery(tuple(clauses), tuple(items), size)
+
+
+def check_id(customer_id: object) -> None:
+    """Refuse anything but a positive int as a customer id (before any I/O).
+
+    Args:
+        customer_id: The id given.
+
+    Raises:
+        ConfigurationError: Not a positive int (a bool is not an id).
+    """
+    if type(customer_id) is not int or customer_id < 1:
+        raise ConfigurationError(f"customer_id must be a positive int, got {customer_id!r}")
 
 
 def checked_value(value: object, name: str) -> str:

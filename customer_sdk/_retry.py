@@ -16,18 +16,21 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
+from types import MappingProxyType
 from typing import Any, Final
 
 import attrs
 import tenacity
 
+from customer_sdk._logging import key_hash
 from customer_sdk.errors import ChargeOverError, RateLimitError
 
 __all__ = ["RetryEvent", "RetryPolicy"]
 
 Sleep = Callable[[float], Awaitable[None]]
 logger: Final = logging.getLogger("customer_sdk")
+_NO_HEADERS: Final[Mapping[str, str]] = MappingProxyType({})
 
 
 async def _no_sleep(_: float) -> None:
@@ -212,9 +215,10 @@ class Retrier:
             exc = _failure(state)
             assert isinstance(exc, ChargeOverError)  # ``retry`` only passes SDK errors
             what, delay = say(exc), state.upcoming_sleep
-            logger.warning(
-                "%s: attempt %d failed (%s); %s in %.2f s",
+            logger.info(
+                "%s%s: attempt %d failed (%s); %s in %.2f s",
                 operation,
+                f" [{key_hash(run.key)}]" if run.key is not None else "",
                 run.requests,
                 _reason(exc),
                 what,
@@ -334,12 +338,19 @@ class Run:
         deadline: Seconds the call may take in all, or None.
     """
 
-    __slots__ = ("deadline", "requests", "start")
+    __slots__ = ("body", "deadline", "headers", "key", "requests", "start", "status")
 
     def __init__(self, deadline: float | None) -> None:
         self.deadline = deadline
         self.start = time.monotonic()
         self.requests = 0
+        # The last answer's status, headers and body (results and raw responses report them),
+        # and a create's key, which retry logs name by its hash (hashed only when a retry is
+        # logged, never per request): set by the engine.
+        self.status: int | None = None
+        self.headers: Mapping[str, str] = _NO_HEADERS
+        self.body = b""
+        self.key: str | None = None
 
     def remaining(self) -> float | None:
         """Seconds left before the call's deadline, or None without one.

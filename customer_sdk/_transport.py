@@ -7,17 +7,18 @@ included (docs/faults.md, "Secrets and hostile input"), so the SDK error is rais
 never followed (aiohttp re-POSTs the body on a 307), cookies are never stored, and a response body
 is read up to a cap so an oversized or gzip-bomb body cannot exhaust memory. A request's total
 time is enforced by one watchdog timer shared by every request in flight, not by aiohttp's
-per-request timer (the costliest part of an aiohttp request). This module makes no retry
-decision.
+per-request timer (the costliest part of an aiohttp request). Time spent waiting for a pooled
+connection never makes a request ambiguous: the pool wait has its own bound, and a request that
+ran out of time before it had a connection is "not sent" (docs/faults.md F28). This module makes
+no retry decision.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 import ssl
-from collections.abc import Mapping
-from typing import Any, Final
+from collections.abc import Callable, Mapping, Sequence
+from typing import Final
 
 import aiohttp
 from aiohttp.payload import BytesPayload
@@ -27,6 +28,7 @@ from yarl import URL
 from customer_sdk import errors
 from customer_sdk._protocol import HttpRequest, HttpResponse
 from customer_sdk._secrets import NO_SECRETS, Secrets
+from customer_sdk._watchdog import Watchdog
 
 __all__ = ["AiohttpTransport"]
 
@@ -34,110 +36,40 @@ _READ_CHUNK = 1 << 16
 # Every body the SDK sends is a JSON document (docs/chargeover-api.md, "Create" and
 # "Bulk").
 _JSON: Final = "application/json"
-# A deadline this close is treated as reached: the loop may run a timer a hair early (it
-# rounds to its clock's resolution), and re-arming for the remaining microseconds is waste.
-_SLACK: Final = 0.001
 
 
-class _Watchdog:
-    """Enforces every in-flight request's deadline with one loop timer for all of them.
+class _Connector(aiohttp.TCPConnector):
+    """A TCP connector that reports the moment a request has its connection.
 
-    aiohttp's own total timeout costs each request a timer handle, a timer context and their
-    callbacks: about 40k instructions, 9 % of a create (benchmarks/README.md). Here a request
-    costs one dict insert and one delete, and the single timer sleeps until the earliest
-    deadline. An expired request's task is cancelled and the cancellation turned into a
-    timeout, exactly as ``asyncio.timeout`` does it (so a caller's own cancel still wins).
+    Until then nothing of the request can have left: it was queued for a pooled connection or
+    still connecting. An aiohttp ``TraceConfig`` gives the same moment
+    (``on_connection_create_end``/``on_connection_reuseconn``), but a trace costs every request
+    a dozen signal coroutines even when nobody listens; this costs one call.
 
     Args:
-        loop: The loop the requests run on (its clock is the deadlines' clock).
+        on_connected: Called in the request's task once it holds a connection (the
+            watchdog's :meth:`~customer_sdk._watchdog.Watchdog.connected`).
+        **kwargs: ``aiohttp.TCPConnector``'s arguments.
     """
 
-    __slots__ = ("_deadlines", "_expired", "_loop", "_timer", "_timer_at")
+    def __init__(self, on_connected: Callable[[], None], **kwargs: object) -> None:
+        super().__init__(**kwargs)  # type: ignore[arg-type]
+        self._on_connected = on_connected
 
-    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._loop = loop
-        self._deadlines: dict[asyncio.Task[Any], float] = {}
-        self._expired: set[asyncio.Task[Any]] = set()
-        self._timer: asyncio.TimerHandle | None = None
-        self._timer_at = math.inf
+    async def connect(
+        self,
+        req: aiohttp.ClientRequest,
+        traces: list[aiohttp.tracing.Trace],
+        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
+    ) -> aiohttp.connector.Connection:
+        """Get a connection as aiohttp does, then report it (see the class docstring)."""
+        conn = await _tcp_connect(self, req, traces, timeout)
+        self._on_connected()
+        return conn
 
-    def start(self, seconds: float) -> asyncio.Task[Any]:
-        """Watch the current task's request for ``seconds`` (one request per task at a time).
 
-        Returns:
-            The task watched.
-
-        Raises:
-            RuntimeError: Outside any task, where nothing could be cancelled (aiohttp's own
-                timeout refuses the same), or on an event loop other than the one the
-                transport first ran on.
-        """
-        task = asyncio.current_task(self._loop)
-        if task is None:
-            if self._loop.is_closed() or not self._loop.is_running():
-                # aiohttp's pool is as bound to its loop as this timer is, so say it plainly.
-                raise RuntimeError(
-                    "this customer_sdk client was used on another event loop, which has "
-                    "ended: create one client per event loop (e.g. inside asyncio.run)"
-                )
-            raise RuntimeError("customer_sdk requests must run inside an asyncio task")
-        deadline = self._loop.time() + seconds
-        self._deadlines[task] = deadline
-        if deadline < self._timer_at:
-            self._arm(deadline)
-        return task
-
-    def timed_out(self, task: asyncio.Task[Any], cancelling: int) -> bool:
-        """Whether a CancelledError in ``task`` is its request's timeout, taking the cancel back.
-
-        Args:
-            task: The watched task.
-            cancelling: ``task.cancelling()`` when the request started.
-
-        Returns:
-            True if the watchdog cancelled it and nobody else did meanwhile (the rule of
-            ``asyncio.timeout``); False for a cancel that must propagate.
-        """
-        if task not in self._expired:
-            return False
-        self._expired.discard(task)
-        return task.uncancel() <= cancelling
-
-    def stop(self, task: asyncio.Task[Any]) -> None:
-        """Stop watching ``task``; an expiry not claimed by :meth:`timed_out` is taken back."""
-        self._deadlines.pop(task, None)
-        if task in self._expired:  # the cancel surfaced as another error, or not at all
-            self._expired.discard(task)
-            task.uncancel()
-
-    def close(self) -> None:
-        """Drop the timer once no request is watched.
-
-        Requests still in flight keep their deadlines: on a caller's session, which
-        ``aclose()`` leaves open, nothing else would ever end a stalled one. The timer then
-        runs out with them (it re-arms only while a deadline is pending).
-        """
-        if self._timer is not None and not self._deadlines:
-            self._timer.cancel()
-            self._timer, self._timer_at = None, math.inf
-
-    def _arm(self, when: float) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-        self._timer = self._loop.call_at(when, self._fire)
-        self._timer_at = when
-
-    def _fire(self) -> None:
-        self._timer, self._timer_at = None, math.inf
-        due = self._loop.time() + _SLACK
-        for task in [t for t, deadline in self._deadlines.items() if deadline <= due]:
-            del self._deadlines[task]
-            self._expired.add(task)
-            task.cancel()
-        # Sleep again until the earliest deadline still pending: with one timeout for all
-        # requests that is the oldest request's, so the timer wakes about once per timeout.
-        if self._deadlines:
-            self._arm(min(self._deadlines.values()))
+# Looked up once rather than through super() on every request.
+_tcp_connect: Final = aiohttp.TCPConnector.connect
 
 
 class AiohttpTransport:
@@ -157,6 +89,10 @@ class AiohttpTransport:
         max_response_bytes: The most body bytes read (after decompression).
         secrets: The credentials sent, stamped on every response so that any text taken from
             it is scrubbed of them (:mod:`customer_sdk._secrets`).
+        proxy: An HTTP(S) proxy URL every request goes through, or None.
+        trust_env: Read proxies (``HTTPS_PROXY``, ``NO_PROXY``...) and ``.netrc`` from the
+            environment, as aiohttp does with ``trust_env=True``.
+        trace_configs: aiohttp ``TraceConfig`` objects for our session (e.g. OpenTelemetry).
 
     Attributes:
         secrets: The same.
@@ -173,6 +109,9 @@ class AiohttpTransport:
         ssl_context: ssl.SSLContext | bool,
         max_response_bytes: int,
         secrets: Secrets = NO_SECRETS,
+        proxy: str | None = None,
+        trust_env: bool = False,
+        trace_configs: Sequence[aiohttp.TraceConfig] = (),
     ) -> None:
         self.secrets = secrets
         self._session = session
@@ -187,19 +126,24 @@ class AiohttpTransport:
         self._max_bytes = max_response_bytes
         # aiohttp times the connect only: the request's total time is the watchdog's.
         self._connect_only = aiohttp.ClientTimeout(total=None, sock_connect=connect_timeout)
-        self._watchdog: _Watchdog | None = None
+        self._proxy = proxy
+        self._trust_env = trust_env
+        self._trace_configs = list(trace_configs)
+        self._watchdog: Watchdog | None = None
         self._closed = False
         # The create and _bulk URLs never change: parse them once, not per request.
         self._url_cache: dict[str, URL] = {}
 
-    def _make_session(self) -> aiohttp.ClientSession:
-        connector = aiohttp.TCPConnector(limit=self._max_connections, ssl=self._ssl)
+    def _make_session(self, watchdog: Watchdog) -> aiohttp.ClientSession:
+        connector = _Connector(watchdog.connected, limit=self._max_connections, ssl=self._ssl)
         session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
             timeout=self._connect_only,
             cookie_jar=aiohttp.DummyCookieJar(),
-            trust_env=False,
+            proxy=self._proxy,
+            trust_env=self._trust_env,
+            trace_configs=self._trace_configs or None,
         )
         # aiohttp silently sends a GET a second time when the connection resets or closes
         # under it. That retry skips the limiter, the backoff and the attempt budget (a reset
@@ -238,20 +182,27 @@ class AiohttpTransport:
         request: HttpRequest,
         headers: CIMultiDict[str] | None,
         time_left: float | None,
+        request_timeout: float | None = None,
     ) -> HttpResponse:
         """Send one request and read the whole response.
+
+        The request's time runs twice: first while it waits for a pooled connection (a timeout
+        there is a :class:`ConnectError`, nothing sent), then anew once it has one. On a
+        caller's session the connection is not reported, and one clock covers both.
 
         Args:
             request: The built request.
             headers: Headers for this request only (a per-request Authorization), if any.
             time_left: Seconds left in the caller's deadline; the request's total timeout is cut
                 to it when shorter than the default. None for no deadline.
+            request_timeout: This request's timeout, instead of the transport's.
 
         Returns:
             The response; any status (the protocol layer interprets it).
 
         Raises:
-            ConnectError: The connection could not be opened; nothing was sent.
+            ConnectError: The connection could not be opened, or no pooled connection came
+                free in time; nothing was sent.
             TLSError: The TLS handshake failed.
             RequestTimeoutError: No complete answer in time.
             ConnectionLostError: The connection broke after sending, or a 2xx body was larger
@@ -260,16 +211,17 @@ class AiohttpTransport:
                 for a pooled connection.
             RuntimeError: Called outside an asyncio task.
         """
+        watchdog = self._watchdog
+        if watchdog is None:
+            watchdog = self._watchdog = Watchdog(asyncio.get_running_loop())
         session = self._session
         if session is None:  # aclose() drops the session: None is also how "closed" shows here
             if self._closed:
                 raise errors.ChargeOverError("the client is closed")
-            session = self._session = self._make_session()
-        seconds = self._timeout if time_left is None or time_left >= self._timeout else time_left
+            session = self._session = self._make_session(watchdog)
+        limit = self._timeout if request_timeout is None else request_timeout
+        seconds = limit if time_left is None or time_left >= limit else time_left
         seconds = max(seconds, 0.001)
-        watchdog = self._watchdog
-        if watchdog is None:
-            watchdog = self._watchdog = _Watchdog(asyncio.get_running_loop())
         url = self._url_cache.get(request.url) or self._url(request.url)
         if self._per_request is not None:
             merged = self._per_request.copy()
@@ -281,7 +233,9 @@ class AiohttpTransport:
         data = None if request.body is None else BytesPayload(request.body, content_type=_JSON)
         status: int | None = None
         failure: errors.ChargeOverError
-        task = watchdog.start(seconds)
+        # Our connector reports the connection, and the clock restarts there; on a caller's
+        # session one clock covers the pool wait and the request.
+        task = watchdog.start(seconds, limit if self._owns_session else None, time_left)
         cancelling = task.cancelling()
         try:
             # Awaited rather than entered with ``async with``: read() returns only once the
@@ -311,9 +265,16 @@ class AiohttpTransport:
             return HttpResponse(status, resp.headers, body, self.secrets)
         except asyncio.CancelledError:
             if watchdog.timed_out(task, cancelling):
-                failure = errors.RequestTimeoutError(
-                    "timed out waiting for the response", status=status
-                )
+                if watchdog.unsent(task):
+                    # Queued for a pooled connection (or still connecting) the whole time:
+                    # nothing left, so this is a clean "not sent" (docs/faults.md F28).
+                    failure = errors.ConnectError(
+                        f"no connection within {seconds:.3g} s (pool busy): not sent"
+                    )
+                else:
+                    failure = errors.RequestTimeoutError(
+                        "timed out waiting for the response", status=status
+                    )
             elif self._closed and task.cancelling() <= cancelling:
                 # Nobody cancelled this task: closing the session cancels the futures of the
                 # requests still waiting for a pooled connection. A bare CancelledError would

@@ -8,7 +8,7 @@ never chained, because aiohttp's exceptions carry request headers with credentia
     ├── ConfigurationError          bad client settings (also a ValueError)
     ├── ValidationError             a model or row is invalid; raised before any I/O
     ├── TransportError              no usable HTTP answer
-    │   ├── ConnectError            the connection failed: provably nothing was sent
+    │   ├── ConnectError            no connection (failed, or none free in time): nothing sent
     │   ├── RequestTimeoutError     no answer in time (may have been processed); a TimeoutError
     │   ├── ConnectionLostError     reset / closed / cut body / garbage status line
     │   └── TLSError                certificate or handshake failure (never retried)
@@ -141,8 +141,9 @@ class TransportError(ChargeOverError):
 class ConnectError(TransportError):
     """Nothing was sent: the connection could not be opened, or there was no time left.
 
-    Raised for a refused connection, a DNS failure or a connect timeout, and when the call's
-    deadline passed while it waited for the rate limiter, before anything was sent.
+    Raised for a refused connection, a DNS failure or a connect timeout, when the call's
+    deadline passed while it waited for the rate limiter, and when a request's timeout ran out
+    while it was queued for a pooled connection (docs/faults.md F28), before anything was sent.
     """
 
 
@@ -184,11 +185,13 @@ class APIError(ChargeOverError):
         message: The envelope's message, or a short tag-stripped excerpt of a non-JSON body.
         code: The envelope's ``code`` if present.
         details: The envelope's ``details`` object (empty when absent).
+        headers: The response headers (e.g. ``Retry-After``, a request id); empty when unknown.
 
     Attributes:
         status: The HTTP status code.
         code: The envelope's ``code`` field, or None.
         details: The envelope's ``details`` mapping.
+        headers: The response's headers, read-only (those ChargeOver sent back, never ours).
     """
 
     def __init__(
@@ -198,11 +201,13 @@ class APIError(ChargeOverError):
         *,
         code: int | None = None,
         details: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.code = code
         self.details: Mapping[str, Any] = details if details is not None else {}
+        self.headers: Mapping[str, str] = headers if headers is not None else {}
 
     def __str__(self) -> str:
         return f"HTTP {self.status}: {self.message}" if self.message else f"HTTP {self.status}"

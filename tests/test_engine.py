@@ -9,6 +9,7 @@ import re
 import pytest
 
 from customer_sdk import ChargeOverClient, ConnectError, PauseGate, RetryEvent, RetryPolicy
+from customer_sdk._logging import key_hash
 from tests import _scripted as s
 from tests._helpers import PASSWORD, USER, Sleeps, make_client
 
@@ -54,7 +55,7 @@ async def test_a_deadline_spent_waiting_for_the_limiter_sends_nothing(
 async def test_on_retry_and_logs_report_each_retry(
     server: s.ScriptedServer, sleeps: Sleeps, caplog: pytest.LogCaptureFixture
 ) -> None:
-    """on_retry gets a RetryEvent per retry; WARNING per retry and DEBUG per attempt are logged."""
+    """on_retry gets a RetryEvent per retry; INFO per retry (key hashed) and DEBUG per attempt."""
     events: list[RetryEvent] = []
     server.post_script.append(s.status(503))
     retry = RetryPolicy(sleep=sleeps, on_retry=events.append)
@@ -62,9 +63,10 @@ async def test_on_retry_and_logs_report_each_retry(
     async with make_client(server.base_url, sleeps, retry=retry) as client:
         await client.customers.create(company="A", external_key="ev")
     assert [(e.operation, e.action, e.attempt) for e in events] == [("create", "lookup", 1)]
-    warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
-    assert warnings == [
-        f"create: attempt 1 failed (ServerError HTTP 503); lookup in {events[0].delay:.2f} s"
+    infos = [r.getMessage() for r in caplog.records if r.levelno == logging.INFO]
+    assert infos == [
+        f"create [{key_hash('ev')}]: attempt 1 failed (ServerError HTTP 503); "
+        f"lookup in {events[0].delay:.2f} s"
     ]
     debug = [r.getMessage() for r in caplog.records if r.levelno == logging.DEBUG]
     assert re.match(r"POST /api/v3/customer -> 503 in [\d.]+ ms \(attempt 1\)", debug[0])

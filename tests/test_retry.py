@@ -103,11 +103,11 @@ async def test_the_predicate_decides_and_cancellation_is_never_retried() -> None
 async def test_each_retry_is_logged_and_reported_with_its_action(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    """before_sleep logs a WARNING and calls on_retry with the operation, attempt and action."""
+    """before_sleep logs at INFO and calls on_retry with the operation, attempt and action."""
     events: list[RetryEvent] = []
     retrier = Retrier(RetryPolicy.no_wait(attempts=3, on_retry=events.append))
     run = retrier.start()
-    with caplog.at_level(logging.WARNING, logger="customer_sdk"), pytest.raises(ConnectError):
+    with caplog.at_level(logging.INFO, logger="customer_sdk"), pytest.raises(ConnectError):
         await retrier.retrying(
             run, operation="create", retry=lambda e: True, action=lambda e: "lookup"
         )(failing(run))

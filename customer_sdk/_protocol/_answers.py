@@ -20,6 +20,7 @@ from typing import Any, Final, NamedTuple
 
 import attrs
 import orjson
+from multidict import CIMultiDict
 
 from customer_sdk._protocol._classes import parse_retry_after
 from customer_sdk._secrets import NO_SECRETS, Secrets
@@ -154,6 +155,8 @@ def error_for(resp: HttpResponse) -> APIError:
         kw: dict[str, Any] = {"code": env.code, "details": env.details}
     else:
         message, kw = short_text(resp.body, secrets=secrets), {}
+    # Header values are server text too: an echoing proxy may put the credentials in one.
+    kw["headers"] = _scrubbed(resp.headers, secrets) if secrets else resp.headers
     status = resp.status
     if status == 429:
         return RateLimitError(status, message, retry_after=parse_retry_after(resp.headers), **kw)
@@ -164,6 +167,11 @@ def error_for(resp: HttpResponse) -> APIError:
     if status >= 500:
         return ServerError(status, message, **kw)
     return _STATUS_ERRORS.get(status, BadRequestError)(status, message, **kw)
+
+
+def _scrubbed(headers: Mapping[str, str], secrets: Secrets) -> Mapping[str, str]:
+    """The headers with every value scrubbed (a copy, case-insensitive like the original)."""
+    return CIMultiDict((name, secrets.scrub(value)) for name, value in headers.items())
 
 
 def parse_created(resp: HttpResponse) -> tuple[int, str | None]:

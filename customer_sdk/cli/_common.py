@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Any, Final, NoReturn
 
+from customer_sdk._logging import env_handler
+
 __all__ = [
     "EXIT_AUTH",
     "EXIT_FAILED",
@@ -95,11 +97,13 @@ def fail(message: str) -> NoReturn:
 def log_to(verbosity: int, stream: IO[str]) -> Iterator[None]:
     """Route the SDK's log to ``stream`` for the command's duration, then restore the logger.
 
-    Without ``-v`` only errors are shown: each retry is logged as a WARNING, which is the
-    point of a verbose run but would tear the progress line apart in a normal one.
+    Without ``-v`` only errors are shown: each retry is logged at INFO, which is
+    the point of a verbose run but would tear the progress line apart in a normal one.
+    ``CHARGEOVER_LOG=info|debug`` counts as ``-v``/``-vv``; its own handler is set aside
+    meanwhile, so no line is printed twice.
 
     Args:
-        verbosity: How many ``-v`` were given: 0 errors, 1 warnings (retries), 2+ debug.
+        verbosity: How many ``-v`` were given: 0 errors, 1 info (retries), 2+ debug.
         stream: Where log lines go (the command's stderr).
 
     Yields:
@@ -110,7 +114,11 @@ def log_to(verbosity: int, stream: IO[str]) -> Iterator[None]:
     # the next redraw puts the progress line back under it.
     clear = "\r\x1b[K" if stream.isatty() else ""
     handler.setFormatter(logging.Formatter(clear + "%(levelname)s %(message)s"))
-    level = [logging.ERROR, logging.WARNING, logging.DEBUG][min(verbosity, 2)]
+    level = [logging.ERROR, logging.INFO, logging.DEBUG][min(verbosity, 2)]
+    from_env = env_handler()
+    if from_env is not None:
+        level = min(level, max(from_env.level, logging.DEBUG))
+        logger.removeHandler(from_env)
     old_level, old_propagate = logger.level, logger.propagate
     logger.addHandler(handler)
     logger.setLevel(level)
@@ -119,6 +127,8 @@ def log_to(verbosity: int, stream: IO[str]) -> Iterator[None]:
         yield
     finally:
         logger.removeHandler(handler)
+        if from_env is not None:
+            logger.addHandler(from_env)
         logger.setLevel(old_level)
         logger.propagate = old_propagate
 

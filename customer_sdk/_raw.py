@@ -1,0 +1,171 @@
+"""Raw responses: a call's parsed result together with the HTTP answer that settled it.
+
+``client.customers.with_raw_response`` has the same calls as ``client.customers``; each returns
+a :class:`RawResponse` holding the status, headers and body of the last answer the call read
+(for a create reconciled by a lookup, that lookup's answer) beside the usual result. Failures
+raise the same exceptions; an :class:`~customer_sdk.APIError` carries its own ``status`` and
+``headers``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, Generic, TypeVar
+
+import attrs
+import orjson
+
+from customer_sdk._engine import Engine
+from customer_sdk._models import (
+    CreatedCustomer,
+    CustomerCreate,
+    wire_from_mapping,
+    wire_of,
+)
+from customer_sdk._options import engine_for
+from customer_sdk._query import check_id, checked_value
+from customer_sdk._read import Customer
+from customer_sdk._retry import Run
+
+__all__ = ["RawCustomers", "RawResponse", "create_body"]
+
+T = TypeVar("T")
+
+
+@attrs.frozen(kw_only=True)
+class RawResponse(Generic[T]):
+    """A call's result and the HTTP answer it came from.
+
+    Attributes:
+        parsed: What the plain call returns (a ``CreatedCustomer``, a ``Customer``, ...).
+        status: The HTTP status of the last answer the call read.
+        headers: Its response headers (read-only).
+        body: Its body, as received (after decompression).
+        attempts: HTTP requests the call made.
+    """
+
+    parsed: T
+    status: int | None
+    headers: Mapping[str, str] = attrs.field(repr=False)
+    body: bytes = attrs.field(repr=False)
+    attempts: int
+
+
+def _raw(parsed: T, run: Run) -> RawResponse[T]:
+    return RawResponse(
+        parsed=parsed, status=run.status, headers=run.headers, body=run.body, attempts=run.requests
+    )
+
+
+def create_body(
+    customer: CustomerCreate | Mapping[str, Any] | None, fields: dict[str, Any]
+) -> tuple[bytes, str | None]:
+    """Validate a create's input and serialise it once (``Customers.create``'s first step).
+
+    Args:
+        customer: A model or mapping, or None when the fields came as keywords.
+        fields: The keyword fields (this call's own dict).
+
+    Returns:
+        The JSON body (the bytes signed are the bytes sent) and its ``external_key``.
+
+    Raises:
+        ValidationError: Naming every problem, before any I/O.
+        TypeError: Both a customer and keyword fields were given.
+    """
+    if customer is None:
+        wire = wire_from_mapping(fields, owned=True)  # the keywords dict is this call's
+    elif fields:
+        raise TypeError("pass either a customer or keyword fields, not both")
+    else:
+        wire = wire_of(customer)
+    return orjson.dumps(wire), wire.get("external_key")
+
+
+class RawCustomers:
+    """``client.customers.with_raw_response``: the customer calls, returning raw responses.
+
+    Args:
+        engine: The client's (or view's) engine.
+    """
+
+    def __init__(self, engine: Engine) -> None:
+        self._engine = engine
+
+    async def create(
+        self,
+        customer: CustomerCreate | Mapping[str, Any] | None = None,
+        /,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (an HTTP request's, not this call's)
+        deadline: float | None = None,
+        **fields: Any,
+    ) -> RawResponse[CreatedCustomer]:
+        """As ``Customers.create``, with the answer that settled the call.
+
+        Args:
+            customer: The customer, as a model or mapping.
+            timeout: Seconds one HTTP request of this call may take.
+            deadline: Seconds this call may take in all.
+            **fields: The customer's fields, when no ``customer`` is given.
+
+        Returns:
+            The raw response; ``parsed`` is the :class:`CreatedCustomer`.
+
+        Raises:
+            ChargeOverError: As ``Customers.create``.
+        """
+        body, key = create_body(customer, fields)
+        engine = engine_for(self._engine, timeout, deadline)
+        run = engine.retrier.start()
+        return _raw(await engine.create(body, key, run), run)
+
+    async def get(
+        self,
+        customer_id: int,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (an HTTP request's, not this call's)
+        deadline: float | None = None,
+    ) -> RawResponse[Customer]:
+        """As ``Customers.get``, with the answer.
+
+        Args:
+            customer_id: ChargeOver's id.
+            timeout: Seconds one HTTP request of this call may take.
+            deadline: Seconds this call may take in all.
+
+        Returns:
+            The raw response; ``parsed`` is the :class:`Customer`.
+
+        Raises:
+            ChargeOverError: As ``Customers.get``.
+        """
+        check_id(customer_id)
+        engine = engine_for(self._engine, timeout, deadline)
+        run = engine.retrier.start()
+        return _raw(await engine.get(customer_id, run), run)
+
+    async def find_by_external_key(
+        self,
+        key: str,
+        *,
+        timeout: float | None = None,  # noqa: ASYNC109 (an HTTP request's, not this call's)
+        deadline: float | None = None,
+    ) -> RawResponse[Customer | None]:
+        """As ``Customers.find_by_external_key``, with the answer.
+
+        Args:
+            key: The external key.
+            timeout: Seconds one HTTP request of this call may take.
+            deadline: Seconds this call may take in all.
+
+        Returns:
+            The raw response; ``parsed`` is the customer, or None when none has the key.
+
+        Raises:
+            ChargeOverError: As ``Customers.find_by_external_key``.
+        """
+        checked_value(key, "external_key")
+        engine = engine_for(self._engine, timeout, deadline)
+        run = engine.retrier.start()
+        return _raw(await engine.lookup(key, run), run)
