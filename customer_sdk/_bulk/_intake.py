@@ -211,8 +211,7 @@ class Intake:
                 result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
                 await outlet.finish([(row, result)])
                 return
-        else:
-            journal.record_pending(index, content_hash)
+        # A row not yet sent is not recorded: with no entry, a re-run sends it as new.
         await self._enqueue(row)
 
     async def _enqueue(self, row: Row) -> None:

@@ -1,14 +1,19 @@
 """Where a bulk job's results leave it: journaled first, then counted and handed out.
 
-The order is the resumability guarantee: a result is durably in the journal before the caller
-can see it, so a job killed at any moment never hands out a result a re-run would contradict.
-The outlet also asks the stop policy about each result. It sends nothing.
+The order is the resumability guarantee: a result is committed to the journal before the
+caller can see it, so a job killed at any moment never hands out a result a re-run would
+contradict. The worker does not wait for that commit: its results join a backlog, handed out
+(by whichever worker comes by next) once the journal says they are committed, and the worker
+sends its next row meanwhile. The backlog is bounded, and each worker empties it before it
+ends (:meth:`Outlet.drain`). The outlet also asks the stop policy about each result. It sends
+nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING, Any
+from collections import deque
+from typing import TYPE_CHECKING, Any, Final
 
 from customer_sdk._bulk._policy import StopPolicy
 from customer_sdk._bulk._results import BulkStats, Row, RowResult, error_text, is_final
@@ -17,6 +22,9 @@ if TYPE_CHECKING:
     from customer_sdk._journal import Journal
 
 __all__ = ["Outlet"]
+
+BACKLOG: Final = 1024
+"""Results held for their commit at most, before a worker waits for the oldest commit."""
 
 
 class Outlet:
@@ -29,7 +37,7 @@ class Outlet:
         policy: Told of every result; may stop the job.
     """
 
-    __slots__ = ("journal", "policy", "results", "stats")
+    __slots__ = ("_backlog", "_held", "journal", "policy", "results", "stats")
 
     def __init__(
         self,
@@ -42,6 +50,9 @@ class Outlet:
         self.stats = stats
         self.journal = journal
         self.policy = policy
+        # Results recorded but not yet handed out, each batch with the future of its commit.
+        self._backlog: deque[tuple[asyncio.Future[Any], list[RowResult]]] = deque()
+        self._held = 0
 
     async def emit(self, result: RowResult) -> None:
         """Count a result and hand it out (waiting while the caller has not taken earlier ones).
@@ -70,26 +81,63 @@ class Outlet:
         return True
 
     async def finish(self, pairs: list[tuple[Row, RowResult]]) -> None:
-        """Record results durably, then count and hand them out; stop on the policy's word.
+        """Record results, then count and hand them out once committed; stop on the policy's word.
+
+        With a journal, the results are handed out later (here or by another worker's call)
+        once their commit is done; call :meth:`drain` before the worker ends.
 
         Args:
             pairs: Each sent row with its result.
+
+        Raises:
+            sqlite3.Error: A journal commit failed (the job must stop).
         """
-        if self.journal is not None:
-            await self.journal.record_outcomes(
-                [
-                    (
-                        row.index,
-                        row.hash,
-                        is_final(result),
-                        result.outcome.value,
-                        result.customer_id,
-                        None if result.error is None else error_text(result.error),
-                    )
-                    for row, result in pairs
-                ]
-            )
-        for _, result in pairs:
-            await self.emit(result)
-            if self.policy.check(result):
-                return
+        journal = self.journal
+        if journal is None:
+            for _, result in pairs:
+                await self.emit(result)
+                if self.policy.check(result):
+                    return
+            return
+        journal.record_outcomes_nowait(
+            [
+                (
+                    row.index,
+                    row.hash,
+                    is_final(result),
+                    result.outcome.value,
+                    result.customer_id,
+                    None if result.error is None else error_text(result.error),
+                )
+                for row, result in pairs
+            ]
+        )
+        self._backlog.append((journal.committed(), [result for _, result in pairs]))
+        self._held += len(pairs)
+        await self._release(wait=self._held > BACKLOG)
+
+    async def drain(self) -> None:
+        """Hand out every held result, waiting for their commits.
+
+        Raises:
+            sqlite3.Error: A journal commit failed.
+        """
+        await self._release(wait=True)
+
+    async def _release(self, *, wait: bool) -> None:
+        """Hand out the held results whose commit is done, oldest first (all, when ``wait``)."""
+        backlog = self._backlog
+        while backlog:
+            fut, batch = backlog[0]
+            if not fut.done():
+                if not wait:
+                    return
+                await asyncio.shield(fut)  # other workers may wait on the same commit
+                continue
+            backlog.popleft()
+            self._held -= len(batch)
+            fut.result()  # a failed commit: nothing of it may be handed out
+            for result in batch:
+                await self.emit(result)
+                if self.policy.check(result):
+                    return

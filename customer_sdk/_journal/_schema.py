@@ -7,7 +7,8 @@ record is always one consistent state, whatever was recorded before it.
 Opening sets the durability (see :mod:`customer_sdk._journal._writer` for what it buys):
 ``journal_mode=WAL`` (a commit appends to the ``-wal`` file beside the database: readers, such
 as another process peeking at progress, never block the writer) and ``synchronous=FULL`` (the
-WAL is fsynced at every commit, not only at checkpoints).
+WAL is fsynced at every commit, not only at checkpoints). The writer then lowers it to
+``NORMAL`` for each group of commits that needs no fsync (:mod:`._group`).
 
 Every function here runs on the journal's writer thread, never on the event loop; none of them
 commits (the writer does, once per group).
@@ -61,8 +62,8 @@ def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: in WAL mode NORMAL may lose the last commits on power loss; each commit here is
-        # a promise ("in flight before sent") that must survive one.
+        # FULL until the writer says otherwise: in WAL mode NORMAL may lose the last commits on
+        # power loss, and a keyless row's "in flight before sent" must survive one (_group).
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
     except BaseException:
