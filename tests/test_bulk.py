@@ -629,10 +629,10 @@ async def test_every_keyless_row_of_a_bulk_call_is_durably_in_flight_before_the_
         await collect(
             client.customers.create_many(_keyless(8), concurrency=1, batch_size=4, journal=path)
         )
-    assert [sorted(i for i, st in snap.items() if st == "in_flight") for snap in seen] == [
-        [0, 1, 2, 3],
-        [4, 5, 6, 7],
-    ]
+    # Keyless rows are marked as they are queued, so rows waiting behind a call may be too.
+    in_flight = [{i for i, st in snap.items() if st == "in_flight"} for snap in seen]
+    assert in_flight[0] >= {0, 1, 2, 3}
+    assert in_flight[1] >= {4, 5, 6, 7}
     assert set(_states(path).values()) == {"done"}
 
 

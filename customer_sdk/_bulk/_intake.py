@@ -211,7 +211,9 @@ class Intake:
                 result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
                 await outlet.finish([(row, result)])
                 return
-        # A row not yet sent is not recorded: with no entry, a re-run sends it as new.
+        # A keyless row is marked in flight as it is queued (durable before a worker sends it);
+        # a keyed one is marked only when sent. Either way, with no entry a re-run sends it.
+        journal.mark_queued(index, content_hash, row.key is not None)
         await self._enqueue(row)
 
     async def _enqueue(self, row: Row) -> None:

@@ -8,7 +8,9 @@ commit, and paying for an fsync, only where the job's correctness depends on it
 - :meth:`Journal.mark_in_flight`, before a row's request goes out. A *keyless* row's mark is
   durable (committed with an fsync) before the call's future resolves, and the worker awaits it:
   after any crash, a keyless row that may have been sent is ``in_flight`` and is never sent
-  again (there is no key to check it by). A *keyed* row's mark is lazy: it rides with the next
+  again (there is no key to check it by). The mark is written when the row is queued
+  (:meth:`Journal.mark_queued`), so its fsync, shared with the rows queued with it, is usually
+  done before a worker takes the row. A *keyed* row's mark is lazy: it rides with the next
   commit and nobody waits. The server's unique ``external_key`` protects a keyed row: if the
   mark is lost, the next run sends the row again, the server refuses the taken key, and the
   row is reconciled by lookup (``docs/faults.md`` F25) — never created twice.
@@ -70,6 +72,7 @@ class Journal:
         self.job_id = job_id
         self.max_index = -1
         self._writer = Writer(self.path, asyncio.get_running_loop())
+        self._queued: dict[int, int] = {}  # keyless rows on the send queue: their mark's seq
 
     def __repr__(self) -> str:
         return f"Journal(path={self.path!r})"
@@ -112,6 +115,24 @@ class Journal:
         """Commits made durable with an fsync (``synchronous=FULL``) so far."""
         return self._writer.syncs
 
+    def mark_queued(self, index: int, content_hash: str, keyed: bool) -> None:
+        """A row goes onto the send queue: a keyless row's in-flight mark is written now.
+
+        Its commit with an fsync starts at once, shared with every row queued meanwhile, so by
+        the time a worker takes the row (:meth:`mark_in_flight`) it is usually durable and the
+        worker does not wait. The price: after a crash, the keyless rows that were queued but
+        not yet sent are ``in_flight`` too, so they are reported unknown, never resent. A keyed
+        row records nothing here.
+
+        Args:
+            index: The row's index.
+            content_hash: Its :func:`~customer_sdk._journal.row_hash`.
+            keyed: Whether it has an ``external_key``.
+        """
+        if not keyed and not self._writer.closed:
+            rows = state_rows([(index, content_hash)], RowState.IN_FLIGHT)
+            self._queued[index] = self._writer.write_nowait(rows, durable=True)
+
     def mark_in_flight(self, rows: Iterable[tuple[int, str, bool]]) -> asyncio.Future[Any] | None:
         """Record rows as in flight before sending them: durably for keyless rows, lazily for keyed.
 
@@ -119,26 +140,34 @@ class Journal:
             rows: ``(index, hash, keyed)`` of each row about to be sent.
 
         Returns:
-            None when every row is keyed (nothing to wait for); else a future to await before
-            sending, resolved once the keyless rows' marks are committed with an fsync (the
-            keyed rows' marks go in the same commit).
+            None when there is nothing to wait for (every row keyed, or keyless rows whose
+            marks from :meth:`mark_queued` are already durable); else a future to await before
+            sending, resolved once every keyless row's mark is committed with an fsync.
 
         Raises:
             RuntimeError: The journal is closed.
         """
+        writer = self._writer
+        if writer.closed:
+            raise RuntimeError("the journal is closed")
         keyed: list[tuple[int, str]] = []
         keyless: list[tuple[int, str]] = []
+        queued = 0  # the latest mark_queued write among the keyless rows
         for index, content_hash, has_key in rows:
-            (keyed if has_key else keyless).append((index, content_hash))
-        if keyed and not keyless:
-            if self._writer.closed:
-                raise RuntimeError("the journal is closed")
-            self._writer.write_nowait(state_rows(keyed, RowState.IN_FLIGHT))
-            return None
-        # One durable commit for the whole call, the keyed marks included.
-        return self._writer.submit(
-            "write", state_rows(keyed + keyless, RowState.IN_FLIGHT), durable=bool(keyless)
-        )
+            if has_key:
+                keyed.append((index, content_hash))
+            elif (seq := self._queued.pop(index, None)) is not None:
+                queued = max(queued, seq)
+            else:
+                keyless.append((index, content_hash))
+        if keyless:
+            # Submitted after every earlier write: its fsync covers the queued marks too.
+            return writer.submit(
+                "write", state_rows(keyed + keyless, RowState.IN_FLIGHT), durable=True
+            )
+        if keyed:
+            writer.write_nowait(state_rows(keyed, RowState.IN_FLIGHT))
+        return writer.synced(queued) if queued else None
 
     async def record_in_flight(self, entries: Iterable[tuple[int, str]]) -> None:
         """Durably record rows as in flight (committed with an fsync); await before sending.

@@ -38,6 +38,8 @@ knows row states: they execute what they are handed (:mod:`._schema` builds the 
 from __future__ import annotations
 
 import asyncio
+import heapq
+import itertools
 import queue
 import threading
 from typing import Any, Final
@@ -79,6 +81,13 @@ class Writer:
         self._lazy_fut: asyncio.Future[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
         self._last: asyncio.Future[Any] | None = None
+        # Durability by sequence number: each operation handed on gets the next ``_seq``; every
+        # operation up to ``_synced`` is known fsynced; ``_syncing`` is the last durable one
+        # handed on; ``_need`` the highest one somebody needs durable; waiters by seq.
+        self._seq = self._synced = self._syncing = self._need = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[Any]]] = []
+        self._tie = itertools.count()
+        self._kick_handle: asyncio.Handle | None = None
         self._committer = GroupCommitter(path, self._ops, loop)
         self._thread = threading.Thread(
             target=self._committer.run, name="customer-sdk-journal", daemon=True
@@ -120,27 +129,94 @@ class Writer:
         if self._lazy:
             self._flush()
         fut: asyncio.Future[Any] = self._loop.create_future()
-        self._ops.put((kind, payload, fut, durable))
-        self._last = fut
+        self._put(kind, payload, fut, durable)
         return fut
 
-    def write_nowait(self, rows: list[tuple[Any, ...]]) -> None:
-        """Queue rows for a commit soon, without waiting and without an fsync.
+    def _put(self, kind: Kind, payload: Any, fut: asyncio.Future[Any], durable: bool) -> None:
+        self._seq += 1
+        self._ops.put((kind, payload, fut, durable))
+        self._last = fut
+        if durable:
+            # Its commit fsyncs the WAL: every operation up to it is then durable.
+            self._syncing = seq = self._seq
+            fut.add_done_callback(lambda f: self._on_synced(f, seq))
+
+    def write_nowait(self, rows: list[tuple[Any, ...]], *, durable: bool = False) -> int:
+        """Queue rows for a commit soon, without waiting.
 
         Rows written within :data:`LAZY_DELAY` go to the thread together (one wake-up and one
-        commit, not one per call), and always before anything submitted after them. Ignored
-        once closed.
+        commit, not one per call), and always before anything submitted after them. With
+        ``durable``, a commit with an fsync is started at once (unless one is under way: then
+        right after it), so that :meth:`synced` seldom has to wait. Ignored once closed.
 
         Args:
             rows: :data:`~._schema.UPSERT` parameter tuples.
+            durable: The rows will be needed durable soon.
+
+        Returns:
+            The sequence number the rows' commit will have (for :meth:`synced`).
         """
         if self.closed:
-            return
+            return 0
         if not self._lazy:
             self._timer = self._loop.call_later(LAZY_DELAY, self._flush)
             self._lazy_fut = self._loop.create_future()
             self._lazy_fut.add_done_callback(_retrieve)
         self._lazy.extend(rows)
+        seq = self._seq + 1  # the buffer is always the next operation handed on
+        if durable and seq > self._need:
+            self._need = seq
+            if self._kick_handle is None:
+                # Soon, not now: the rows of this loop iteration go in the same commit.
+                self._kick_handle = self._loop.call_soon(self._kick)
+        return seq
+
+    def synced(self, seq: int) -> asyncio.Future[Any] | None:
+        """Wait until the operation ``seq`` (and every one before it) is committed with an fsync.
+
+        Args:
+            seq: A sequence number from :meth:`write_nowait`.
+
+        Returns:
+            None when it already is; else a future resolved once it is (it raises the commit's
+            error if that failed).
+        """
+        if seq <= self._synced:
+            return None
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        heapq.heappush(self._waiters, (seq, next(self._tie), fut))
+        self._need = max(self._need, seq)
+        self._kick()
+        return fut
+
+    def _kick(self) -> None:
+        """Start a commit with an fsync if one is needed and none is under way."""
+        self._kick_handle = None
+        if self.closed or self._need <= self._synced or self._syncing > self._synced:
+            return  # nothing needed, or the commit under way kicks again when it is done
+        if self._lazy:
+            self._flush()  # the buffer holds ``_need``: it goes durable
+        else:
+            fut: asyncio.Future[Any] = self._loop.create_future()
+            fut.add_done_callback(_retrieve)
+            self._put("write", [], fut, True)
+
+    def _on_synced(self, fut: asyncio.Future[Any], seq: int) -> None:
+        """A durable commit is done: wake the waiters it covers, and start the next one."""
+        waiters = self._waiters
+        error = None if fut.cancelled() else fut.exception()
+        if error is not None:
+            while waiters:  # the job stops on it: every waiter hears why
+                waiter = heapq.heappop(waiters)[2]
+                if not waiter.done():
+                    waiter.set_exception(error)
+            return
+        self._synced = max(self._synced, seq)
+        while waiters and waiters[0][0] <= self._synced:
+            waiter = heapq.heappop(waiters)[2]
+            if not waiter.done():
+                waiter.set_result(None)
+        self._kick()
 
     def committed(self) -> asyncio.Future[Any]:
         """A future resolved once every write queued so far is committed (fsync or not).
@@ -161,9 +237,10 @@ class Writer:
             self._timer = None
         if self._lazy:
             rows, fut = self._lazy, self._lazy_fut
+            assert fut is not None
             self._lazy, self._lazy_fut = [], None
-            self._ops.put(("write", rows, fut, False))
-            self._last = fut
+            # Durable when it holds rows somebody needs durable.
+            self._put("write", rows, fut, self._need > self._seq)
 
     async def close(self) -> None:
         """Commit what is queued (with an fsync), close the database and stop the thread.
