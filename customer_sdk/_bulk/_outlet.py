@@ -112,9 +112,12 @@ class Outlet:
                 for row, result in pairs
             ]
         )
-        self._backlog.append((journal.committed(), [result for _, result in pairs]))
+        backlog = self._backlog
+        backlog.append((journal.committed(), [result for _, result in pairs]))
         self._held += len(pairs)
-        await self._release(wait=self._held > BACKLOG)
+        wait = self._held > BACKLOG
+        if wait or backlog[0][0].done():  # else nothing is ready: no coroutine
+            await self._release(wait=wait)
 
     async def drain(self) -> None:
         """Hand out every held result, waiting for their commits.

@@ -48,9 +48,15 @@ from customer_sdk._journal._group import GroupCommitter, Kind, Op
 
 __all__ = ["LAZY_DELAY", "Kind", "Writer"]
 
-LAZY_DELAY: Final = 0.005
+LAZY_DELAY: Final = 0.02
 """Seconds lazy writes wait on the loop for company before going to the thread (unless an
-operation submitted meanwhile takes them along): one commit per few ms instead of one per row."""
+operation submitted meanwhile takes them along): one commit per 20 ms instead of one per row.
+Nobody waits on them but the results held for their commit (:mod:`customer_sdk._bulk._outlet`)."""
+
+
+DURABLE_DELAY: Final = 0.002
+"""Seconds a write that will be needed durable waits for company before its fsync starts (a
+waiter in :meth:`Writer.synced` starts it at once)."""
 
 
 def _retrieve(fut: asyncio.Future[Any]) -> None:
@@ -167,8 +173,8 @@ class Writer:
         if durable and seq > self._need:
             self._need = seq
             if self._kick_handle is None:
-                # Soon, not now: the rows of this loop iteration go in the same commit.
-                self._kick_handle = self._loop.call_soon(self._kick)
+                # Soon, not now: the rows queued meanwhile go in the same commit.
+                self._kick_handle = self._loop.call_later(DURABLE_DELAY, self._kick)
         return seq
 
     def synced(self, seq: int) -> asyncio.Future[Any] | None:
@@ -191,7 +197,9 @@ class Writer:
 
     def _kick(self) -> None:
         """Start a commit with an fsync if one is needed and none is under way."""
-        self._kick_handle = None
+        if self._kick_handle is not None:
+            self._kick_handle.cancel()  # called early (a waiter): the timer has nothing left
+            self._kick_handle = None
         if self.closed or self._need <= self._synced or self._syncing > self._synced:
             return  # nothing needed, or the commit under way kicks again when it is done
         if self._lazy:
