@@ -34,6 +34,8 @@ __all__ = [
     "state_rows",
 ]
 
+# Unchanged since the first release: later versions changed what is written when (no
+# ``pending`` rows, lazy keyed marks), not the layout, and read every earlier file as it is.
 _SCHEMA_VERSION: Final = "1"
 _ERROR_LIMIT: Final = 512  # error texts are cut here: the journal is a ledger, not a log
 
@@ -100,8 +102,9 @@ def setup(conn: sqlite3.Connection, path: str, job_id: str | None) -> int:
     else:
         if meta.get("version") != _SCHEMA_VERSION:
             raise JournalMismatchError(
-                f"journal {path!r} has schema version {meta.get('version')!r}, "
-                f"expected {_SCHEMA_VERSION}"
+                f"journal {path!r} has schema version {meta.get('version')!r}, and this "
+                f"version of customer_sdk reads version {_SCHEMA_VERSION} only: resume it with "
+                "the customer_sdk that wrote it, or use a new journal path"
             )
         if meta.get("job_id") != job_id:
             raise JournalMismatchError(
