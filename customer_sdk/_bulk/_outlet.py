@@ -64,7 +64,7 @@ class Outlet:
         await self.results.put(result)
 
     def emit_now(self, result: RowResult) -> bool:
-        """:meth:`finish` for one unjournaled result, without a coroutine when there is room.
+        """Count and hand out one unjournaled result, without a coroutine when there is room.
 
         Args:
             result: The result.
@@ -80,6 +80,27 @@ class Outlet:
         self.policy.check(result)
         return True
 
+    def finish_now(self, row: Row, result: RowResult) -> bool:
+        """:meth:`finish` for one row without a coroutine, when nothing has to wait.
+
+        Args:
+            row: The sent row.
+            result: Its result.
+
+        Returns:
+            False when something would have to wait (nothing done: await :meth:`finish`).
+
+        Raises:
+            sqlite3.Error: A journal commit failed (the job must stop).
+        """
+        if self.journal is None:
+            return self.emit_now(result)
+        if self._held >= BACKLOG:
+            return False
+        self._record([(row, result)])
+        self._release_now()
+        return True
+
     async def finish(self, pairs: list[tuple[Row, RowResult]]) -> None:
         """Record results, then count and hand them out once committed; stop on the policy's word.
 
@@ -92,13 +113,22 @@ class Outlet:
         Raises:
             sqlite3.Error: A journal commit failed (the job must stop).
         """
-        journal = self.journal
-        if journal is None:
+        if self.journal is None:
             for _, result in pairs:
                 await self.emit(result)
                 if self.policy.check(result):
                     return
             return
+        self._record(pairs)
+        if self._held > BACKLOG:
+            await self._release(wait=True)
+        else:
+            self._release_now()
+
+    def _record(self, pairs: list[tuple[Row, RowResult]]) -> None:
+        """Queue the outcomes' journal write and hold the results until its commit."""
+        journal = self.journal
+        assert journal is not None
         journal.record_outcomes_nowait(
             [
                 (
@@ -112,12 +142,33 @@ class Outlet:
                 for row, result in pairs
             ]
         )
-        backlog = self._backlog
-        backlog.append((journal.committed(), [result for _, result in pairs]))
+        fut, backlog = journal.committed(), self._backlog
+        if not backlog or backlog[-1][0] is not fut:
+            # Once per commit: its results go out when it is done, even if no worker comes by
+            # (all of them held by an outage, say).
+            fut.add_done_callback(self._on_commit)
+        backlog.append((fut, [result for _, result in pairs]))
         self._held += len(pairs)
-        wait = self._held > BACKLOG
-        if wait or backlog[0][0].done():  # else nothing is ready: no coroutine
-            await self._release(wait=wait)
+
+    def _on_commit(self, fut: asyncio.Future[Any]) -> None:
+        if not fut.cancelled() and fut.exception() is None:  # a failure is a worker's to raise
+            self._release_now()
+
+    def _release_now(self) -> None:
+        """Hand out the committed results that fit in the results queue now, oldest first."""
+        backlog, results = self._backlog, self.results
+        while backlog and backlog[0][0].done():
+            fut, batch = backlog[0]
+            if results.maxsize - results.qsize() < len(batch):
+                return  # the caller is behind: a later call waits for room
+            backlog.popleft()
+            self._held -= len(batch)
+            fut.result()  # a failed commit: nothing of it may be handed out
+            for result in batch:
+                self.stats.count(result)
+                results.put_nowait(result)
+                if self.policy.check(result):
+                    return
 
     async def drain(self) -> None:
         """Hand out every held result, waiting for their commits.

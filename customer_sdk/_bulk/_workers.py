@@ -77,7 +77,7 @@ class Workers:
                 return
             if size == 1 or row.prior is not None:
                 result = await self._send_one(row, journaled=False)
-                if not outlet.emit_now(result):
+                if not outlet.finish_now(row, result):
                     await outlet.finish([(row, result)])
                 continue
             batch = [row]
