@@ -129,19 +129,16 @@ class Outlet:
         """Queue the outcomes' journal write and hold the results until its commit."""
         journal = self.journal
         assert journal is not None
-        journal.record_outcomes_nowait(
-            [
-                (
-                    row.index,
-                    row.hash,
-                    is_final(result),
-                    result.outcome.value,
-                    result.customer_id,
-                    None if result.error is None else error_text(result.error),
-                )
-                for row, result in pairs
-            ]
-        )
+        for row, result in pairs:
+            error = result.error
+            journal.record_outcome_nowait(
+                row.index,
+                row.hash,
+                is_final(result),
+                result.outcome.value,
+                result.customer_id,
+                None if error is None else error_text(error),
+            )
         fut, backlog = journal.committed(), self._backlog
         if not backlog or backlog[-1][0] is not fut:
             # Once per commit: its results go out when it is done, even if no worker comes by

@@ -39,6 +39,7 @@ from typing import Any, Final
 from customer_sdk._journal._records import JournalEntry, RowState
 from customer_sdk._journal._schema import (
     count_states,
+    outcome_row,
     outcome_rows,
     read_entries,
     setup,
@@ -209,6 +210,28 @@ class Journal:
         """
         if not self._writer.closed:
             self._writer.write_nowait(outcome_rows(outcomes))
+
+    def record_outcome_nowait(
+        self,
+        index: int,
+        content_hash: str,
+        final: bool,
+        outcome: str,
+        customer_id: int | None,
+        error: str | None,
+    ) -> None:
+        """:meth:`record_outcomes_nowait` for one row (the common case, without lists).
+
+        Args:
+            index: The row's index.
+            content_hash: Its hash.
+            final: True for ``done``, False for ``failed``.
+            outcome: The outcome's name.
+            customer_id: The customer's id, if known.
+            error: The error text, or None.
+        """
+        row = outcome_row(index, content_hash, final, outcome, customer_id, error)
+        self._writer.write_nowait([row])
 
     def committed(self) -> asyncio.Future[Any]:
         """A future resolved once every record queued so far is committed (no fsync implied).

@@ -28,6 +28,7 @@ __all__ = [
     "UPSERT",
     "connect",
     "count_states",
+    "outcome_row",
     "outcome_rows",
     "read_entries",
     "setup",
@@ -128,6 +129,42 @@ def state_rows(entries: Iterable[tuple[int, str]], state: RowState) -> list[tupl
     """
     now = time.time()
     return [(i, h, state.value, None, None, None, now) for i, h in entries]
+
+
+_DONE: Final = RowState.DONE.value
+_FAILED: Final = RowState.FAILED.value
+
+
+def outcome_row(
+    index: int,
+    content_hash: str,
+    final: bool,
+    outcome: str,
+    customer_id: int | None,
+    error: str | None,
+) -> tuple[Any, ...]:
+    """:data:`UPSERT` parameters that record one row's outcome (the one-row :func:`outcome_rows`).
+
+    Args:
+        index: The row's index.
+        content_hash: Its hash.
+        final: True for ``done``, False for ``failed``.
+        outcome: The outcome's name: any name, so a new outcome needs no change here.
+        customer_id: The customer's id, if known.
+        error: The error text (cut to 512 characters), or None.
+
+    Returns:
+        The parameter tuple.
+    """
+    return (
+        index,
+        content_hash,
+        _DONE if final else _FAILED,
+        outcome,
+        customer_id,
+        None if error is None else error[:_ERROR_LIMIT],
+        time.time(),
+    )
 
 
 def outcome_rows(
