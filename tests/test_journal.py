@@ -307,3 +307,30 @@ async def test_a_journal_of_an_unknown_schema_version_is_refused_clearly(tmp_pat
     _write_v1(path, "2", [])
     with pytest.raises(JournalMismatchError, match=r"schema version '2'.*reads version 1"):
         await Journal.open(path, "job-1")
+
+
+@pytest.mark.parametrize("json", [True, False])
+def test_a_group_of_writes_applies_in_order_later_ones_winning(tmp_path: Path, json: bool) -> None:
+    """One statement (JSON) or one per row: the same records, the last write of an index wins."""
+    from customer_sdk._journal._schema import connect, has_json, setup, upsert
+
+    conn = connect(str(tmp_path / "j.db"))
+    try:
+        assert has_json(conn)  # the SQLite bundled with every supported Python has it
+        setup(conn, str(tmp_path / "j.db"), None)
+        upsert(
+            conn,
+            [
+                (0, "h0", "in_flight", None, None, None, 1.0),
+                (1, "h1", "in_flight", None, None, None, 1.0),
+                (0, "h0", "done", "created", 9, None, 2.5),
+            ],
+            json,
+        )
+        rows = conn.execute("SELECT * FROM rows ORDER BY idx").fetchall()
+    finally:
+        conn.close()
+    assert rows == [
+        (0, "h0", "done", "created", 9, None, 2.5),
+        (1, "h1", "in_flight", None, None, None, 1.0),
+    ]

@@ -15,7 +15,7 @@ import queue
 import sqlite3
 from typing import Any, Literal
 
-from customer_sdk._journal._schema import UPSERT, connect
+from customer_sdk._journal._schema import connect, has_json, upsert
 
 __all__ = ["GroupCommitter", "Kind", "Op"]
 
@@ -51,15 +51,18 @@ class GroupCommitter:
         self._level = "FULL"  # what connect() set
         self.commits = 0
         self.syncs = 0
+        self._json = False  # whether groups go in one JSON statement (schema.upsert)
 
     def run(self) -> None:
         """The thread's body: until the close, take every queued operation and commit them."""
         try:
             conn = connect(self._path)
+            json = has_json(conn)
         except sqlite3.Error as exc:
             self._fail_all(exc)
             return
         closing = False
+        self._json = json
         try:
             while not closing:
                 ops = [self._ops.get()]
@@ -100,7 +103,7 @@ class GroupCommitter:
                     rows.extend(payload)  # one executemany for the whole group
                 else:
                     if rows:
-                        conn.executemany(UPSERT, rows)
+                        upsert(conn, rows, self._json)
                         rows = []
                     if kind == "read":
                         done.append((fut, payload(conn)))
@@ -109,7 +112,7 @@ class GroupCommitter:
                 if fut is not None:
                     done.append((fut, None))
             if rows:
-                conn.executemany(UPSERT, rows)
+                upsert(conn, rows, self._json)
             conn.execute("COMMIT")
             self.commits += 1
             self.syncs += durable

@@ -21,6 +21,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, Final
 
+import orjson
+
 from customer_sdk._journal._records import JournalEntry, RowState
 from customer_sdk.errors import JournalMismatchError
 
@@ -33,6 +35,7 @@ __all__ = [
     "read_entries",
     "setup",
     "state_rows",
+    "upsert",
 ]
 
 # Unchanged since the first release: later versions changed what is written when (no
@@ -48,6 +51,50 @@ UPSERT: Final = (
 )
 """Write one whole row record; the parameters are a tuple from :func:`state_rows` or
 :func:`outcome_rows`."""
+
+
+UPSERT_JSON: Final = (
+    "INSERT INTO rows (idx, hash, state, outcome, customer_id, error, updated) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
+    "json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?) WHERE true "
+    "ON CONFLICT(idx) DO UPDATE SET hash = excluded.hash, "
+    "state = excluded.state, outcome = excluded.outcome, "
+    "customer_id = excluded.customer_id, error = excluded.error, updated = excluded.updated"
+)
+""":data:`UPSERT` for many rows in one statement: their tuples as one JSON array, applied in
+order (``json_each`` yields them so). One statement is one release of the GIL by the writer
+thread instead of one per row, so the event loop is interrupted once per group, not per row."""
+
+
+def has_json(conn: sqlite3.Connection) -> bool:
+    """Whether SQLite's JSON functions are there (built in since 3.38, usually before).
+
+    Args:
+        conn: A connection.
+
+    Returns:
+        True when :data:`UPSERT_JSON` can run.
+    """
+    try:
+        conn.execute("SELECT json_extract('[1]', '$[0]') FROM json_each('[1]')").fetchall()
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def upsert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], json: bool) -> None:
+    """Write rows' records, in order, later ones for an index winning.
+
+    Args:
+        conn: The writer's connection (inside its transaction).
+        rows: :data:`UPSERT` parameter tuples.
+        json: Whether :data:`UPSERT_JSON` may be used (see :func:`has_json`).
+    """
+    if json and len(rows) > 1:
+        conn.execute(UPSERT_JSON, (orjson.dumps(rows).decode(),))
+    else:
+        conn.executemany(UPSERT, rows)
 
 
 def connect(path: str) -> sqlite3.Connection:
