@@ -33,7 +33,8 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from time import time
 from typing import Any, Final
 
 from customer_sdk._journal._records import JournalEntry, RowState
@@ -49,6 +50,7 @@ from customer_sdk._journal._writer import Kind, Writer
 
 __all__ = ["Journal"]
 
+_IN_FLIGHT: Final = RowState.IN_FLIGHT.value
 _CHUNK: Final = 1024  # entries per read: what a resuming cursor holds in memory at most
 
 Outcome = tuple[int, str, bool, str, int | None, str | None]
@@ -134,7 +136,7 @@ class Journal:
             rows = state_rows([(index, content_hash)], RowState.IN_FLIGHT)
             self._queued[index] = self._writer.write_nowait(rows, durable=True)
 
-    def mark_in_flight(self, rows: Iterable[tuple[int, str, bool]]) -> asyncio.Future[Any] | None:
+    def mark_in_flight(self, rows: Sequence[tuple[int, str, bool]]) -> asyncio.Future[Any] | None:
         """Record rows as in flight before sending them: durably for keyless rows, lazily for keyed.
 
         Args:
@@ -151,6 +153,11 @@ class Journal:
         writer = self._writer
         if writer.closed:
             raise RuntimeError("the journal is closed")
+        if len(rows) == 1:
+            index, content_hash, has_key = rows[0]
+            if has_key:  # the common case, without lists
+                writer.write_nowait([(index, content_hash, _IN_FLIGHT, None, None, None, time())])
+                return None
         keyed: list[tuple[int, str]] = []
         keyless: list[tuple[int, str]] = []
         queued = 0  # the latest mark_queued write among the keyless rows
