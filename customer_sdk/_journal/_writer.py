@@ -54,7 +54,7 @@ operation submitted meanwhile takes them along): one commit per 20 ms instead of
 Nobody waits on them but the results held for their commit (:mod:`customer_sdk._bulk._outlet`)."""
 
 
-DURABLE_DELAY: Final = 0.005
+DURABLE_DELAY: Final = 0.001
 """Seconds a write that will be needed durable waits for company before its fsync starts (a
 waiter in :meth:`Writer.synced` starts it at once)."""
 
