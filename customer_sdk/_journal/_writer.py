@@ -16,15 +16,18 @@ Durability per group. Each operation says whether it must survive a power cut. A
 one that must is committed under ``synchronous=FULL`` (its commit fsyncs the WAL); any other
 group under ``synchronous=NORMAL`` (the commit writes the WAL through the OS, no fsync). An
 fsync flushes the whole WAL file, so a FULL commit also makes every NORMAL commit before it
-durable. Lazy writes (:meth:`Writer.write_nowait`) are gathered on the loop and handed to the
-thread once per loop iteration, ahead of any operation submitted after them.
+durable. Lazy writes (:meth:`Writer.write_nowait`) are gathered on the loop for up to
+:data:`LAZY_DELAY` and handed to the thread as one operation, ahead of any operation submitted
+after them. Durability is tracked by sequence number: :meth:`Writer.synced` waits until an
+operation is covered by an fsync, starting one if none is under way.
 
 What survives (``docs/faults.md`` F25, ``docs/architecture.md`` "The journal"):
 
 - **kill -9 / a crash of the process**: every commit, FULL or NORMAL. A commit has written the
   WAL through the OS before it returns, and the OS keeps the file when the process dies. Lost:
-  only lazy writes not yet committed (keyed rows' in-flight marks, outcomes of rows never
-  sent), and nothing depends on those.
+  only lazy writes not yet handed on or committed (keyed rows' in-flight marks and outcomes of
+  the last few ms): the server's unique key settles the keyed rows, and no result was handed
+  out before its outcome's commit.
 - **a power cut or OS crash**: every FULL commit and every commit before it; the NORMAL commits
   after the last FULL one may be lost (SQLite recovers a prefix of the WAL: its frames carry
   cumulative checksums), provided the disk honours fsync. The ``-wal`` file is part of the
@@ -46,13 +49,12 @@ from typing import Any, Final
 
 from customer_sdk._journal._group import GroupCommitter, Kind, Op
 
-__all__ = ["LAZY_DELAY", "Kind", "Writer"]
+__all__ = ["DURABLE_DELAY", "LAZY_DELAY", "Kind", "Writer"]
 
 LAZY_DELAY: Final = 0.02
 """Seconds lazy writes wait on the loop for company before going to the thread (unless an
 operation submitted meanwhile takes them along): one commit per 20 ms instead of one per row.
 Nobody waits on them but the results held for their commit (:mod:`customer_sdk._bulk._outlet`)."""
-
 
 DURABLE_DELAY: Final = 0.001
 """Seconds a write that will be needed durable waits for company before its fsync starts (a
