@@ -169,7 +169,7 @@ def state_rows(entries: Iterable[tuple[int, str]], state: RowState) -> list[tupl
 
     Args:
         entries: ``(index, hash)`` per row.
-        state: ``pending`` or ``in_flight`` (a re-send clears the last run's outcome).
+        state: ``in_flight`` (a re-send clears the last run's outcome).
 
     Returns:
         One parameter tuple per row.
