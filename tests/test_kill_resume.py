@@ -107,8 +107,10 @@ async def test_sigkill_at_random_points_then_resume_loses_and_duplicates_nothing
     # The last run took the earlier runs' rows from the journal instead of sending them again.
     resumed = re.search(r"resumed \(from journal\)\s+([\d,]+)", out.decode())
     assert resumed
-    # Only the rows in flight at the last kill (at most the concurrency) are looked up again.
-    assert int(resumed[1].replace(",", "")) >= stored_before - 8
+    # Only the rows in flight at the last kill (at most the concurrency) and those whose outcome
+    # was not yet committed (outcomes go in a commit every 20 ms: ~6 rows at 300/s, 16 allowed
+    # for a loaded machine) are settled again, by lookup.
+    assert int(resumed[1].replace(",", "")) >= stored_before - 8 - 16
 
 
 MIXED_ROWS = 4000
