@@ -27,6 +27,7 @@ from benchmarks import (
     bench_create,
     bench_import,
     bench_instructions,
+    bench_journal,
     bench_ratelimit,
 )
 
@@ -77,6 +78,12 @@ SUITE: Suite = {
         bench_cli.main,
         ["--rows", "100000", "--variant", "plain", "journal", "batch25"],
         ["--rows", "10000", "--variant", "plain"],
+    ),
+    "P7": (
+        "P7 `customer-sdk import --journal` vs the same import without (keyed and keyless rows)",
+        bench_journal.main,
+        ["--rows", "40000", "--rounds", "5"],
+        ["--rows", "10000", "--rounds", "2"],
     ),
 }
 

@@ -1,4 +1,4 @@
-"""The SQLite job journal: states, durability, group commit off the loop, resume cursor."""
+"""The SQLite job journal: states, durability per row kind, group commit, resume, old files."""
 
 from __future__ import annotations
 
@@ -11,8 +11,10 @@ from typing import Any
 
 import pytest
 
-from customer_sdk import JournalMismatchError
+from customer_sdk import JournalMismatchError, RowOutcome
 from customer_sdk._journal import Journal, JournalCursor, RowState, row_hash
+from customer_sdk.sandbox import Sandbox
+from tests._helpers import client_for
 
 
 def peek(path: Path, sql: str) -> list[Any]:
@@ -35,10 +37,11 @@ async def test_each_state_change_is_committed_when_awaited(tmp_path: Path) -> No
     path = tmp_path / "j.db"
     journal = await Journal.open(path, None)
     try:
-        journal.record_pending(0, "h0")
+        journal.record_outcomes_nowait([(0, "h0", True, "rejected", None, "bad")])
         await journal.record_in_flight([(1, "h1")])
+        # The lazy write went in ahead of the awaited one, so it is committed too.
         assert peek(path, "SELECT idx, state FROM rows ORDER BY idx") == [
-            (0, "pending"),
+            (0, "done"),
             (1, "in_flight"),
         ]
         await journal.record_outcomes([(1, "h1", True, "created", 42, None)])
@@ -134,3 +137,200 @@ def test_row_hash_is_canonical() -> None:
     assert row_hash({"a": 1, "b": "x"}) == row_hash({"b": "x", "a": 1})
     assert row_hash({"a": 1}) != row_hash({"a": 2})
     assert len(row_hash(object())) == 32
+
+
+async def test_a_keyed_mark_is_lazy_and_costs_no_fsync(tmp_path: Path) -> None:
+    """Keyed in-flight marks return nothing to await, ride the next commit, and fsync nothing."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    try:
+        syncs = journal.syncs
+        assert journal.mark_in_flight([(0, "h0", True), (1, "h1", True)]) is None
+        await journal.committed()
+        assert peek(path, "SELECT idx, state FROM rows ORDER BY idx") == [
+            (0, "in_flight"),
+            (1, "in_flight"),
+        ]
+        assert journal.syncs == syncs
+    finally:
+        await journal.aclose()
+
+
+async def test_a_keyless_mark_is_committed_with_an_fsync_before_its_future_resolves(
+    tmp_path: Path,
+) -> None:
+    """A keyless row's mark (and a keyed one with it) is durable once the returned future is."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    try:
+        syncs = journal.syncs
+        pending = journal.mark_in_flight([(0, "h0", True), (1, "h1", False)])
+        assert pending is not None
+        await pending
+        assert journal.syncs == syncs + 1
+        assert peek(path, "SELECT idx, state FROM rows ORDER BY idx") == [
+            (0, "in_flight"),
+            (1, "in_flight"),
+        ]
+    finally:
+        await journal.aclose()
+
+
+async def test_queued_keyless_marks_share_one_fsync(tmp_path: Path) -> None:
+    """Marks written as rows are queued are covered by one fsync; later rows need no wait."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    try:
+        syncs = journal.syncs
+        for i in range(50):
+            journal.mark_queued(i, f"h{i}", keyed=False)
+        journal.mark_queued(50, "h50", keyed=True)  # a keyed row records nothing when queued
+        first = journal.mark_in_flight([(0, "h0", False)])
+        assert first is not None
+        await first
+        assert journal.syncs == syncs + 1
+        assert all(journal.mark_in_flight([(i, f"h{i}", False)]) is None for i in range(1, 50))
+        assert peek(path, "SELECT count(*) FROM rows WHERE state = 'in_flight'") == [(50,)]
+    finally:
+        await journal.aclose()
+
+
+async def test_lazy_outcomes_of_many_rows_go_in_one_commit(tmp_path: Path) -> None:
+    """Outcomes written without waiting are gathered: 200 rows, one commit, no fsync."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    try:
+        commits, syncs = journal.commits, journal.syncs
+        for i in range(200):
+            journal.record_outcomes_nowait([(i, f"h{i}", True, "created", i + 1, None)])
+        await journal.committed()
+        assert journal.commits == commits + 1
+        assert journal.syncs == syncs
+        assert peek(path, "SELECT count(*) FROM rows WHERE state = 'done'") == [(200,)]
+    finally:
+        await journal.aclose()
+
+
+async def test_closing_commits_lazy_writes_with_an_fsync(tmp_path: Path) -> None:
+    """Lazy writes still queued at close are committed, in a durable commit."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    syncs = journal.syncs
+    journal.record_outcomes_nowait([(0, "h0", True, "created", 7, None)])
+    assert journal.mark_in_flight([(1, "h1", True)]) is None
+    await journal.aclose()
+    assert journal.syncs == syncs + 1
+    assert peek(path, "SELECT idx, state FROM rows ORDER BY idx") == [(0, "done"), (1, "in_flight")]
+
+
+async def test_a_failed_commit_fails_its_waiters(tmp_path: Path) -> None:
+    """A group whose commit fails raises its error to the waiters of durable marks."""
+    journal = await Journal.open(tmp_path / "j.db", None)
+    try:
+        journal.mark_queued(0, "h0", keyed=False)
+        journal._writer.write_nowait([("not an index", "h", "in_flight", None, None, None, 0.0)])
+        waiter = journal.mark_in_flight([(0, "h0", False)])
+        assert waiter is not None
+        with pytest.raises(sqlite3.IntegrityError):
+            await waiter
+    finally:
+        await journal.aclose()
+
+
+# --- files written by earlier versions -----------------------------------------------------------
+
+# The layout every earlier version wrote (schema version 1), as it wrote it: it still resumes.
+_V1_TABLES = (
+    "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT) WITHOUT ROWID",
+    "CREATE TABLE rows (idx INTEGER PRIMARY KEY, hash TEXT NOT NULL, state TEXT NOT NULL, "
+    "outcome TEXT, customer_id INTEGER, error TEXT, updated REAL)",
+)
+
+
+def _write_v1(path: Path, version: str, rows: list[tuple[Any, ...]]) -> None:
+    """A journal file as an earlier version left it (WAL, ``pending`` rows and all)."""
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        conn.execute("PRAGMA journal_mode=WAL")
+        for ddl in _V1_TABLES:
+            conn.execute(ddl)
+        conn.executemany(
+            "INSERT INTO meta VALUES (?, ?)",
+            [("version", version), ("job_id", "job-1"), ("created", "1700000000.0")],
+        )
+        conn.executemany("INSERT INTO rows VALUES (?, ?, ?, ?, ?, ?, 1700000000.0)", rows)
+
+
+async def test_a_journal_of_the_previous_version_resumes(
+    chargeover_sandbox: Sandbox, tmp_path: Path
+) -> None:
+    """Done rows are kept, pending ones sent, in-flight keyed looked up, keyless never resent."""
+    rows: list[dict[str, Any]] = [
+        {"external_key": "v1-0", "company": "Done"},
+        {"external_key": "v1-1", "company": "Pending"},
+        {"external_key": "v1-2", "company": "In flight, stored"},
+        {"company": "In flight, keyless"},
+        {"external_key": "v1-4", "company": "Failed"},
+        {"company": "Pending, keyless"},
+    ]
+    h = [row_hash(r) for r in rows]
+    path = tmp_path / "old.db"
+    _write_v1(
+        path,
+        "1",
+        [
+            (0, h[0], "done", "created", 41, None),
+            (1, h[1], "pending", None, None, None),
+            (2, h[2], "in_flight", None, None, None),
+            (3, h[3], "in_flight", None, None, None),
+            (4, h[4], "failed", "failed", None, "ServerError: 503"),
+            (5, h[5], "pending", None, None, None),
+        ],
+    )
+    async with client_for(chargeover_sandbox) as client:
+        await client.customers.create(**rows[2])  # the earlier run's request got through
+        job = client.customers.create_many(rows, journal=path, job_id="job-1")
+        got = {r.index: r async for r in job}
+    assert (got[0].outcome, got[0].customer_id, got[0].resumed) == (RowOutcome.CREATED, 41, True)
+    assert got[1].outcome is RowOutcome.CREATED
+    assert (got[2].outcome, got[2].recovered) == (RowOutcome.EXISTED, True)
+    assert got[3].outcome is RowOutcome.UNKNOWN
+    assert got[4].outcome is RowOutcome.CREATED
+    assert got[5].outcome is RowOutcome.CREATED
+    companies = sorted(str(c["company"]) for c in chargeover_sandbox.customers.values())
+    assert companies == ["Failed", "In flight, stored", "Pending", "Pending, keyless"]
+    assert peek(path, "SELECT DISTINCT state FROM rows") == [("done",)]
+
+
+async def test_a_journal_of_an_unknown_schema_version_is_refused_clearly(tmp_path: Path) -> None:
+    """A file of another schema version is refused, naming both versions and what to do."""
+    path = tmp_path / "new.db"
+    _write_v1(path, "2", [])
+    with pytest.raises(JournalMismatchError, match=r"schema version '2'.*reads version 1"):
+        await Journal.open(path, "job-1")
+
+
+@pytest.mark.parametrize("json", [True, False])
+def test_a_group_of_writes_applies_in_order_later_ones_winning(tmp_path: Path, json: bool) -> None:
+    """One statement (JSON) or one per row: the same records, the last write of an index wins."""
+    from customer_sdk._journal._schema import connect, has_json, setup, upsert
+
+    conn = connect(str(tmp_path / "j.db"))
+    try:
+        assert has_json(conn)  # the SQLite bundled with every supported Python has it
+        setup(conn, str(tmp_path / "j.db"), None)
+        upsert(
+            conn,
+            [
+                (0, "h0", "in_flight", None, None, None, 1.0),
+                (1, "h1", "in_flight", None, None, None, 1.0),
+                (0, "h0", "done", "created", 9, None, 2.5),
+            ],
+            json,
+        )
+        rows = conn.execute("SELECT * FROM rows ORDER BY idx").fetchall()
+    finally:
+        conn.close()
+    assert rows == [
+        (0, "h0", "done", "created", 9, None, 2.5),
+        (1, "h1", "in_flight", None, None, None, 1.0),
+    ]

@@ -167,11 +167,9 @@ class Intake:
                 assert row is not None
                 await self._enqueue(row)
             return
-        from customer_sdk._journal import row_hash
-
         journal = outlet.journal
         assert journal is not None
-        content_hash = row_hash(row.wire if row is not None else raw)
+        content_hash = cursor.row_hash(row.wire if row is not None else raw)
         if row is not None and (repeat := self._repeat(row)) is not None:
             # Hashed as the row it is (above), so a journal of any earlier run still matches.
             row, rejected = None, repeat
@@ -211,8 +209,9 @@ class Intake:
                 result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
                 await outlet.finish([(row, result)])
                 return
-        else:
-            journal.record_pending(index, content_hash)
+        # A keyless row is marked in flight as it is queued (durable before a worker sends it);
+        # a keyed one is marked only when sent. Either way, with no entry a re-run sends it.
+        journal.mark_queued(index, content_hash, row.key is not None)
         await self._enqueue(row)
 
     async def _enqueue(self, row: Row) -> None:

@@ -42,6 +42,7 @@ __all__ = ["BulkJob"]
 
 logger: Final = logging.getLogger("customer_sdk")
 _END: Final = object()
+JOURNAL_QUEUE_DEPTH: Final = 8  # rows queued per worker (and per batch row) with a journal
 Rows = (
     Iterable[CustomerCreate | Mapping[str, Any]] | AsyncIterable[CustomerCreate | Mapping[str, Any]]
 )
@@ -129,7 +130,11 @@ class BulkJob:
             observer=self._watch,
         )
         self._watch.engine = self._engine
-        self._queue_size = max(16, 2 * concurrency * batch_size)
+        # With a journal, a longer send queue: a keyless row's in-flight mark is fsynced as it is
+        # queued, and the queue's length is the time that fsync has before a worker needs it
+        # (docs/architecture.md, "The journal"; benchmark P7).
+        depth = JOURNAL_QUEUE_DEPTH if journal is not None else 2
+        self._queue_size = max(16, depth * concurrency * batch_size)
         self._results: asyncio.Queue[Any] = asyncio.Queue(max(64, self._queue_size))
         self._outlet: Outlet | None = None
         self._tasks: list[asyncio.Task[Any]] = []

@@ -85,10 +85,11 @@ class Workers:
             if not room.is_set() and queue.qsize() <= low:
                 room.set()
             if row is None:
+                await outlet.drain()  # results held for their journal commit
                 return
             if size == 1 or row.prior is not None:
                 result = await self._send_one(row, journaled=False)
-                if not outlet.emit_now(result):
+                if not outlet.finish_now(row, result):
                     await outlet.finish([(row, result)])
                 continue
             batch = [row]
@@ -111,7 +112,11 @@ class Workers:
     async def _mark_in_flight(self, rows: list[Row]) -> None:
         journal = self._outlet.journal
         if journal is not None:
-            await journal.record_in_flight([(r.index, r.hash) for r in rows])
+            # Awaited only for keyless rows (their mark must be durable before the send); a
+            # keyed row's mark is lazy: the server's unique key guards it (docs/architecture.md).
+            durable = journal.mark_in_flight([(r.index, r.hash, r.key is not None) for r in rows])
+            if durable is not None:
+                await durable
 
     async def _send_one(self, row: Row, *, journaled: bool) -> RowResult:
         """Create one row to a final result, reconciling first when ``row.prior`` is set."""

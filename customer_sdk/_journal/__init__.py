@@ -3,14 +3,15 @@
 Each input row has one journal row, keyed by its 0-based index and checked by a hash of its
 canonical wire content, moving through these states::
 
-    pending ──> in_flight ──> done      (created / existed / updated / rejected / unknown w/o key)
-                          └─> failed    (retried by the next run; a keyed row is looked up first)
+    (no record) ──> in_flight ──> done    (created / existed / updated / rejected / unknown w/o key)
+                              └─> failed  (retried by the next run; a keyed row is looked up first)
 
-``in_flight`` is committed durably *before* the row's request is sent, and the outcome is
-committed before the row's result is handed to the caller, so a run killed at any point leaves
-every row it may have sent in ``in_flight`` or later: the next run reconciles those by lookup
-(``docs/faults.md`` F25) instead of sending them blindly again. What survives a kill -9 and
-what a power cut, and how group commit makes that cheap: :mod:`._writer`.
+A keyless row's ``in_flight`` is committed with an fsync *before* its request is sent (it is
+never sent again after a crash: nothing could tell whether it was stored); a keyed row's is
+lazy, because the server's unique ``external_key`` refuses a second create and the row is then
+reconciled by lookup (``docs/faults.md`` F25). An outcome is committed before the row's result
+is handed to the caller. The whole argument, kill -9 and power cut: ``docs/architecture.md``,
+"The journal"; how group commit makes it cheap: :mod:`._writer`.
 
 The journal stores no credentials and no customer data: only indexes, content hashes,
 outcomes, ids and error texts. It sends no HTTP request and decides nothing about retries. Its
@@ -18,8 +19,9 @@ modules, each depending only on those after it::
 
     _cursor    JournalCursor: the last run's entries alongside the input, chunk by chunk
     _journal   Journal: the job-facing API (open, record states and outcomes, read, close)
-    _writer    Writer: the one SQLite thread, group commit, the durability promise
-    _schema    the file: opening it (WAL, synchronous=FULL), its tables, every statement
+    _writer    Writer: the loop's side of the SQLite thread; lazy writes; the durability promise
+    _group     GroupCommitter: the thread: one transaction per group, FULL or NORMAL per group
+    _schema    the file: opening it (WAL), its tables, every statement
     _records   RowState, JournalEntry, row_hash: the values recorded
 """
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections import deque
 
 from customer_sdk._journal._journal import Journal
-from customer_sdk._journal._records import JournalEntry
+from customer_sdk._journal._records import JournalEntry, row_hash
 
 __all__ = ["JournalCursor"]
 
@@ -25,6 +25,9 @@ class JournalCursor:
     Args:
         journal: The open journal.
     """
+
+    row_hash = staticmethod(row_hash)
+    """:func:`~customer_sdk._journal.row_hash`, at hand for the reader (no import per row)."""
 
     def __init__(self, journal: Journal) -> None:
         self._journal = journal

@@ -2,14 +2,25 @@
 
 :class:`Journal` is what the bulk job holds. It turns "row 7 is about to be sent" into the
 rows of :mod:`._schema` and hands them to the :class:`~._writer.Writer` thread, awaiting the
-commit only where the job's correctness depends on it:
+commit, and paying for an fsync, only where the job's correctness depends on it
+(``docs/architecture.md``, "The journal", gives the whole argument):
 
-- :meth:`Journal.record_in_flight` is awaited *before* a row's request goes out, and
-  :meth:`Journal.record_outcomes` *before* the row's result is handed to the caller; so a run
-  killed at any point leaves every row it may have sent ``in_flight`` or later, and the next run
-  reconciles those by lookup (``docs/faults.md`` F25) instead of sending them blindly again.
-- :meth:`Journal.record_pending` and :meth:`Journal.record_outcomes_nowait` (rows never sent)
-  ride along with the next commit: losing them loses nothing the input cannot tell again.
+- :meth:`Journal.mark_in_flight`, before a row's request goes out. A *keyless* row's mark is
+  durable (committed with an fsync) before the call's future resolves, and the worker awaits it:
+  after any crash, a keyless row that may have been sent is ``in_flight`` and is never sent
+  again (there is no key to check it by). The mark is written when the row is queued
+  (:meth:`Journal.mark_queued`), so its fsync, shared with the rows queued with it, is usually
+  done before a worker takes the row. A *keyed* row's mark is lazy: it rides with the next
+  commit and nobody waits. The server's unique ``external_key`` protects a keyed row: if the
+  mark is lost, the next run sends the row again, the server refuses the taken key, and the
+  row is reconciled by lookup (``docs/faults.md`` F25) — never created twice.
+- A row's outcome is committed, without an fsync, before its result is handed to the caller,
+  so a killed run never handed out a result the journal does not hold. The bulk job writes it
+  with :meth:`Journal.record_outcomes_nowait` (gathered for a few ms into one commit) and
+  holds the result until :meth:`Journal.committed` resolves; the worker meanwhile sends its
+  next row. :meth:`Journal.record_outcomes` is the awaited form.
+
+Rows read but not yet sent are not recorded at all: a row with no entry is sent as new.
 
 It stores no credentials and no customer data: only indexes, content hashes, outcomes, ids and
 error texts (which the SDK's exceptions keep free of credentials). It sends no HTTP request,
@@ -22,12 +33,14 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from time import time
 from typing import Any, Final
 
 from customer_sdk._journal._records import JournalEntry, RowState
 from customer_sdk._journal._schema import (
     count_states,
+    outcome_row,
     outcome_rows,
     read_entries,
     setup,
@@ -37,6 +50,7 @@ from customer_sdk._journal._writer import Kind, Writer
 
 __all__ = ["Journal"]
 
+_IN_FLIGHT: Final = RowState.IN_FLIGHT.value
 _CHUNK: Final = 1024  # entries per read: what a resuming cursor holds in memory at most
 
 Outcome = tuple[int, str, bool, str, int | None, str | None]
@@ -61,6 +75,7 @@ class Journal:
         self.job_id = job_id
         self.max_index = -1
         self._writer = Writer(self.path, asyncio.get_running_loop())
+        self._queued: dict[int, int] = {}  # keyless rows on the send queue: their mark's seq
 
     def __repr__(self) -> str:
         return f"Journal(path={self.path!r})"
@@ -89,7 +104,7 @@ class Journal:
         journal._writer.start()
         try:
             check = functools.partial(setup, path=journal.path, job_id=job_id)
-            journal.max_index = await journal._submit("read", check)
+            journal.max_index = await journal._writer.submit("read", check, durable=True)
         except BaseException:
             await journal.aclose()
             raise
@@ -98,18 +113,72 @@ class Journal:
     def _submit(self, kind: Kind, payload: Any) -> asyncio.Future[Any]:
         return self._writer.submit(kind, payload)
 
-    def record_pending(self, index: int, content_hash: str) -> None:
-        """Queue a row as pending; it is committed with the next durable write (no wait).
+    @property
+    def syncs(self) -> int:
+        """Commits made durable with an fsync (``synchronous=FULL``) so far."""
+        return self._writer.syncs
+
+    def mark_queued(self, index: int, content_hash: str, keyed: bool) -> None:
+        """A row goes onto the send queue: a keyless row's in-flight mark is written now.
+
+        Its commit with an fsync starts at once, shared with every row queued meanwhile, so by
+        the time a worker takes the row (:meth:`mark_in_flight`) it is usually durable and the
+        worker does not wait. The price: after a crash, the keyless rows that were queued but
+        not yet sent are ``in_flight`` too, so they are reported unknown, never resent. A keyed
+        row records nothing here.
 
         Args:
             index: The row's index.
             content_hash: Its :func:`~customer_sdk._journal.row_hash`.
+            keyed: Whether it has an ``external_key``.
         """
-        if not self._writer.closed:
-            self._writer.write_nowait(state_rows([(index, content_hash)], RowState.PENDING))
+        if not keyed and not self._writer.closed:
+            rows = state_rows([(index, content_hash)], RowState.IN_FLIGHT)
+            self._queued[index] = self._writer.write_nowait(rows, durable=True)
+
+    def mark_in_flight(self, rows: Sequence[tuple[int, str, bool]]) -> asyncio.Future[Any] | None:
+        """Record rows as in flight before sending them: durably for keyless rows, lazily for keyed.
+
+        Args:
+            rows: ``(index, hash, keyed)`` of each row about to be sent.
+
+        Returns:
+            None when there is nothing to wait for (every row keyed, or keyless rows whose
+            marks from :meth:`mark_queued` are already durable); else a future to await before
+            sending, resolved once every keyless row's mark is committed with an fsync.
+
+        Raises:
+            RuntimeError: The journal is closed.
+        """
+        writer = self._writer
+        if writer.closed:
+            raise RuntimeError("the journal is closed")
+        if len(rows) == 1:
+            index, content_hash, has_key = rows[0]
+            if has_key:  # the common case, without lists
+                writer.write_nowait([(index, content_hash, _IN_FLIGHT, None, None, None, time())])
+                return None
+        keyed: list[tuple[int, str]] = []
+        keyless: list[tuple[int, str]] = []
+        queued = 0  # the latest mark_queued write among the keyless rows
+        for index, content_hash, has_key in rows:
+            if has_key:
+                keyed.append((index, content_hash))
+            elif (seq := self._queued.pop(index, None)) is not None:
+                queued = max(queued, seq)
+            else:
+                keyless.append((index, content_hash))
+        if keyless:
+            # Submitted after every earlier write: its fsync covers the queued marks too.
+            return writer.submit(
+                "write", state_rows(keyed + keyless, RowState.IN_FLIGHT), durable=True
+            )
+        if keyed:
+            writer.write_nowait(state_rows(keyed, RowState.IN_FLIGHT))
+        return writer.synced(queued) if queued else None
 
     async def record_in_flight(self, entries: Iterable[tuple[int, str]]) -> None:
-        """Durably record rows as in flight; call (and await) before sending them.
+        """Durably record rows as in flight (committed with an fsync); await before sending.
 
         Args:
             entries: ``(index, hash)`` of each row about to be sent.
@@ -118,10 +187,13 @@ class Journal:
             RuntimeError: The journal is closed.
             sqlite3.Error: The commit failed (the job must stop: the promise is not durable).
         """
-        await self._submit("write", state_rows(entries, RowState.IN_FLIGHT))
+        await self._writer.submit("write", state_rows(entries, RowState.IN_FLIGHT), durable=True)
 
     async def record_outcomes(self, outcomes: Iterable[Outcome]) -> None:
-        """Durably record rows' outcomes (one commit for all of them).
+        """Record rows' outcomes, committed (no fsync) when this returns; one commit for all.
+
+        A commit survives a kill of the process; a power cut may take the last ones back to the
+        rows' earlier states, which the next run reconciles (``docs/architecture.md``).
 
         Args:
             outcomes: Per row ``(index, hash, final, outcome, customer_id, error)``: ``final``
@@ -135,13 +207,46 @@ class Journal:
         await self._submit("write", outcome_rows(outcomes))
 
     def record_outcomes_nowait(self, outcomes: Iterable[Outcome]) -> None:
-        """Queue outcomes without waiting for their commit (for rows that were never sent).
+        """Queue outcomes for a commit within a few ms, without waiting for it.
+
+        :meth:`committed` gives a future for that commit: await it before handing the results
+        out. Nothing happens once the journal is closed.
 
         Args:
             outcomes: As :meth:`record_outcomes`.
         """
         if not self._writer.closed:
             self._writer.write_nowait(outcome_rows(outcomes))
+
+    def record_outcome_nowait(
+        self,
+        index: int,
+        content_hash: str,
+        final: bool,
+        outcome: str,
+        customer_id: int | None,
+        error: str | None,
+    ) -> None:
+        """:meth:`record_outcomes_nowait` for one row (the common case, without lists).
+
+        Args:
+            index: The row's index.
+            content_hash: Its hash.
+            final: True for ``done``, False for ``failed``.
+            outcome: The outcome's name.
+            customer_id: The customer's id, if known.
+            error: The error text, or None.
+        """
+        row = outcome_row(index, content_hash, final, outcome, customer_id, error)
+        self._writer.write_nowait([row])
+
+    def committed(self) -> asyncio.Future[Any]:
+        """A future resolved once every record queued so far is committed (no fsync implied).
+
+        Returns:
+            The future; it raises the commit's error (``sqlite3.Error``) if that failed.
+        """
+        return self._writer.committed()
 
     async def read(self, start: int, limit: int = _CHUNK) -> list[JournalEntry]:
         """Read entries with ``index >= start`` in index order, at most ``limit``.

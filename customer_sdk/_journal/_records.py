@@ -18,8 +18,9 @@ __all__ = ["JournalEntry", "RowState", "row_hash"]
 class RowState(enum.StrEnum):
     """Where a row is in its life, as recorded in the journal.
 
-    ``pending`` (read, not yet sent) → ``in_flight`` (committed *before* its request goes out)
-    → ``done`` (final: never sent again) or ``failed`` (sent again by the next run).
+    ``in_flight`` (recorded before its request goes out) → ``done`` (final: never sent again)
+    or ``failed`` (sent again by the next run). ``pending`` (read, not yet sent) is only
+    found in journals of earlier versions: it is read as no record at all.
     """
 
     PENDING = "pending"

@@ -7,7 +7,8 @@ record is always one consistent state, whatever was recorded before it.
 Opening sets the durability (see :mod:`customer_sdk._journal._writer` for what it buys):
 ``journal_mode=WAL`` (a commit appends to the ``-wal`` file beside the database: readers, such
 as another process peeking at progress, never block the writer) and ``synchronous=FULL`` (the
-WAL is fsynced at every commit, not only at checkpoints).
+WAL is fsynced at every commit, not only at checkpoints). The writer then lowers it to
+``NORMAL`` for each group of commits that needs no fsync (:mod:`._group`).
 
 Every function here runs on the journal's writer thread, never on the event loop; none of them
 commits (the writer does, once per group).
@@ -20,6 +21,8 @@ import time
 from collections.abc import Iterable
 from typing import Any, Final
 
+import orjson
+
 from customer_sdk._journal._records import JournalEntry, RowState
 from customer_sdk.errors import JournalMismatchError
 
@@ -27,12 +30,16 @@ __all__ = [
     "UPSERT",
     "connect",
     "count_states",
+    "outcome_row",
     "outcome_rows",
     "read_entries",
     "setup",
     "state_rows",
+    "upsert",
 ]
 
+# Unchanged since the first release: later versions changed what is written when (no
+# ``pending`` rows, lazy keyed marks), not the layout, and read every earlier file as it is.
 _SCHEMA_VERSION: Final = "1"
 _ERROR_LIMIT: Final = 512  # error texts are cut here: the journal is a ledger, not a log
 
@@ -44,6 +51,50 @@ UPSERT: Final = (
 )
 """Write one whole row record; the parameters are a tuple from :func:`state_rows` or
 :func:`outcome_rows`."""
+
+
+UPSERT_JSON: Final = (
+    "INSERT INTO rows (idx, hash, state, outcome, customer_id, error, updated) "
+    "SELECT json_extract(value, '$[0]'), json_extract(value, '$[1]'), "
+    "json_extract(value, '$[2]'), json_extract(value, '$[3]'), json_extract(value, '$[4]'), "
+    "json_extract(value, '$[5]'), json_extract(value, '$[6]') FROM json_each(?) WHERE true "
+    "ON CONFLICT(idx) DO UPDATE SET hash = excluded.hash, "
+    "state = excluded.state, outcome = excluded.outcome, "
+    "customer_id = excluded.customer_id, error = excluded.error, updated = excluded.updated"
+)
+""":data:`UPSERT` for many rows in one statement: their tuples as one JSON array, applied in
+order (``json_each`` yields them so). One statement is one release of the GIL by the writer
+thread instead of one per row, so the event loop is interrupted once per group, not per row."""
+
+
+def has_json(conn: sqlite3.Connection) -> bool:
+    """Whether SQLite's JSON functions are there (built in since 3.38, usually before).
+
+    Args:
+        conn: A connection.
+
+    Returns:
+        True when :data:`UPSERT_JSON` can run.
+    """
+    try:
+        conn.execute("SELECT json_extract('[1]', '$[0]') FROM json_each('[1]')").fetchall()
+    except sqlite3.Error:
+        return False
+    return True
+
+
+def upsert(conn: sqlite3.Connection, rows: list[tuple[Any, ...]], json: bool) -> None:
+    """Write rows' records, in order, later ones for an index winning.
+
+    Args:
+        conn: The writer's connection (inside its transaction).
+        rows: :data:`UPSERT` parameter tuples.
+        json: Whether :data:`UPSERT_JSON` may be used (see :func:`has_json`).
+    """
+    if json and len(rows) > 1:
+        conn.execute(UPSERT_JSON, (orjson.dumps(rows).decode(),))
+    else:
+        conn.executemany(UPSERT, rows)
 
 
 def connect(path: str) -> sqlite3.Connection:
@@ -61,8 +112,8 @@ def connect(path: str) -> sqlite3.Connection:
     conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
     try:
         conn.execute("PRAGMA journal_mode=WAL")
-        # FULL: in WAL mode NORMAL may lose the last commits on power loss; each commit here is
-        # a promise ("in flight before sent") that must survive one.
+        # FULL until the writer says otherwise: in WAL mode NORMAL may lose the last commits on
+        # power loss, and a keyless row's "in flight before sent" must survive one (_group).
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("PRAGMA busy_timeout=5000")
     except BaseException:
@@ -99,8 +150,9 @@ def setup(conn: sqlite3.Connection, path: str, job_id: str | None) -> int:
     else:
         if meta.get("version") != _SCHEMA_VERSION:
             raise JournalMismatchError(
-                f"journal {path!r} has schema version {meta.get('version')!r}, "
-                f"expected {_SCHEMA_VERSION}"
+                f"journal {path!r} has schema version {meta.get('version')!r}, and this "
+                f"version of customer_sdk reads version {_SCHEMA_VERSION} only: resume it with "
+                "the customer_sdk that wrote it, or use a new journal path"
             )
         if meta.get("job_id") != job_id:
             raise JournalMismatchError(
@@ -117,13 +169,49 @@ def state_rows(entries: Iterable[tuple[int, str]], state: RowState) -> list[tupl
 
     Args:
         entries: ``(index, hash)`` per row.
-        state: ``pending`` or ``in_flight`` (a re-send clears the last run's outcome).
+        state: ``in_flight`` (a re-send clears the last run's outcome).
 
     Returns:
         One parameter tuple per row.
     """
     now = time.time()
     return [(i, h, state.value, None, None, None, now) for i, h in entries]
+
+
+_DONE: Final = RowState.DONE.value
+_FAILED: Final = RowState.FAILED.value
+
+
+def outcome_row(
+    index: int,
+    content_hash: str,
+    final: bool,
+    outcome: str,
+    customer_id: int | None,
+    error: str | None,
+) -> tuple[Any, ...]:
+    """:data:`UPSERT` parameters that record one row's outcome (the one-row :func:`outcome_rows`).
+
+    Args:
+        index: The row's index.
+        content_hash: Its hash.
+        final: True for ``done``, False for ``failed``.
+        outcome: The outcome's name: any name, so a new outcome needs no change here.
+        customer_id: The customer's id, if known.
+        error: The error text (cut to 512 characters), or None.
+
+    Returns:
+        The parameter tuple.
+    """
+    return (
+        index,
+        content_hash,
+        _DONE if final else _FAILED,
+        outcome,
+        customer_id,
+        None if error is None else error[:_ERROR_LIMIT],
+        time.time(),
+    )
 
 
 def outcome_rows(

@@ -6,50 +6,66 @@ only connection. The loop hands it operations through a queue and awaits a futur
 operation; the thread resolves them with one ``call_soon_threadsafe`` per commit.
 
 Group commit. The thread takes every operation queued since its last commit and runs them in
-one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): with 16 workers each awaiting
-"in flight", one fsync covers all 16 instead of 16 fsyncs in a row. Writes keep their order,
-and a read queued after a write sees it. An awaited write returns only once its group is
-committed; a failed commit rolls the whole group back and fails every waiter of the group with
-the error (the job then stops: its promise is not durable).
+one transaction (``BEGIN IMMEDIATE`` ... ``COMMIT``): with 16 workers each recording a row, one
+commit covers all 16. Writes keep their order, and a read queued after a write sees it. An
+awaited write returns only once its group is committed; a failed commit rolls the whole group
+back and fails every waiter of the group with the error (the job then stops: its promise is
+not durable).
 
-What survives (``docs/faults.md`` F25):
+Durability per group. Each operation says whether it must survive a power cut. A group holding
+one that must is committed under ``synchronous=FULL`` (its commit fsyncs the WAL); any other
+group under ``synchronous=NORMAL`` (the commit writes the WAL through the OS, no fsync). An
+fsync flushes the whole WAL file, so a FULL commit also makes every NORMAL commit before it
+durable. Lazy writes (:meth:`Writer.write_nowait`) are gathered on the loop for up to
+:data:`LAZY_DELAY` and handed to the thread as one operation, ahead of any operation submitted
+after them. Durability is tracked by sequence number: :meth:`Writer.synced` waits until an
+operation is covered by an fsync, starting one if none is under way.
 
-- **kill -9 / a crash of the process**: every commit that returned. A commit has written the
+What survives (``docs/faults.md`` F25, ``docs/architecture.md`` "The journal"):
+
+- **kill -9 / a crash of the process**: every commit, FULL or NORMAL. A commit has written the
   WAL through the OS before it returns, and the OS keeps the file when the process dies. Lost:
-  only what was queued without waiting (``pending`` rows and outcomes of rows never sent), which
-  the next run derives from the input again. A row whose request went out is at least
-  ``in_flight``, so the next run looks it up instead of sending it blindly.
-- **a power cut or OS crash**: the same, because ``synchronous=FULL`` fsyncs the WAL at every
-  commit (``NORMAL`` would fsync only at checkpoints, losing the last commits) — provided the
-  disk honours fsync. The ``-wal`` file is part of the journal until it is checkpointed: copy
-  or move the three files together, or none.
+  only lazy writes not yet handed on or committed (keyed rows' in-flight marks and outcomes of
+  the last few ms): the server's unique key settles the keyed rows, and no result was handed
+  out before its outcome's commit.
+- **a power cut or OS crash**: every FULL commit and every commit before it; the NORMAL commits
+  after the last FULL one may be lost (SQLite recovers a prefix of the WAL: its frames carry
+  cumulative checksums), provided the disk honours fsync. The ``-wal`` file is part of the
+  journal until it is checkpointed: copy or move the three files together, or none.
 
-:class:`Writer` is the loop's side (submit, write without waiting, close); ``_GroupCommitter``
-the thread's (drain, commit, settle). Neither runs job logic or knows row states: they execute
-what they are handed (:mod:`._schema` builds the statements' parameters).
+:class:`Writer` is the loop's side (submit, write without waiting, close);
+:class:`~._group.GroupCommitter` the thread's (drain, commit, settle). Neither runs job logic or
+knows row states: they execute what they are handed (:mod:`._schema` builds the parameters).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
+import heapq
+import itertools
 import queue
-import sqlite3
 import threading
-from typing import Any, Final, Literal
+from typing import Any, Final
 
-from customer_sdk._journal._schema import UPSERT, connect
+from customer_sdk._journal._group import GroupCommitter, Kind, Op
 
-__all__ = ["Kind", "Writer"]
+__all__ = ["DURABLE_DELAY", "LAZY_DELAY", "Kind", "Writer"]
 
-Kind = Literal["write", "read", "close"]
-"""``write``: a list of :data:`~._schema.UPSERT` parameter tuples; ``read``: a function of the
-connection whose result is the future's; ``close``: commit what is queued and stop."""
+LAZY_DELAY: Final = 0.02
+"""Seconds lazy writes wait on the loop for company before going to the thread (unless an
+operation submitted meanwhile takes them along): one commit per 20 ms instead of one per row.
+Nobody waits on them but the results held for their commit (:mod:`customer_sdk._bulk._outlet`)."""
 
-_Op = tuple[Kind, Any, "asyncio.Future[Any] | None"]
-_Done = list[tuple["asyncio.Future[Any] | None", Any]]
-# Seconds between checks, while idle, that the event loop is still open.
-_LOOP_CHECK: Final = 0.25
+DURABLE_DELAY: Final = 0.001
+"""Seconds a write that will be needed durable waits for company before its fsync starts (a
+waiter in :meth:`Writer.synced` starts it at once)."""
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    # A lazy write's future may have no waiter: its error is the next waiter's too, so
+    # asyncio must not log it as never retrieved.
+    if not fut.cancelled():
+        fut.exception()
 
 
 class Writer:
@@ -65,9 +81,22 @@ class Writer:
 
     def __init__(self, path: str, loop: asyncio.AbstractEventLoop) -> None:
         self.path = path
-        self._ops: queue.SimpleQueue[_Op] = queue.SimpleQueue()
+        self._ops: queue.SimpleQueue[Op] = queue.SimpleQueue()
         self._loop = loop
-        self._committer = _GroupCommitter(path, self._ops, loop)
+        # Rows written without a wait, not yet handed on; the future their commit resolves; the
+        # timer handing them on; the future of the last operation handed on.
+        self._lazy: list[tuple[Any, ...]] = []
+        self._lazy_fut: asyncio.Future[Any] | None = None
+        self._timer: asyncio.TimerHandle | None = None
+        self._last: asyncio.Future[Any] | None = None
+        # Durability by sequence number: each operation handed on gets the next ``_seq``; every
+        # operation up to ``_synced`` is known fsynced; ``_syncing`` is the last durable one
+        # handed on; ``_need`` the highest one somebody needs durable; waiters by seq.
+        self._seq = self._synced = self._syncing = self._need = 0
+        self._waiters: list[tuple[int, int, asyncio.Future[Any]]] = []
+        self._tie = itertools.count()
+        self._kick_handle: asyncio.Handle | None = None
+        self._committer = GroupCommitter(path, self._ops, loop)
         self._thread = threading.Thread(
             target=self._committer.run, name="customer-sdk-journal", daemon=True
         )
@@ -78,16 +107,24 @@ class Writer:
         """Transactions committed so far (fewer than writes: see group commit)."""
         return self._committer.commits
 
+    @property
+    def syncs(self) -> int:
+        """Transactions committed under ``synchronous=FULL`` (each one an fsync of the WAL)."""
+        return self._committer.syncs
+
     def start(self) -> None:
         """Start the thread (it opens the database first)."""
         self._thread.start()
 
-    def submit(self, kind: Kind, payload: Any) -> asyncio.Future[Any]:
+    def submit(self, kind: Kind, payload: Any, *, durable: bool = False) -> asyncio.Future[Any]:
         """Queue an operation and return the future its group's commit resolves.
+
+        Lazy writes queued before it are handed on first, so it is committed after them.
 
         Args:
             kind: ``write``, ``read`` or ``close``.
             payload: The rows to upsert, the read function, or None.
+            durable: The commit must survive a power cut (its group commits with an fsync).
 
         Returns:
             The future: the read's result, or None.
@@ -97,28 +134,135 @@ class Writer:
         """
         if self.closed:
             raise RuntimeError("the journal is closed")
+        if self._lazy:
+            self._flush()
         fut: asyncio.Future[Any] = self._loop.create_future()
-        self._ops.put((kind, payload, fut))
+        self._put(kind, payload, fut, durable)
         return fut
 
-    def write_nowait(self, rows: list[tuple[Any, ...]]) -> None:
-        """Queue rows for the next commit without a future (ignored once closed).
+    def _put(self, kind: Kind, payload: Any, fut: asyncio.Future[Any], durable: bool) -> None:
+        self._seq += 1
+        self._ops.put((kind, payload, fut, durable))
+        self._last = fut
+        if durable:
+            # Its commit fsyncs the WAL: every operation up to it is then durable.
+            self._syncing = seq = self._seq
+            fut.add_done_callback(lambda f: self._on_synced(f, seq))
+
+    def write_nowait(self, rows: list[tuple[Any, ...]], *, durable: bool = False) -> int:
+        """Queue rows for a commit soon, without waiting.
+
+        Rows written within :data:`LAZY_DELAY` go to the thread together (one wake-up and one
+        commit, not one per call), and always before anything submitted after them. With
+        ``durable``, a commit with an fsync is started at once (unless one is under way: then
+        right after it), so that :meth:`synced` seldom has to wait. Ignored once closed.
 
         Args:
             rows: :data:`~._schema.UPSERT` parameter tuples.
+            durable: The rows will be needed durable soon.
+
+        Returns:
+            The sequence number the rows' commit will have (for :meth:`synced`).
         """
-        if not self.closed:
-            self._ops.put(("write", rows, None))
+        if self.closed:
+            return 0
+        if not self._lazy:
+            self._timer = self._loop.call_later(LAZY_DELAY, self._flush)
+            self._lazy_fut = self._loop.create_future()
+            self._lazy_fut.add_done_callback(_retrieve)
+        self._lazy.extend(rows)
+        seq = self._seq + 1  # the buffer is always the next operation handed on
+        if durable and seq > self._need:
+            self._need = seq
+            if self._kick_handle is None:
+                # Soon, not now: the rows queued meanwhile go in the same commit.
+                self._kick_handle = self._loop.call_later(DURABLE_DELAY, self._kick)
+        return seq
+
+    def synced(self, seq: int) -> asyncio.Future[Any] | None:
+        """Wait until the operation ``seq`` (and every one before it) is committed with an fsync.
+
+        Args:
+            seq: A sequence number from :meth:`write_nowait`.
+
+        Returns:
+            None when it already is; else a future resolved once it is (it raises the commit's
+            error if that failed).
+        """
+        if seq <= self._synced:
+            return None
+        fut: asyncio.Future[Any] = self._loop.create_future()
+        heapq.heappush(self._waiters, (seq, next(self._tie), fut))
+        self._need = max(self._need, seq)
+        self._kick()
+        return fut
+
+    def _kick(self) -> None:
+        """Start a commit with an fsync if one is needed and none is under way."""
+        if self._kick_handle is not None:
+            self._kick_handle.cancel()  # called early (a waiter): the timer has nothing left
+            self._kick_handle = None
+        if self.closed or self._need <= self._synced or self._syncing > self._synced:
+            return  # nothing needed, or the commit under way kicks again when it is done
+        if self._lazy:
+            self._flush()  # the buffer holds ``_need``: it goes durable
+        else:
+            fut: asyncio.Future[Any] = self._loop.create_future()
+            fut.add_done_callback(_retrieve)
+            self._put("write", [], fut, True)
+
+    def _on_synced(self, fut: asyncio.Future[Any], seq: int) -> None:
+        """A durable commit is done: wake the waiters it covers, and start the next one."""
+        waiters = self._waiters
+        error = None if fut.cancelled() else fut.exception()
+        if error is not None:
+            while waiters:  # the job stops on it: every waiter hears why
+                waiter = heapq.heappop(waiters)[2]
+                if not waiter.done():
+                    waiter.set_exception(error)
+            return
+        self._synced = max(self._synced, seq)
+        while waiters and waiters[0][0] <= self._synced:
+            waiter = heapq.heappop(waiters)[2]
+            if not waiter.done():
+                waiter.set_result(None)
+        self._kick()
+
+    def committed(self) -> asyncio.Future[Any]:
+        """A future resolved once every write queued so far is committed (fsync or not).
+
+        Returns:
+            The future of the last write queued (already done when all are committed); it
+            raises the commit's error if that failed.
+        """
+        fut = self._lazy_fut if self._lazy else self._last
+        if fut is None:  # nothing was ever written
+            fut = self._loop.create_future()
+            fut.set_result(None)
+        return fut
+
+    def _flush(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+        if self._lazy:
+            rows, fut = self._lazy, self._lazy_fut
+            assert fut is not None
+            self._lazy, self._lazy_fut = [], None
+            # Durable when it holds rows somebody needs durable.
+            self._put("write", rows, fut, self._need > self._seq)
 
     async def close(self) -> None:
-        """Commit what is queued, close the database and stop the thread. Idempotent.
+        """Commit what is queued (with an fsync), close the database and stop the thread.
+
+        Idempotent.
 
         Raises:
             sqlite3.Error: The last commit failed (what was queued is not durable).
         """
         if self.closed:
             return
-        fut = self.submit("close", None)
+        fut = self.submit("close", None, durable=True)
         self.closed = True
         try:
             await asyncio.shield(fut)
@@ -129,131 +273,3 @@ class Writer:
                 if not self._thread.is_alive():
                     break
                 await asyncio.sleep(0.001)
-
-
-class _GroupCommitter:
-    """The thread's side: drain the queue, run each group in one transaction, settle futures."""
-
-    def __init__(
-        self, path: str, ops: queue.SimpleQueue[_Op], loop: asyncio.AbstractEventLoop
-    ) -> None:
-        self._path = path
-        self._ops = ops
-        self._loop = loop
-        self.commits = 0
-
-    def run(self) -> None:
-        """The thread's body: until the close, take every queued operation and commit them."""
-        try:
-            conn = connect(self._path)
-        except sqlite3.Error as exc:
-            self._fail_all(exc)
-            return
-        closing = False
-        try:
-            while not closing:
-                first = self._next()
-                if first is None:
-                    return  # the loop is closed: nobody can close the journal any more
-                ops = [first]
-                while True:
-                    try:
-                        ops.append(self._ops.get_nowait())
-                    except queue.Empty:
-                        break
-                closing, done, error = self._commit_group(conn, ops)
-                if closing:
-                    conn.close()
-                if done:
-                    self._resolve_all(done, error)
-        finally:
-            # Also when settling the futures failed (their event loop was closed under an
-            # unclosed journal): the thread ends, and its connection must not be left to the
-            # garbage collector (a ResourceWarning on Python 3.13).
-            conn.close()
-        self._drain_after_close()
-
-    def _next(self) -> _Op | None:
-        """The next operation, or None once the event loop is closed under an open journal.
-
-        Waiting forever would keep this thread and its SQLite connection alive until the
-        process exits (e.g. ``asyncio.run`` returning while a journaled job was still open).
-        """
-        while True:
-            try:
-                return self._ops.get(timeout=_LOOP_CHECK)
-            except queue.Empty:
-                if self._loop.is_closed():
-                    return None
-
-    def _commit_group(
-        self, conn: sqlite3.Connection, ops: list[_Op]
-    ) -> tuple[bool, _Done, BaseException | None]:
-        # One transaction for the whole group; returns (closing, futures to settle, error).
-        done: _Done = []
-        closing = False
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-            rows: list[tuple[Any, ...]] = []
-            for kind, payload, fut in ops:
-                if kind == "write":
-                    rows.extend(payload)  # one executemany for the whole group
-                else:
-                    if rows:
-                        conn.executemany(UPSERT, rows)
-                        rows = []
-                    if kind == "read":
-                        done.append((fut, payload(conn)))
-                        continue
-                    closing = True
-                if fut is not None:
-                    done.append((fut, None))
-            if rows:
-                conn.executemany(UPSERT, rows)
-            conn.execute("COMMIT")
-            self.commits += 1
-        except BaseException as exc:  # resolve every waiter, whatever broke
-            if conn.in_transaction:
-                conn.rollback()
-            failed: _Done = [(fut, None) for _, _, fut in ops if fut is not None]
-            return closing or any(kind == "close" for kind, _, _ in ops), failed, exc
-        return closing, done, None
-
-    def _fail_all(self, exc: BaseException) -> None:
-        # The database never opened: every operation fails with why, until the close.
-        while True:
-            kind, _, fut = self._ops.get()
-            if kind == "close":
-                self._resolve(fut, None, None)
-                return
-            self._resolve(fut, None, exc)
-
-    def _drain_after_close(self) -> None:
-        closed = RuntimeError("the journal is closed")
-        while True:
-            try:
-                _, _, fut = self._ops.get_nowait()
-            except queue.Empty:
-                return
-            self._resolve(fut, None, closed)
-
-    def _resolve(
-        self, fut: asyncio.Future[Any] | None, result: Any, exc: BaseException | None
-    ) -> None:
-        if fut is not None:
-            self._resolve_all([(fut, result)], exc)
-
-    def _resolve_all(self, done: _Done, exc: BaseException | None) -> None:
-        # One wake-up of the loop per commit, not one per waiter.
-        def settle() -> None:
-            for fut, result in done:
-                if fut is None or fut.done():
-                    continue
-                if exc is not None:
-                    fut.set_exception(exc)
-                else:
-                    fut.set_result(result)
-
-        # RuntimeError: the loop is closed, so nobody is waiting any more.
-        with contextlib.suppress(RuntimeError):
-            self._loop.call_soon_threadsafe(settle)
