@@ -195,6 +195,27 @@ async def test_queued_keyless_marks_share_one_fsync(tmp_path: Path) -> None:
         await journal.aclose()
 
 
+async def test_queued_keyless_rows_no_worker_took_are_failed_when_the_journal_closes(
+    tmp_path: Path,
+) -> None:
+    """A stopped job's keyless rows still queued (never sent) close as failed, not in flight."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    for i in range(5):
+        journal.mark_queued(i, f"h{i}", keyed=False)
+    taken = journal.mark_in_flight([(0, "h0", False), (1, "h1", False)])
+    assert taken is not None
+    await taken  # rows 0 and 1 left: they stay in flight (they may have been sent)
+    await journal.aclose()
+    assert peek(path, "SELECT idx, state FROM rows ORDER BY idx") == [
+        (0, "in_flight"),
+        (1, "in_flight"),
+        (2, "failed"),
+        (3, "failed"),
+        (4, "failed"),
+    ]
+
+
 async def test_lazy_outcomes_of_many_rows_go_in_one_commit(tmp_path: Path) -> None:
     """Outcomes written without waiting are gathered: 200 rows, one commit, no fsync."""
     path = tmp_path / "j.db"

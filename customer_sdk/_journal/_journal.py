@@ -75,7 +75,8 @@ class Journal:
         self.job_id = job_id
         self.max_index = -1
         self._writer = Writer(self.path, asyncio.get_running_loop())
-        self._queued: dict[int, int] = {}  # keyless rows on the send queue: their mark's seq
+        # Keyless rows on the send queue: their mark's write sequence and their hash.
+        self._queued: dict[int, tuple[int, str]] = {}
 
     def __repr__(self) -> str:
         return f"Journal(path={self.path!r})"
@@ -134,7 +135,7 @@ class Journal:
         """
         if not keyed and not self._writer.closed:
             rows = state_rows([(index, content_hash)], RowState.IN_FLIGHT)
-            self._queued[index] = self._writer.write_nowait(rows, durable=True)
+            self._queued[index] = (self._writer.write_nowait(rows, durable=True), content_hash)
 
     def mark_in_flight(self, rows: Sequence[tuple[int, str, bool]]) -> asyncio.Future[Any] | None:
         """Record rows as in flight before sending them: durably for keyless rows, lazily for keyed.
@@ -164,8 +165,8 @@ class Journal:
         for index, content_hash, has_key in rows:
             if has_key:
                 keyed.append((index, content_hash))
-            elif (seq := self._queued.pop(index, None)) is not None:
-                queued = max(queued, seq)
+            elif (entry := self._queued.pop(index, None)) is not None:
+                queued = max(queued, entry[0])
             else:
                 keyless.append((index, content_hash))
         if keyless:
@@ -282,7 +283,17 @@ class Journal:
     async def aclose(self) -> None:
         """Commit what is queued, close the database and stop the thread. Idempotent.
 
+        Keyless rows still on the send queue (marked in flight by :meth:`mark_queued`, never
+        taken by a worker: the job stopped first) are recorded ``failed`` first, so the next
+        run sends them instead of reporting them unknown: they never left. Only a crash leaves
+        such rows in flight.
+
         Raises:
             sqlite3.Error: The last commit failed (what was queued is not durable).
         """
-        await self._writer.close()
+        writer = self._writer
+        if self._queued and not writer.closed:
+            unsent = [(index, content_hash) for index, (_, content_hash) in self._queued.items()]
+            self._queued.clear()
+            writer.write_nowait(state_rows(unsent, RowState.FAILED), durable=True)
+        await writer.close()
