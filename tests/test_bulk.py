@@ -334,6 +334,31 @@ async def test_ambiguous_rows_are_reconciled_not_duplicated(
     assert len(server.customers) == 3
 
 
+async def test_a_resumed_run_still_tells_recovered_rows_from_ones_that_existed(
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """The journal keeps `recovered`: a re-run hands out r1 recovered and r2 existed, as run 1."""
+    server.customers["r2"] = {"company": "B", "external_key": "r2", "customer_id": 50}
+    server.post_script += [s.reset(store=True), s.status(400, "in use")]
+    rows = [{"company": "A", "external_key": "r1"}, {"company": "B", "external_key": "r2"}]
+    journal = tmp_path / "j.db"
+    runs = []
+    for _ in range(2):
+        async with make_client(server.base_url, sleeps) as client:
+            job = client.customers.create_many(rows, concurrency=1, journal=journal)
+            runs.append({r.key: (r.outcome, r.recovered, r.resumed) for r in await collect(job)})
+    first, second = runs
+    assert first == {
+        "r1": (RowOutcome.EXISTED, True, False),
+        "r2": (RowOutcome.EXISTED, False, False),
+    }
+    assert second == {
+        "r1": (RowOutcome.EXISTED, True, True),
+        "r2": (RowOutcome.EXISTED, False, True),
+    }
+    assert server.count("POST") == 2  # the second run sent nothing
+
+
 # --- _bulk batches --------------------------------------------------------------------------
 
 

@@ -16,7 +16,14 @@ from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
 from customer_sdk._bulk._policy import StopPolicy
-from customer_sdk._bulk._results import BulkStats, Row, RowResult, error_text, is_final
+from customer_sdk._bulk._results import (
+    BulkStats,
+    Row,
+    RowResult,
+    error_text,
+    is_final,
+    outcome_text,
+)
 from customer_sdk._secrets import NO_SECRETS, Secrets
 
 if TYPE_CHECKING:
@@ -139,7 +146,7 @@ class Outlet:
                 row.index,
                 row.hash,
                 is_final(result),
-                result.outcome.value,
+                outcome_text(result),
                 result.customer_id,
                 None if error is None else error_text(error, self.secrets),
             )

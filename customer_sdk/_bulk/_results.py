@@ -9,7 +9,7 @@ to be retried by a re-run) is decided here too, so the worker and the intake agr
 from __future__ import annotations
 
 import enum
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import attrs
 
@@ -262,5 +262,32 @@ def from_journal(
         The result, marked ``resumed``.
     """
     error = ChargeOverError(secrets.scrub(entry.error)) if entry.error else None
-    outcome = RowOutcome(entry.outcome or "unknown")
-    return RowResult(index, key, outcome, entry.customer_id, error, resumed=True)
+    name, _, mark = (entry.outcome or "unknown").partition(":")
+    return RowResult(
+        index,
+        key,
+        RowOutcome(name),
+        entry.customer_id,
+        error,
+        resumed=True,
+        recovered=mark == _RECOVERED,
+    )
+
+
+_RECOVERED: Final = "recovered"
+
+
+def outcome_text(result: RowResult) -> str:
+    """The outcome as the journal stores it: its name, ``:recovered`` when :attr:`recovered`.
+
+    So a resumed run tells a customer found after our own lost create from one that already
+    existed, as the first run did (:func:`from_journal` reads it back).
+
+    Args:
+        result: The row's result.
+
+    Returns:
+        E.g. ``"created"``, ``"existed"``, ``"existed:recovered"``.
+    """
+    name = result.outcome.value
+    return f"{name}:{_RECOVERED}" if result.recovered else name
