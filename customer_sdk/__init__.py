@@ -24,7 +24,7 @@ from customer_sdk._models import CreatedCustomer, CustomerCreate
 from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
 from customer_sdk._raw import RawCustomers, RawResponse
 from customer_sdk._read import Customer
-from customer_sdk._retry import RetryEvent, RetryPolicy
+from customer_sdk._retry_policy import RetryEvent, RetryPolicy
 from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer
 from customer_sdk._version import __version__
 from customer_sdk.errors import (

@@ -25,7 +25,8 @@ from customer_sdk._engine import Engine
 from customer_sdk._hooks import Hooks
 from customer_sdk._options import evolved
 from customer_sdk._ratelimit import Limiter, PauseGate
-from customer_sdk._retry import Retrier, RetryPolicy
+from customer_sdk._retry import Retrier
+from customer_sdk._retry_policy import RetryPolicy
 from customer_sdk._secrets import Secrets
 from customer_sdk._transport import AiohttpTransport
 from customer_sdk._version import __version__

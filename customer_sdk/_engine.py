@@ -41,7 +41,8 @@ from customer_sdk._models import CreatedCustomer
 from customer_sdk._protocol import BulkItem, HttpRequest, HttpResponse, Outcome
 from customer_sdk._ratelimit import Limiter, no_wait_check
 from customer_sdk._read import Customer
-from customer_sdk._retry import Retrier, RetryPolicy, Run
+from customer_sdk._retry import Retrier, Run
+from customer_sdk._retry_policy import RetryPolicy
 from customer_sdk._transport import AiohttpTransport
 from customer_sdk.errors import ChargeOverError, ConnectError, RateLimitError
 

@@ -15,7 +15,7 @@ from typing import Final, TypeVar
 
 import attrs
 
-from customer_sdk._retry import RetryEvent
+from customer_sdk._retry_policy import RetryEvent
 from customer_sdk.errors import ChargeOverError
 
 __all__ = ["Hooks", "RequestSent", "ResponseReceived", "call_hook"]

@@ -12,7 +12,7 @@ import attrs
 
 from customer_sdk._config import check_call_options
 from customer_sdk._engine import Engine
-from customer_sdk._retry import RetryPolicy
+from customer_sdk._retry_policy import RetryPolicy
 
 __all__ = ["engine_for", "evolved"]
 

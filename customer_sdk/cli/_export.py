@@ -27,7 +27,7 @@ from typing import IO, Any, Final
 from customer_sdk._bulk import RowOutcome
 from customer_sdk._client import ChargeOverClient
 from customer_sdk._listing import CustomerList
-from customer_sdk._retry import RetryPolicy
+from customer_sdk._retry_policy import RetryPolicy
 from customer_sdk._rows import read_rows
 from customer_sdk.cli._common import EXIT_AUTH, EXIT_FAILED, EXIT_OK, fail, reason
 from customer_sdk.cli._export_rows import COLUMNS, csv_cells, csv_loss, jsonl_line

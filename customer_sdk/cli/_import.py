@@ -21,7 +21,7 @@ from typing import IO
 
 from customer_sdk._bulk import BulkJob
 from customer_sdk._progress import FailureReport, Progress, format_summary, format_table, scrub
-from customer_sdk._retry import RetryEvent
+from customer_sdk._retry_policy import RetryEvent
 from customer_sdk.cli._common import (
     EXIT_FAILED,
     EXIT_OK,

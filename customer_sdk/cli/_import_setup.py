@@ -23,7 +23,7 @@ import attrs
 from customer_sdk._client import ChargeOverClient
 from customer_sdk._flags import FLAG_PARAMS, Flags
 from customer_sdk._ratelimit import Limiter
-from customer_sdk._retry import RetryEvent, RetryPolicy
+from customer_sdk._retry_policy import RetryEvent, RetryPolicy
 from customer_sdk._update import OnExisting
 from customer_sdk.cli._common import (
     SANDBOX_BURST,
