@@ -188,14 +188,14 @@ async def test_a_429_cuts_the_rate_by_beta_once_per_guard_window() -> None:
             await lim.acquire()
         t.now += 0.1  # 100 per second
     measured = lim.measured_rate
-    lim.on_throttled(None)
+    lim.on_throttled(0.0)
     assert lim.rate == pytest.approx(0.7 * measured)
-    lim.on_throttled(None)
+    lim.on_throttled(0.0)
     lim.on_throttled(1.0)  # still pauses
     assert lim.rate == pytest.approx(0.7 * measured)
     assert lim.paused_until == pytest.approx(t.now + 1.0)
     t.now += 0.6
-    lim.on_throttled(None)
+    lim.on_throttled(0.0)
     assert lim.rate == pytest.approx(0.49 * measured)
     assert lim.throttles == 4
 
@@ -204,7 +204,7 @@ async def test_the_rate_climbs_back_along_the_cubic_curve() -> None:
     """After a cut from W_max the rate is back at W_max at t = K and above it afterwards."""
     t = FakeTime()
     lim = AdaptiveLimiter(initial_rate=100.0, hold=0.0, clock=t.clock, sleep=t.sleep)
-    lim.on_throttled(None)
+    lim.on_throttled(0.0)
     start = t.now
     assert lim.rate == pytest.approx(70.0)
     k = (100.0 * 0.3 / 0.4) ** (1 / 3)
@@ -228,13 +228,13 @@ async def test_the_climb_is_capped_by_twice_the_measured_rate_and_max_rate() -> 
     for _ in range(10):
         await lim.acquire()
         t.now += 0.1  # about 10 per second actually sent
-    lim.on_throttled(None)
+    lim.on_throttled(0.0)
     t.now += 60
     lim.on_success()
     assert lim.rate is not None
     assert lim.rate <= 2 * lim.measured_rate + 1e-9
     lim2 = AdaptiveLimiter(initial_rate=100.0, max_rate=120.0, clock=t.clock, sleep=t.sleep)
-    lim2.on_throttled(None)
+    lim2.on_throttled(0.0)
     t.now += 600
     lim2.on_success()
     assert lim2.rate == 120.0
@@ -245,7 +245,7 @@ async def test_the_rate_never_goes_below_min_rate() -> None:
     t = FakeTime()
     lim = AdaptiveLimiter(initial_rate=10.0, min_rate=2.0, clock=t.clock, sleep=t.sleep)
     for _ in range(20):
-        lim.on_throttled(None)
+        lim.on_throttled(0.0)
         t.now += 1
     assert lim.rate == 2.0
 
@@ -254,7 +254,7 @@ async def test_adaptive_paces_at_its_current_rate() -> None:
     """After a cut to 7/s, acquires are 1/7 s apart."""
     t = FakeTime()
     lim = AdaptiveLimiter(initial_rate=10.0, clock=t.clock, sleep=t.sleep)
-    lim.on_throttled(None)
+    lim.on_throttled(0.0)
     for _ in range(4):
         await lim.acquire()
     assert t.sleeps == pytest.approx([1 / 7] * 3)
@@ -270,7 +270,7 @@ async def test_a_given_start_rate_holds_then_climbs_and_the_first_429_cuts_at_on
     lim.on_success()
     assert lim.rate == pytest.approx(200.0 + 0.4 * 8)
     fresh = AdaptiveLimiter(initial_rate=200.0, clock=t.clock, sleep=t.sleep)
-    fresh.on_throttled(None)  # no guard before the first cut
+    fresh.on_throttled(0.0)  # no guard before the first cut
     assert fresh.rate == pytest.approx(140.0)
     fresh.on_success()
     assert fresh.rate == pytest.approx(140.0)
@@ -284,13 +284,13 @@ async def test_a_confirmed_limit_is_held_just_under_before_probing() -> None:
     """
     t = FakeTime()
     lim = AdaptiveLimiter(initial_rate=100.0, hold=10.0, clock=t.clock, sleep=t.sleep)
-    lim.on_throttled(None)  # W_max 100, not yet confirmed
+    lim.on_throttled(0.0)  # W_max 100, not yet confirmed
     k = (100.0 * 0.3 / 0.4) ** (1 / 3)
     t.now += k + 2.0
     lim.on_success()
     assert lim.rate is not None
     assert lim.rate > 100.0  # no hold after a first cut: probing
-    lim.on_throttled(None)  # W_max about 103: within 15 % of 100, confirmed
+    lim.on_throttled(0.0)  # W_max about 103: within 15 % of 100, confirmed
     w = lim._w_max
     start = t.now
     k = (w * 0.3 / 0.4) ** (1 / 3)
@@ -313,7 +313,7 @@ async def test_an_unpaced_start_cuts_to_the_rate_that_got_through() -> None:
             if n < 5:
                 lim.on_success()
         t.now += 0.1
-    lim.on_throttled(None)
+    lim.on_throttled(0.0)
     assert lim.rate == pytest.approx(0.7 * 50.0, rel=0.1)
 
 

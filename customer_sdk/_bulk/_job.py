@@ -26,9 +26,15 @@ import attrs
 
 from customer_sdk import _protocol as proto
 from customer_sdk._bulk._circuit import Circuit, Watch
+from customer_sdk._bulk._concurrency import (
+    DEFAULT_CEILING,
+    DEFAULT_FLOOR,
+    ConcurrencyLimit,
+    WorkerGate,
+)
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._outlet import Outlet
-from customer_sdk._bulk._policy import JobLimiter, StopPolicy, default_limiter
+from customer_sdk._bulk._policy import JobLimiter, StopPolicy, default_limiter, paced_rate
 from customer_sdk._bulk._results import BulkStats, RowResult
 from customer_sdk._bulk._workers import Workers
 from customer_sdk._models import CustomerCreate
@@ -48,7 +54,7 @@ Rows = (
 
 
 def _check(
-    concurrency: int,
+    concurrency: int | None,
     batch_size: int,
     max_auth_failures: int,
     rate: float | None,
@@ -56,8 +62,8 @@ def _check(
     rows: object,
 ) -> None:
     problems = []
-    if type(concurrency) is not int or concurrency < 1:
-        problems.append(f"concurrency must be an int >= 1, got {concurrency!r}")
+    if concurrency is not None and (type(concurrency) is not int or concurrency < 1):
+        problems.append(f"concurrency must be None or an int >= 1, got {concurrency!r}")
     if type(batch_size) is not int or not 1 <= batch_size <= proto.MAX_BULK:
         problems.append(f"batch_size must be an int from 1 to {proto.MAX_BULK}")
     if type(max_auth_failures) is not int or max_auth_failures < 1:
@@ -86,7 +92,8 @@ class BulkJob:
         engine: The client's engine; the job runs on a variant of it.
         rows: The customers to create.
         limiter_given: Whether the client was given a limiter of its own.
-        concurrency: Workers.
+        concurrency: Workers, fixed; None: up to 256, as many in flight as the round trip and
+            the paced rate need (:mod:`._concurrency`).
         batch_size: Rows per request (``_bulk`` above 1).
         journal: The journal's path, or None.
         job_id: The input's fingerprint, kept in the journal.
@@ -110,7 +117,7 @@ class BulkJob:
         rows: Rows,
         *,
         limiter_given: bool = False,
-        concurrency: int,
+        concurrency: int | None,
         batch_size: int,
         journal: str | os.PathLike[str] | None,
         job_id: str | None,
@@ -137,20 +144,36 @@ class BulkJob:
         self._job_id = job_id
         self._circuit = Circuit()
         self._watch = Watch(self.stats, self._circuit)
+        # Fixed workers when told how many; else a latency-aware limit over a ceiling of them.
+        self._control = None
+        if concurrency is None:
+            self._control = ConcurrencyLimit(
+                DEFAULT_FLOOR, DEFAULT_CEILING, paced_rate(self.limiter)
+            )
+        self._workers = concurrency or DEFAULT_CEILING
         self._engine = attrs.evolve(
             engine,
-            limiter=JobLimiter(self._circuit, self.limiter, engine.limiter),
+            limiter=JobLimiter(self._circuit, self.limiter, engine.limiter, self._control),
             retry=attrs.evolve(engine.retry, deadline=None),
             observer=self._watch,
         )
         self._watch.engine = self._engine
-        self._queue_size = max(16, 2 * concurrency * batch_size)
+        self._queue_size = max(16, 2 * self._workers * batch_size)
         self._results: asyncio.Queue[Any] = asyncio.Queue(max(64, self._queue_size))
         self._outlet: Outlet | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._supervisor: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self._started = self._entered = self._finished = self._closed = False
+
+    @property
+    def in_flight_limit(self) -> int:
+        """How many rows may be in flight now: ``concurrency`` when fixed, else the adaptive limit.
+
+        Returns:
+            The number of workers that may hold a row at once.
+        """
+        return self._workers if self._control is None else self._control.limit
 
     def __repr__(self) -> str:
         return (
@@ -279,12 +302,13 @@ class BulkJob:
         policy = StopPolicy(self.max_auth_failures, lambda: self._engine.closed, self._stop)
         outlet = self._outlet = Outlet(self._results, self.stats, journal, policy)
         intake = Intake(
-            self._rows, outlet, self.concurrency, self._queue_size, self.reject_duplicate_keys
+            self._rows, outlet, self._workers, self._queue_size, self.reject_duplicate_keys
         )
-        workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size)
+        gate = None if self._control is None else WorkerGate(self._control)
+        workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size, gate)
         logger.info(
-            "bulk job started: concurrency %d, batch size %d, limiter %r",
-            self.concurrency,
+            "bulk job started: concurrency %s, batch size %d, limiter %r",
+            self._control or self._workers,
             self.batch_size,
             self.limiter,
         )
@@ -292,7 +316,7 @@ class BulkJob:
         reader = loop.create_task(self._guard(intake.read), name="customer-sdk-bulk-reader")
         pool = [
             loop.create_task(self._guard(workers.work), name=f"customer-sdk-bulk-{n}")
-            for n in range(self.concurrency)
+            for n in range(self._workers)
         ]
         self._tasks = [reader, *pool]
         self._supervisor = loop.create_task(

@@ -14,19 +14,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from customer_sdk._bulk._circuit import Circuit
+from customer_sdk._bulk._concurrency import ConcurrencyLimit
 from customer_sdk._bulk._results import FATAL_TYPES, RowResult
-from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, TokenBucket, no_wait_check
+from customer_sdk._ratelimit import AdaptiveLimiter, Clock, Limiter, TokenBucket, no_wait_check
 from customer_sdk._retry import Retrier
 from customer_sdk.errors import ChargeOverError
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["JobLimiter", "StopPolicy", "default_limiter"]
+__all__ = ["JobLimiter", "StopPolicy", "default_limiter", "paced_rate"]
 
 logger: Final = logging.getLogger("customer_sdk")
 
@@ -54,14 +53,38 @@ class JobLimiter:
         circuit: The job's circuit.
         own: The job's own limiter, or None.
         shared: The client's limiter.
+        control: The latency-aware concurrency limit, told each answer's round trip, or None.
+        clock: Monotonic seconds (injectable for tests).
     """
 
-    __slots__ = ("_own_now", "_shared_now", "circuit", "own", "shared")
+    __slots__ = (
+        "_clock",
+        "_own_now",
+        "_shared_now",
+        "_starts",
+        "circuit",
+        "control",
+        "own",
+        "shared",
+    )
 
-    def __init__(self, circuit: Circuit, own: Limiter | None, shared: Limiter) -> None:
+    def __init__(
+        self,
+        circuit: Circuit,
+        own: Limiter | None,
+        shared: Limiter,
+        control: ConcurrencyLimit | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.circuit = circuit
         self.own = own
         self.shared = shared
+        self.control = control
+        self._clock = clock
+        # The time each task got its slot: its answer's round trip goes to the control. A
+        # request that ends in a transport error leaves its entry, overwritten by its task's
+        # next slot (at most one per worker).
+        self._starts: dict[asyncio.Task[Any] | None, float] | None = None if control is None else {}
         self._own_now = no_wait_check(own)
         self._shared_now = no_wait_check(shared)
 
@@ -78,7 +101,9 @@ class JobLimiter:
         if self.own is not None and not self._own_now():
             return self._acquire_rest()
         if not self._shared_now():
-            return self.shared.acquire()
+            return self.shared.acquire() if self._starts is None else self._acquire_rest()
+        if self._starts is not None:
+            self._starts[asyncio.current_task()] = self._clock()
         return _READY
 
     async def _acquire(self) -> None:
@@ -89,6 +114,16 @@ class JobLimiter:
         if self.own is not None:
             await self.own.acquire()
         await self.shared.acquire()
+        if self._starts is not None:
+            self._starts[asyncio.current_task()] = self._clock()
+
+    def _answered(self) -> None:
+        # The round trip of the calling task's request, from its slot to this answer.
+        starts = self._starts
+        if starts is not None and self.control is not None:
+            start = starts.pop(asyncio.current_task(), None)
+            if start is not None:
+                self.control.sample(self._clock() - start)
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Tell both limiters of a 429.
@@ -96,12 +131,14 @@ class JobLimiter:
         Args:
             retry_after: The server's ``Retry-After`` (capped), or None.
         """
+        self._answered()
         if self.own is not None:
             self.own.on_throttled(retry_after)
         self.shared.on_throttled(retry_after)
 
     def on_success(self) -> None:
         """Tell both limiters of an answer that was not a 429."""
+        self._answered()
         if self.own is not None:
             self.own.on_success()
         self.shared.on_success()
@@ -187,3 +224,18 @@ def default_limiter(
         # No rate given and the client has no limiter of its own: find the limit.
         return AdaptiveLimiter(sleep=sleep)
     return None
+
+
+def paced_rate(limiter: Limiter | None) -> Callable[[], float | None]:
+    """What the concurrency limit reads as the job's paced rate (None: unpaced).
+
+    Args:
+        limiter: The job's own limiter, or None.
+
+    Returns:
+        A function giving the rate an :class:`AdaptiveLimiter` (None before its first 429)
+        or a :class:`TokenBucket` holds now; for any other limiter, or none, always None.
+    """
+    if isinstance(limiter, AdaptiveLimiter | TokenBucket):
+        return lambda: limiter.rate
+    return lambda: None

@@ -41,6 +41,7 @@ import time
 
 from customer_sdk._ratelimit._cubic import CubicCurve, RateMeter, rate_through
 from customer_sdk._ratelimit._interface import Clock, Sleep, check_rate
+from customer_sdk._ratelimit._noise import NoiseFloor
 from customer_sdk._ratelimit._pacing import Pacer
 
 __all__ = ["AdaptiveLimiter"]
@@ -107,6 +108,7 @@ class AdaptiveLimiter:
         "_clock",
         "_curve",
         "_last_decrease",
+        "_noise",
         "_ok",
         "_pacer",
         "_sent",
@@ -149,6 +151,7 @@ class AdaptiveLimiter:
         self._last_decrease = -math.inf
         self._sent = RateMeter(clock())  # slots handed out
         self._ok = RateMeter(self._sent.start)  # answers that were not 429
+        self._noise = NoiseFloor(self._sent.start)  # background 429s (no Retry-After)
         self.throttles = 0
 
     def __repr__(self) -> str:
@@ -162,6 +165,11 @@ class AdaptiveLimiter:
     def measured_rate(self) -> float:
         """The smoothed rate of slots handed out, per second."""
         return self._sent.smoothed
+
+    @property
+    def background(self) -> float:
+        """The estimated share of 429s without ``Retry-After`` that come whatever the rate."""
+        return self._noise.background
 
     @property
     def paused_until(self) -> float:
@@ -195,11 +203,16 @@ class AdaptiveLimiter:
         self._pacer.pause(retry_after)
         self.throttles += 1
         now = self._clock()
+        noise = self._noise
+        noise.add(True, now)
         resume = max(now, self._pacer.gate.paused_until)
         guarded = now - self._last_decrease < self.decrease_guard
-        if not guarded:
+        # A Retry-After is the server saying "limit"; a bare 429 is one only when this window
+        # holds more of them than the background share explains (see _noise).
+        if not guarded and (retry_after is not None or noise.exceeded()):
             through = max(rate_through(self.rate, self._sent, self._ok, now), self.min_rate)
             self._last_decrease = now
+            noise.close(now)
             self._set(self._clamp(self._curve.cut(through, resume, self.beta, self.scale)))
         if resume > now:
             # Nothing is sent during a pause: measure again from its end, or the pause would
@@ -213,6 +226,7 @@ class AdaptiveLimiter:
         """Count the success; climb along the cubic curve (not before the first 429)."""
         now = self._clock()
         self._ok.add(now)
+        self._noise.add(False, now)
         if self.rate is None:
             return
         target = self._curve.target(now, self.scale, self.hold)
