@@ -229,7 +229,7 @@ class AdaptiveLimiter:
         self._noise.add(False, now)
         if self.rate is None:
             return
-        target = self._curve.target(now, self.scale, self.hold)
+        target = self._curve.target(now, self.hold)
         if not math.isfinite(target):
             return
         measured = self._sent.smoothed
