@@ -1,6 +1,6 @@
 """Interleaved rounds of ``create_many`` settings against one server, and their summary.
 
-P8–P10 compare client settings on a noisy shared machine: each round runs every setting once,
+P8-P10 compare client settings on a noisy shared machine: each round runs every setting once,
 in an order that alternates between rounds, so slow spells of the machine fall on all of them
 alike. A setting's figures come from the *server's* record of the requests it sent (the
 sandbox's audit log, or nginx's access log), reduced by :func:`benchmarks.bench_ratelimit.figures`.
@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import statistics
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 import attrs
@@ -57,7 +57,7 @@ async def interleave(
     audit: Audit,
     reduce: Callable[[list[list[Any]]], Figures],
     rest: float = 1.5,
-    between: Callable[[], Awaitable[None]] | None = None,
+    prepare: Callable[[str], None] | None = None,
 ) -> dict[str, Outcome]:
     """Run every setting once per round (order alternating) and reduce each run's records.
 
@@ -71,7 +71,8 @@ async def interleave(
         audit: Returns the records from a mark on.
         reduce: Records -> figures.
         rest: Seconds of rest after each run (the server's bucket refills).
-        between: Awaited after each run (e.g. to reset the server).
+        prepare: Called with the setting's name before its run (e.g. to set the server's
+            faults for it).
 
     Returns:
         Setting name -> its outcome.
@@ -82,6 +83,8 @@ async def interleave(
     serial = 0
     for r in range(rounds):
         for name in names if r % 2 == 0 else names[::-1]:
+            if prepare is not None:
+                prepare(name)
             # A fresh client per run: no limiter state carries over.
             async with ChargeOverClient(
                 url, username=credentials[0], password=credentials[1]
@@ -92,7 +95,5 @@ async def interleave(
                 records = audit(start)
             got[name][0].append(reduce(records))
             got[name][1].append(job_run.in_flight)
-            if between is not None:
-                await between()
             await asyncio.sleep(rest)
     return {name: Outcome(f, n) for name, (f, n) in got.items()}

@@ -52,7 +52,7 @@ async def run(
 
 
 def print_table(got: dict[str, Outcome], limit: float, header: str, targets: str) -> None:
-    """The Markdown table shared by P8–P10: achieved vs L and 429 share per setting."""
+    """The Markdown table shared by P8-P10: achieved vs L and 429 share per setting."""
     print(header + "\n")
     print(
         "| client setting | requests | achieved | vs L (each round) | 429s | in flight at end |\n"
