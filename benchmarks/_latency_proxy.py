@@ -4,7 +4,7 @@ Each chunk read from one side is written to the other ``rtt / 2`` seconds later,
 direction: a request and its answer each cross it once, so every round trip gains ``rtt``, and
 a connection's set-up (the first request's wait) too. Nothing is dropped, reordered or
 throttled; bandwidth is what loopback gives. It runs in its own process
-(``python -m benchmarks._latency_proxy PORT_FILE TARGET_PORT RTT``) so that its work does not
+(``python -m benchmarks._latency_proxy PORT_FILE BASE_URL RTT``) so that its work does not
 share the client's event loop; :func:`latency_proxy` starts and stops it.
 """
 
@@ -58,7 +58,20 @@ async def _pump(reader: asyncio.StreamReader, writer: asyncio.StreamWriter, dela
             writer.close()
 
 
-async def _serve(port_file: Path, target_port: int, rtt: float) -> None:
+async def start_proxy(base_url: str, rtt: float) -> asyncio.Server:
+    """Start the proxy in this event loop (tests; benchmarks run it in its own process).
+
+    Args:
+        base_url: ``http://127.0.0.1:PORT`` (a loopback server).
+        rtt: Seconds added to every round trip.
+
+    Returns:
+        The listening server, on a free loopback port; close it when done.
+    """
+    target_port = urlsplit(base_url).port
+    if target_port is None:
+        raise ValueError(f"no port in {base_url!r}")
+
     async def handle(down_r: asyncio.StreamReader, down_w: asyncio.StreamWriter) -> None:
         try:
             up_r, up_w = await asyncio.open_connection("127.0.0.1", target_port)
@@ -75,7 +88,11 @@ async def _serve(port_file: Path, target_port: int, rtt: float) -> None:
                 _pump(down_r, up_w, half), _pump(up_r, down_w, half), return_exceptions=True
             )
 
-    server = await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+    return await asyncio.start_server(handle, "127.0.0.1", 0, backlog=1024)
+
+
+async def _serve(port_file: Path, base_url: str, rtt: float) -> None:
+    server = await start_proxy(base_url, rtt)
     port = server.sockets[0].getsockname()[1]
     port_file.write_text(str(port))
     stop = asyncio.Event()
@@ -95,16 +112,13 @@ def latency_proxy(base_url: str, rtt: float) -> Iterator[str]:
     Yields:
         The proxy's base URL, ``http://127.0.0.1:PORT``.
     """
-    target = urlsplit(base_url).port
-    if target is None:
-        raise ValueError(f"no port in {base_url!r}")
     port_file = Path(os.environ.get("TMPDIR", "/tmp")) / f"proxy-{os.getpid()}-{time.time_ns()}"
     argv = [
         sys.executable,
         "-m",
         "benchmarks._latency_proxy",
         str(port_file),
-        str(target),
+        base_url,
         str(rtt),
     ]
     proc = subprocess.Popen(argv)
@@ -122,4 +136,4 @@ def latency_proxy(base_url: str, rtt: float) -> Iterator[str]:
 
 
 if __name__ == "__main__":
-    asyncio.run(_serve(Path(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3])))
+    asyncio.run(_serve(Path(sys.argv[1]), sys.argv[2], float(sys.argv[3])))

@@ -1,14 +1,17 @@
-"""Limiter maths on an injected clock: token bucket pacing, shared pause, adaptive CUBIC."""
+"""Limiter maths on an injected clock: token bucket pacing, shared pause, adaptive CUBIC, noise."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
+import random
 from typing import Any
 
 import pytest
 
 from customer_sdk import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
+from customer_sdk._ratelimit._noise import NOISE_CAP, NoiseFloor
 from tests._helpers import FakeTime
 
 
@@ -347,3 +350,121 @@ async def test_pause_gate_does_not_spin_with_a_sleep_that_does_not_wait() -> Non
     gate.on_throttled(5.0)
     await gate.acquire()
     assert calls == [5.0]
+
+
+# --- noise vs a real limit (bare 429s, no Retry-After) -------------------------------------
+
+
+def feed(floor: NoiseFloor, t: FakeTime, answers: int, every: int) -> None:
+    """One second of ``answers`` answers, every ``every``-th a 429 (0: none)."""
+    for n in range(answers):
+        t.now += 1.0 / answers
+        floor.add(every > 0 and n % every == every - 1, t.now)
+
+
+def test_the_noise_floor_learns_a_steady_background_share() -> None:
+    """Windows with 3 % of 429s teach a background near 3 %; such a window is not a limit."""
+    t = FakeTime()
+    floor = NoiseFloor(t.now)
+    for _ in range(20):
+        feed(floor, t, 100, 33)
+    assert floor.background == pytest.approx(0.03, abs=0.005)
+    assert not floor.exceeded()
+
+
+def test_a_window_well_above_the_background_is_a_limit() -> None:
+    """With a 3 % background, a window of 100 answers holding 15 429s is exceeded."""
+    t = FakeTime()
+    floor = NoiseFloor(t.now)
+    for _ in range(20):
+        feed(floor, t, 100, 33)
+    floor.close(t.now)
+    for n in range(100):
+        floor.add(n % 7 == 0, t.now)
+    assert floor.exceeded()
+
+
+def test_without_background_the_second_429_of_a_window_is_a_limit() -> None:
+    """A lone 429 never counts as a limit; two in one window (no background) do."""
+    t = FakeTime()
+    floor = NoiseFloor(t.now)
+    for _ in range(30):
+        floor.add(False, t.now)
+    floor.add(True, t.now)
+    assert not floor.exceeded()
+    floor.add(True, t.now)
+    assert floor.exceeded()
+
+
+def test_a_run_over_a_limit_never_teaches_more_than_the_cap() -> None:
+    """Windows of 50 % 429s are learned as at most NOISE_CAP of background."""
+    t = FakeTime()
+    floor = NoiseFloor(t.now)
+    for _ in range(30):
+        feed(floor, t, 100, 2)
+    assert NOISE_CAP - 0.001 < floor.background <= NOISE_CAP
+
+
+def simulate(
+    lim: AdaptiveLimiter, t: FakeTime, seconds: float, limit: float | None, noise: float
+) -> list[tuple[float, bool]]:
+    """Send as fast as the limiter lets (at most 1000/s) to a fake server; answers at once.
+
+    The server has a token bucket of ``limit``/s (burst limit/10) when given, and answers a
+    share ``noise`` of the rest 429 at random (seeded): every 429 is bare (no Retry-After).
+
+    Returns:
+        (send time, throttled) per request.
+    """
+    rng = random.Random(5)
+    tokens, last = (limit or 0) / 10, t.now
+    end = t.now + seconds
+    sent: list[tuple[float, bool]] = []
+    while t.now < end:
+        t.now += 0.001
+        # the limiter's acquire is awaited synchronously here: no other task runs
+        coro = lim.acquire()
+        try:
+            coro.send(None)
+        except StopIteration:
+            pass
+        else:  # it wanted to sleep: FakeTime's sleep advanced the clock; finish it
+            with contextlib.suppress(StopIteration):
+                while True:
+                    coro.send(None)
+        throttled = False
+        if limit is not None:
+            tokens = min(limit / 10, tokens + (t.now - last) * limit)
+            last = t.now
+            if tokens >= 1:
+                tokens -= 1
+            else:
+                throttled = True
+        throttled = throttled or rng.random() < noise
+        sent.append((t.now, throttled))
+        if throttled:
+            lim.on_throttled(None)
+        else:
+            lim.on_success()
+    return sent
+
+
+def test_random_429s_do_not_collapse_the_rate() -> None:
+    """2.5 % random bare 429s at ~1000/s: after 60 s the rate is not cut to a crawl."""
+    t = FakeTime()
+    lim = AdaptiveLimiter(clock=t.clock, sleep=t.sleep)
+    sent = simulate(lim, t, 60.0, None, 0.025)
+    last = [s for s in sent if s[0] > t.now - 20]
+    assert len(last) / 20 > 0.7 * 1000
+    assert lim.background > 0.01
+
+
+def test_a_real_limit_is_still_found_under_random_429s() -> None:
+    """A 100/s bucket plus 2.5 % noise: the last 30 s run near L with few 429s beyond noise."""
+    t = FakeTime()
+    lim = AdaptiveLimiter(clock=t.clock, sleep=t.sleep)
+    sent = simulate(lim, t, 60.0, 100.0, 0.025)
+    last = [s for s in sent if s[0] > t.now - 30]
+    rate = len(last) / 30
+    assert 80.0 <= rate <= 110.0
+    assert sum(th for _, th in last) / len(last) <= 0.025 + 0.05
