@@ -468,3 +468,27 @@ def test_a_real_limit_is_still_found_under_random_429s() -> None:
     rate = len(last) / 30
     assert 80.0 <= rate <= 110.0
     assert sum(th for _, th in last) / len(last) <= 0.025 + 0.05
+
+
+async def test_an_unpaced_start_told_by_retry_after_holds_under_the_rate_it_measured() -> None:
+    """The first cut from unpaced with Retry-After holds at 0.9 W_max; a bare 429's does not."""
+    for retry_after, holds in ((0.0, True), (None, False)):
+        t = FakeTime()
+        lim = AdaptiveLimiter(clock=t.clock, sleep=t.sleep, hold=10.0)
+        for _ in range(10):
+            for _ in range(10):
+                await lim.acquire()
+                lim.on_success()
+            t.now += 0.1  # 100 per second, all answered
+        lim.on_throttled(retry_after)
+        if retry_after is None:
+            lim.on_throttled(None)  # a bare 429 needs a second in its window
+        w = lim._w_max
+        assert w == pytest.approx(100.0, rel=0.05)
+        t.now += _K + 5.0
+        lim.on_success()
+        assert lim.rate is not None
+        if holds:
+            assert lim.rate == pytest.approx(0.9 * w)
+        else:
+            assert lim.rate > w  # probing past W_max

@@ -38,7 +38,7 @@ from typing import Final
 
 from customer_sdk._ratelimit import Clock
 
-__all__ = ["DEFAULT_CEILING", "DEFAULT_FLOOR", "ConcurrencyLimit", "WorkerGate"]
+__all__ = ["DEFAULT_CEILING", "DEFAULT_FLOOR", "ConcurrencyLimit", "WorkerGate", "pool_for"]
 
 DEFAULT_FLOOR: Final = 16  # the old fixed pool: never fewer in flight than that
 DEFAULT_CEILING: Final = 256  # workers a job starts when concurrency is not given
@@ -183,3 +183,20 @@ class WorkerGate:
             if not waiter.done():  # a cancelled worker's future is skipped
                 self.active += 1
                 waiter.set_result(None)
+
+
+def pool_for(
+    concurrency: int | None, paced_rate: Callable[[], float | None]
+) -> tuple[int, ConcurrencyLimit | None]:
+    """A job's workers and their limit: fixed when told how many, else adaptive up to 256.
+
+    Args:
+        concurrency: ``create_many``'s option (None: adaptive).
+        paced_rate: Returns the job's paced rate, or None while unpaced.
+
+    Returns:
+        How many workers to start, and the limit that gates them (None: no gate).
+    """
+    if concurrency is not None:
+        return concurrency, None
+    return DEFAULT_CEILING, ConcurrencyLimit(DEFAULT_FLOOR, DEFAULT_CEILING, paced_rate)

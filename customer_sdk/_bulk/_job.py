@@ -26,12 +26,7 @@ import attrs
 
 from customer_sdk import _protocol as proto
 from customer_sdk._bulk._circuit import Circuit, Watch
-from customer_sdk._bulk._concurrency import (
-    DEFAULT_CEILING,
-    DEFAULT_FLOOR,
-    ConcurrencyLimit,
-    WorkerGate,
-)
+from customer_sdk._bulk._concurrency import WorkerGate, pool_for
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._outlet import Outlet
 from customer_sdk._bulk._policy import JobLimiter, StopPolicy, default_limiter, paced_rate
@@ -144,13 +139,7 @@ class BulkJob:
         self._job_id = job_id
         self._circuit = Circuit()
         self._watch = Watch(self.stats, self._circuit)
-        # Fixed workers when told how many; else a latency-aware limit over a ceiling of them.
-        self._control = None
-        if concurrency is None:
-            self._control = ConcurrencyLimit(
-                DEFAULT_FLOOR, DEFAULT_CEILING, paced_rate(self.limiter)
-            )
-        self._workers = concurrency or DEFAULT_CEILING
+        self._workers, self._control = pool_for(concurrency, paced_rate(self.limiter))
         self._engine = attrs.evolve(
             engine,
             limiter=JobLimiter(self._circuit, self.limiter, engine.limiter, self._control),

@@ -2,7 +2,9 @@
 
 - :class:`JobLimiter`: the outage circuit (:mod:`._circuit`), then the job's own rate, then the
   client's limiter, so a 429's ``Retry-After`` pauses every worker and every other call of the
-  client.
+  client. It also times each request from its slot to its answer for the concurrency limit
+  (:mod:`._concurrency`).
+- :func:`paced_rate`: the job's paced rate, as the concurrency limit reads it.
 - :func:`default_limiter`: which own rate a job gets (adaptive unless told otherwise).
 - :class:`StopPolicy`: stop the job after ``max_auth_failures`` refusals in a row (F18), or
   when the client was closed under it.

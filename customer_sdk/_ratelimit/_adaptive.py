@@ -23,6 +23,11 @@ How. The loop is TCP's CUBIC, as botocore's ``adaptive`` retry mode applies it t
    from plain CUBIC, because when 429s carry ``Retry-After`` every probe past the limit costs
    the whole job that pause.
 
+Noise. A 429 with ``Retry-After`` always counts; a bare one counts only when its window holds
+clearly more 429s than the background share learned so far
+(:class:`~customer_sdk._ratelimit._noise.NoiseFloor`): another client's random 429s come at the
+same share at any rate, and cutting at each would collapse the rate to a crawl.
+
 Three guards keep the measurements honest. 429s that arrive within ``decrease_guard`` seconds
 of a cut were answers to requests sent at the old rate: they pause but do not cut again.
 Measurements (and the curve) restart at the end of a pause, so its silence is never read as a
@@ -92,8 +97,10 @@ def _check_options(
 class AdaptiveLimiter:
     """Finds an unknown rate limit: CUBIC, as botocore's adaptive retry mode does.
 
-    Unpaced until the first 429; each 429 cuts the rate, each success climbs it along a cubic
-    curve (how, and why: :mod:`customer_sdk._ratelimit._adaptive`). ``Retry-After`` pauses all.
+    Unpaced until the first 429; each 429 that signals the limit (with ``Retry-After``, or
+    above the background share of bare ones) cuts the rate, each success climbs it along a
+    cubic curve (how, and why: :mod:`customer_sdk._ratelimit._adaptive`). ``Retry-After``
+    pauses all.
 
     Args:
         initial_rate: The starting rate (held, then climbing slowly until a 429 shows where
@@ -225,7 +232,10 @@ class AdaptiveLimiter:
             through = max(rate_through(self.rate, self._sent, self._ok, now), self.min_rate)
             self._last_decrease = now
             noise.close(now)
-            self._set(self._clamp(self._curve.cut(through, resume, self.beta, self.scale)))
+            # From an unpaced start, a Retry-After's cut measured the limit itself (_cubic).
+            measured = self.rate is None and retry_after is not None
+            cut = self._curve.cut(through, resume, self.beta, self.scale, measured)
+            self._set(self._clamp(cut))
         if resume > now:
             # Nothing is sent during a pause: measure again from its end, or the pause would
             # read as a low rate (and the curve starts from there, too).

@@ -22,7 +22,10 @@ control loop so that each can be read on its own:
   2 s and 30 % past it 2 s later, whatever the rate. The one change to plain
   CUBIC is the hold: once two cuts in a row find nearly the same ``W_max`` (within 15 %), the
   curve stays at 0.9 ``W_max`` for ``hold`` seconds before probing, because each probe past a
-  limit whose 429s carry ``Retry-After`` costs the whole job that pause.
+  limit whose 429s carry ``Retry-After`` costs the whole job that pause. The first cut from
+  an unpaced start holds at once when its 429 carried ``Retry-After``: its ``W_max`` is the
+  rate of answers that got through while the job sent faster than the limit, the limit
+  itself, and confirming it by a second probe would cost a second pause.
 
 Neither reads a clock, sleeps or paces: times are passed in, and the limiter applies the rate.
 """
@@ -120,8 +123,10 @@ def rate_through(paced: float | None, sent: RateMeter, ok: RateMeter, now: float
     """The rate that was getting through when a 429 came: the new curve's ``W_max``.
 
     Paced, the rate, or the measured send rate when lower (botocore's
-    ``min(measured, fill rate)``). Unpaced, the send rate, or the rate of answers that were not
-    429 when that is lower: a start that sent 300/s at a 50/s limit is cut from 50, not 300.
+    ``min(measured, fill rate)``). Unpaced, the rate of answers that were not 429 (the send
+    rate only while none came back): a start that sent 300/s at a 50/s limit is cut from 50,
+    not 300. Answers never outnumber sends, so when the send meter reads lower it lags a ramp
+    (its bucket closed earlier): the answers are the fresher measurement either way.
 
     Args:
         paced: The limiter's current rate, or None while unpaced.
@@ -135,9 +140,8 @@ def rate_through(paced: float | None, sent: RateMeter, ok: RateMeter, now: float
     if paced is not None:
         measured = sent.smoothed
         return min(paced, measured) if measured > 0 else paced
-    through = sent.recent(now)
     ok_rate = ok.recent(now)
-    return min(through, ok_rate) if ok_rate > 0 else through
+    return ok_rate if ok_rate > 0 else sent.recent(now)
 
 
 class CubicCurve:
@@ -168,7 +172,9 @@ class CubicCurve:
         self.holding = False
         self._cut_w = 0.0  # W_max of the last cut (0 before any)
 
-    def cut(self, through: float, start: float, beta: float, scale: float) -> float:
+    def cut(
+        self, through: float, start: float, beta: float, scale: float, measured: bool = False
+    ) -> float:
         """Start a new curve topped at ``through``, the rate that was getting through.
 
         Args:
@@ -176,6 +182,8 @@ class CubicCurve:
             start: When the new curve starts (the 429, or the end of its pause).
             beta: The multiplicative decrease factor.
             scale: CUBIC's scale constant C at ``_REFERENCE`` (10/s) and below.
+            measured: ``through`` is a measurement of the limit itself (the first cut from an
+                unpaced start, told by a ``Retry-After``): hold under it at once.
 
         Returns:
             The rate to cut to: ``beta * through`` (not yet clamped by the limiter).
@@ -183,7 +191,7 @@ class CubicCurve:
         previous = self._cut_w
         # Two cuts at nearly the same W_max: the limit is found, so hold there before probing
         # past it again.
-        self.holding = previous > 0 and abs(through - previous) <= _SAME_W * previous
+        self.holding = measured or (previous > 0 and abs(through - previous) <= _SAME_W * previous)
         self._cut_w = through
         self.w_max = through
         self.c = scale * max(1.0, through / _REFERENCE)
