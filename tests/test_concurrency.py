@@ -58,6 +58,25 @@ def test_paced_limit_follows_the_rate_and_stays_between_floor_and_ceiling() -> N
     assert control.limit == 256
 
 
+def test_paced_below_its_rate_the_gradient_may_add_more_than_littles_law() -> None:
+    """Paced at 10,000/s but answering 80/s at 1 ms round trips: the limit grows by the gradient."""
+    t = FakeTime()
+    control = ConcurrencyLimit(16, 256, lambda: 10_000.0, clock=t.clock)
+    window(control, t, 0.001, saturated=True)  # Little's law: 1.5 * 10,000 * 0.001 + 4 = 19
+    assert control.limit == math.ceil(16 * GROW + 1) == 21
+    window(control, t, 0.001, saturated=True)
+    assert control.limit == math.ceil(21 * GROW + 1)
+
+
+def test_paced_and_reaching_its_rate_the_limit_is_littles_law_alone() -> None:
+    """Answering at the paced rate, a saturated gate does not grow past Little's law."""
+    t = FakeTime()
+    control = ConcurrencyLimit(4, 256, lambda: 40.0, clock=t.clock)
+    for _ in range(3):
+        window(control, t, 0.1, saturated=True)  # 8 answers per 0.2 s window: 40/s >= 0.8 * 40
+    assert control.limit == math.ceil(HEADROOM * 40.0 * 0.1 + SPARE) == 10
+
+
 def test_unpaced_limit_grows_only_while_saturated_and_round_trips_stay_flat() -> None:
     """No rate, flat 100 ms round trips, every slot busy: *1.2 + 1 per window; idle: holds."""
     t = FakeTime()

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from customer_sdk import AdaptiveLimiter, Limiter, PauseGate, TokenBucket
+from customer_sdk._ratelimit import no_wait_check
 from customer_sdk._ratelimit._noise import NOISE_CAP, NoiseFloor
 from tests._helpers import FakeTime
 
@@ -492,3 +493,32 @@ async def test_an_unpaced_start_told_by_retry_after_holds_under_the_rate_it_meas
             assert lim.rate == pytest.approx(0.9 * w)
         else:
             assert lim.rate > w  # probing past W_max
+
+
+async def test_a_paced_slot_that_is_due_is_taken_without_a_coroutine() -> None:
+    """no_wait_check on a TokenBucket: due slots are taken at once; an early one is refused."""
+    t = FakeTime()
+    bucket = TokenBucket(10.0, burst=2, clock=t.clock, sleep=t.sleep)
+    now = no_wait_check(bucket)
+    assert now()
+    assert now()  # the burst of 2
+    assert not now()  # the third is 0.1 s early: acquire() must wait for it
+    t.now += 0.1
+    assert now()
+    bucket.on_throttled(1.0)
+    t.now += 0.5
+    assert not now()  # paused
+
+
+async def test_a_paced_slot_is_not_taken_past_a_queue() -> None:
+    """While a caller waits in acquire(), the no-wait check never jumps the queue."""
+    t = SharedTime()
+    bucket = TokenBucket(10.0, clock=t.clock, sleep=t.sleep)
+    now = no_wait_check(bucket)
+    assert now()
+    waiter = asyncio.ensure_future(bucket.acquire())
+    await asyncio.sleep(0)
+    t.now += 0.2  # the waiter's slot is due, but it holds the queue
+    assert not now()
+    await t.run()
+    await waiter

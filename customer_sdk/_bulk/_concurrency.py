@@ -5,15 +5,20 @@ Why. A rate is only reachable with enough requests in flight: by Little's law a 
 Sixteen workers at 100 ms cannot send more than 160/s, whatever the account allows; 256 on
 loopback are only more tasks competing for the CPU with the same throughput. So the job's pool
 is a ceiling of workers and :class:`ConcurrencyLimit` decides, window by window, how many of
-them may hold a row (:class:`WorkerGate`).
+their requests may be in flight (:class:`WorkerGate`, held by the job's limiter from a
+request's slot to its answer, so a row asleep in a retry's backoff holds none).
 
 How. Each answer gives a round-trip sample (the wire time only: from the limiter's slot to the
 answer, so time queued for a rate is never taken for latency). Every window (at least 0.1 s
 and two mean round trips, and 8 samples) the limit moves:
 
 - **Paced** (the job's limiter holds a rate ``r``): Little's law with headroom,
-  ``limit = 1.5 * r * R + 4``. The pacer decides the rate; the limit only makes sure it can
-  be reached, with room for a climbing rate and a slower round trip.
+  ``limit = 1.5 * r * R_min + 4`` (``R_min`` below: a round trip grown by queueing needs no
+  more requests in flight, and reading it as latency would feed the queue). The pacer
+  decides the rate; the limit only makes sure it can be reached, with room for a climbing
+  rate and a slower round trip. While fewer than 0.8 ``r`` answers a second come back, the
+  gradient below may raise it further (and, once requests queue, lower it back to Little's
+  law): on loopback a row spends more time in this process than on the wire.
 - **Unpaced** (no rate yet: before an adaptive job's first 429, or no rate at all): a
   Vegas-style gradient on ``R / R_min`` (``R_min`` the least window mean seen, creeping up
   2 % a window so an old minimum does not rule forever). While the round trip stays within
@@ -49,6 +54,7 @@ SHRINK: Final = 0.8  # unpaced, round trip doubled: limit * SHRINK
 _QUEUEING: Final = 2.0  # R / R_min at which requests are taken to be queueing
 _CLEAR: Final = 1.25  # R / R_min under which they are not
 _BASE_CREEP: Final = 0.02  # R_min moves this share of the way to each window's mean
+_REACHED: Final = 0.8  # paced: answers/s at this share of the rate = the rate is reached
 _MIN_WINDOW: Final = 0.1  # seconds
 _MIN_SAMPLES: Final = 8
 
@@ -122,19 +128,28 @@ class ConcurrencyLimit:
 
     def _update(self, now: float) -> None:
         mean = self._sum / self._count
+        answered = self._count / (now - self._start)
         self.rtt = mean
         base = self.base_rtt
         self.base_rtt = mean if mean < base else base + _BASE_CREEP * (mean - base)
-        rate = self._paced_rate()
         limit = self.limit
-        if rate is not None:
-            target = HEADROOM * rate * mean + SPARE
-        elif mean >= _QUEUEING * self.base_rtt:
-            target = limit * SHRINK
+        if mean >= _QUEUEING * self.base_rtt:
+            gradient = limit * SHRINK
         elif mean <= _CLEAR * self.base_rtt and self.saturated:
-            target = limit * GROW + 1
+            gradient = limit * GROW + 1
         else:
-            target = limit
+            gradient = limit
+        rate = self._paced_rate()
+        if rate is None:
+            target = gradient
+        else:
+            # The least round trip, not the last: queueing (in the server, or this process's own
+            # event loop on loopback) needs no more in flight, and would feed itself if it did.
+            target = HEADROOM * rate * self.base_rtt + SPARE
+            if answered < _REACHED * rate:
+                # The rate is not being reached, so something besides the wire holds each
+                # row (this process's own work, on a fast network): the gradient may add more.
+                target = max(target, gradient)
         self.limit = max(self.floor, min(self.ceiling, math.ceil(target)))
         self._start = now
         self._sum = 0.0
@@ -143,7 +158,7 @@ class ConcurrencyLimit:
 
 
 class WorkerGate:
-    """Lets at most ``control.limit`` workers hold a row at once; the rest wait, in order.
+    """Lets at most ``control.limit`` requests be in flight at once; the rest wait, in order.
 
     Args:
         control: The limit to follow (read at every entry and exit).
@@ -160,7 +175,7 @@ class WorkerGate:
         """Take a slot: None when one was free, else a future to await (resolved with a slot).
 
         Returns:
-            None, or the future that completes once this worker holds a slot.
+            None, or the future that completes once the caller holds a slot.
         """
         control = self.control
         if self.active < control.limit and not self._waiters:
@@ -174,7 +189,7 @@ class WorkerGate:
         return waiter
 
     def leave(self) -> None:
-        """Give a slot back, handing it (and any the limit grew by) to waiting workers."""
+        """Give a slot back, handing it (and any the limit grew by) to those waiting."""
         self.active -= 1
         limit = self.control.limit
         waiters = self._waiters

@@ -26,7 +26,7 @@ import attrs
 
 from customer_sdk import _protocol as proto
 from customer_sdk._bulk._circuit import Circuit, Watch
-from customer_sdk._bulk._concurrency import WorkerGate, pool_for
+from customer_sdk._bulk._concurrency import pool_for
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._outlet import Outlet
 from customer_sdk._bulk._policy import JobLimiter, StopPolicy, default_limiter, paced_rate
@@ -157,10 +157,10 @@ class BulkJob:
 
     @property
     def in_flight_limit(self) -> int:
-        """How many rows may be in flight now: ``concurrency`` when fixed, else the adaptive limit.
+        """How many requests may be in flight now: ``concurrency`` when fixed, else the limit.
 
         Returns:
-            The number of workers that may hold a row at once.
+            The number of requests that may be in flight at once (workers, when fixed).
         """
         return self._workers if self._control is None else self._control.limit
 
@@ -293,8 +293,7 @@ class BulkJob:
         intake = Intake(
             self._rows, outlet, self._workers, self._queue_size, self.reject_duplicate_keys
         )
-        gate = None if self._control is None else WorkerGate(self._control)
-        workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size, gate)
+        workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size)
         logger.info(
             "bulk job started: concurrency %s, batch size %d, limiter %r",
             self._control or self._workers,

@@ -21,7 +21,7 @@ from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Final
 
 from customer_sdk._bulk._circuit import Circuit
-from customer_sdk._bulk._concurrency import ConcurrencyLimit
+from customer_sdk._bulk._concurrency import ConcurrencyLimit, WorkerGate
 from customer_sdk._bulk._results import FATAL_TYPES, RowResult
 from customer_sdk._ratelimit import AdaptiveLimiter, Clock, Limiter, TokenBucket, no_wait_check
 from customer_sdk._retry import Retrier
@@ -49,7 +49,9 @@ class JobLimiter:
 
     ``acquire`` is a plain method returning an awaitable: when the circuit is closed and no
     limiter has to wait (nearly every request), it returns an already-done awaitable instead of
-    running up to three coroutines per request.
+    running up to three coroutines per request. With a concurrency ``control`` it also holds
+    one of the control's slots from ``acquire`` to the answer (a :class:`WorkerGate`), so the
+    control bounds requests in flight, not rows (a row asleep in a retry's backoff holds none).
 
     Args:
         circuit: The job's circuit.
@@ -61,6 +63,7 @@ class JobLimiter:
 
     __slots__ = (
         "_clock",
+        "_gate",
         "_own_now",
         "_shared_now",
         "_starts",
@@ -83,10 +86,11 @@ class JobLimiter:
         self.shared = shared
         self.control = control
         self._clock = clock
-        # The time each task got its slot: its answer's round trip goes to the control. A
-        # request that ends in a transport error leaves its entry, overwritten by its task's
-        # next slot (at most one per worker).
+        # The tasks holding one of the control's slots, and when their request left: its
+        # answer's round trip goes to the control and frees the slot. A request that ends in a
+        # transport error (the limiter is not told) is freed by its task's next acquire().
         self._starts: dict[asyncio.Task[Any] | None, float] | None = None if control is None else {}
+        self._gate = None if control is None else WorkerGate(control)
         self._own_now = no_wait_check(own)
         self._shared_now = no_wait_check(shared)
 
@@ -96,6 +100,8 @@ class JobLimiter:
         Returns:
             An awaitable, already done when nothing has to wait.
         """
+        if self._gate is not None:
+            return self._acquire_gated(self._gate)
         circuit = self.circuit
         if not circuit.closed and asyncio.current_task() is not circuit.probe_task:
             return self._acquire()
@@ -103,9 +109,7 @@ class JobLimiter:
         if self.own is not None and not self._own_now():
             return self._acquire_rest()
         if not self._shared_now():
-            return self.shared.acquire() if self._starts is None else self._acquire_rest()
-        if self._starts is not None:
-            self._starts[asyncio.current_task()] = self._clock()
+            return self.shared.acquire()
         return _READY
 
     async def _acquire(self) -> None:
@@ -116,16 +120,36 @@ class JobLimiter:
         if self.own is not None:
             await self.own.acquire()
         await self.shared.acquire()
-        if self._starts is not None:
-            self._starts[asyncio.current_task()] = self._clock()
+
+    async def _acquire_gated(self, gate: WorkerGate) -> None:
+        # Circuit, then one of the control's slots (held until the answer: requests in flight),
+        # then the rates; the round trip is timed from there. A slot still held by this task
+        # belongs to a request that got no answer (a transport error): free it first.
+        task = asyncio.current_task()
+        starts = self._starts
+        assert starts is not None
+        if starts.pop(task, None) is not None:
+            gate.leave()
+        circuit = self.circuit
+        if not circuit.closed and task is not circuit.probe_task:
+            await circuit.wait()
+        if (slot := gate.enter()) is not None:
+            await slot
+        try:
+            await self._acquire_rest()
+        except BaseException:
+            gate.leave()
+            raise
+        starts[task] = self._clock()
 
     def _answered(self) -> None:
         # The round trip of the calling task's request, from its slot to this answer.
-        starts = self._starts
-        if starts is not None and self.control is not None:
+        starts, gate, control = self._starts, self._gate, self.control
+        if starts is not None and gate is not None and control is not None:
             start = starts.pop(asyncio.current_task(), None)
             if start is not None:
-                self.control.sample(self._clock() - start)
+                gate.leave()
+                control.sample(self._clock() - start)
 
     def on_throttled(self, retry_after: float | None) -> None:
         """Tell both limiters of a 429.

@@ -22,7 +22,6 @@ import orjson
 from customer_sdk import _protocol as proto
 from customer_sdk import errors
 from customer_sdk._bulk._circuit import Circuit
-from customer_sdk._bulk._concurrency import WorkerGate
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._outlet import Outlet
 from customer_sdk._bulk._results import Row, RowOutcome, RowResult, judge
@@ -50,24 +49,16 @@ class Workers:
         outlet: Where results go.
         circuit: The outage circuit (a round that saw it open is not counted).
         batch_size: Rows per request; above 1, ``_bulk`` calls.
-        gate: How many workers may hold a row at once (None: all of them).
     """
 
     def __init__(
-        self,
-        engine: Engine,
-        intake: Intake,
-        outlet: Outlet,
-        circuit: Circuit,
-        batch_size: int,
-        gate: WorkerGate | None = None,
+        self, engine: Engine, intake: Intake, outlet: Outlet, circuit: Circuit, batch_size: int
     ) -> None:
         self._engine = engine
         self._intake = intake
         self._outlet = outlet
         self._circuit = circuit
         self._batch_size = batch_size
-        self._gate = gate
 
     async def work(self) -> None:
         """One worker: send rows until the end-of-input marker."""
@@ -76,24 +67,17 @@ class Workers:
         queue, room, low = intake.queue, intake.room, intake.low
         outlet = self._outlet
         size = self._batch_size
-        gate = self._gate
         while True:
-            if gate is not None and (slot := gate.enter()) is not None:
-                await slot  # the latency-aware limit holds this worker (_concurrency)
             # What queue.get() does when a row is waiting, without its coroutine.
             row = await queue.get() if queue.empty() else queue.get_nowait()
             if not room.is_set() and queue.qsize() <= low:
                 room.set()
             if row is None:
-                if gate is not None:
-                    gate.leave()
                 return
             if size == 1 or row.prior is not None:
                 result = await self._send_one(row, journaled=False)
                 if not outlet.emit_now(result):
                     await outlet.finish([(row, result)])
-                if gate is not None:
-                    gate.leave()
                 continue
             batch = [row]
             alone: list[Row] = []  # rows to reconcile first: never inside a _bulk call
@@ -111,8 +95,6 @@ class Workers:
             await self._send_batch(batch)
             for other in alone:
                 await outlet.finish([(other, await self._send_one(other, journaled=False))])
-            if gate is not None:
-                gate.leave()
 
     async def _mark_in_flight(self, rows: list[Row]) -> None:
         journal = self._outlet.journal

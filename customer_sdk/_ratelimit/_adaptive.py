@@ -232,9 +232,8 @@ class AdaptiveLimiter:
             through = max(rate_through(self.rate, self._sent, self._ok, now), self.min_rate)
             self._last_decrease = now
             noise.close(now)
-            # From an unpaced start, a Retry-After's cut measured the limit itself (_cubic).
-            measured = self.rate is None and retry_after is not None
-            cut = self._curve.cut(through, resume, self.beta, self.scale, measured)
+            told, first = retry_after is not None, self.rate is None
+            cut = self._curve.cut(through, resume, self.beta, self.scale, told=told, first=first)
             self._set(self._clamp(cut))
         if resume > now:
             # Nothing is sent during a pause: measure again from its end, or the pause would

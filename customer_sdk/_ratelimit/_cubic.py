@@ -22,7 +22,9 @@ control loop so that each can be read on its own:
   2 s and 30 % past it 2 s later, whatever the rate. The one change to plain
   CUBIC is the hold: once two cuts in a row find nearly the same ``W_max`` (within 15 %), the
   curve stays at 0.9 ``W_max`` for ``hold`` seconds before probing, because each probe past a
-  limit whose 429s carry ``Retry-After`` costs the whole job that pause. The first cut from
+  limit whose 429s carry ``Retry-After`` costs the whole job that pause (cuts by bare 429s
+  never hold: there a probe costs only its own 429s, and two early cuts by random 429s would
+  otherwise "confirm" a limit that is not there). The first cut from
   an unpaced start holds at once when its 429 carried ``Retry-After``: its ``W_max`` is the
   rate of answers that got through while the job sent faster than the limit, the limit
   itself, and confirming it by a second probe would cost a second pause.
@@ -173,7 +175,7 @@ class CubicCurve:
         self._cut_w = 0.0  # W_max of the last cut (0 before any)
 
     def cut(
-        self, through: float, start: float, beta: float, scale: float, measured: bool = False
+        self, through: float, start: float, beta: float, scale: float, *, told: bool, first: bool
     ) -> float:
         """Start a new curve topped at ``through``, the rate that was getting through.
 
@@ -182,8 +184,10 @@ class CubicCurve:
             start: When the new curve starts (the 429, or the end of its pause).
             beta: The multiplicative decrease factor.
             scale: CUBIC's scale constant C at ``_REFERENCE`` (10/s) and below.
-            measured: ``through`` is a measurement of the limit itself (the first cut from an
-                unpaced start, told by a ``Retry-After``): hold under it at once.
+            told: The 429 carried ``Retry-After``. Only then does the curve hold (a probe past
+                a limit that answers without one costs only its own 429s).
+            first: The first cut from an unpaced start: ``through`` is then a measurement of
+                the limit itself, and a told cut holds under it at once.
 
         Returns:
             The rate to cut to: ``beta * through`` (not yet clamped by the limiter).
@@ -191,7 +195,8 @@ class CubicCurve:
         previous = self._cut_w
         # Two cuts at nearly the same W_max: the limit is found, so hold there before probing
         # past it again.
-        self.holding = measured or (previous > 0 and abs(through - previous) <= _SAME_W * previous)
+        same = previous > 0 and abs(through - previous) <= _SAME_W * previous
+        self.holding = told and (first or same)
         self._cut_w = through
         self.w_max = through
         self.c = scale * max(1.0, through / _REFERENCE)

@@ -30,7 +30,7 @@ __all__ = ["NOISE_CAP", "NoiseFloor"]
 NOISE_CAP: Final = 0.05  # the most background 429 share believed: above it, a limit
 _WINDOW: Final = 1.0  # seconds: a window closes after this long ...
 _WINDOW_ANSWERS: Final = 50  # ... and at least this many answers
-_WEIGHT: Final = 0.3  # a full window's weight in the background estimate
+_WEIGHT: Final = 0.5  # a full window's weight in the background estimate
 _SIGMAS: Final = 3.0  # how far above the background a window's 429 count must be
 _SLACK: Final = 2.0  # and by how many 429s at least
 
