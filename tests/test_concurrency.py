@@ -6,6 +6,7 @@ must move the limit exactly as designed; no test here measures a speed.
 
 from __future__ import annotations
 
+import asyncio
 import math
 
 import pytest
@@ -250,3 +251,16 @@ async def test_a_far_server_gets_more_rows_in_flight_than_the_floor() -> None:
             await proxy.wait_closed()
         assert outcomes.count(RowOutcome.CREATED) == 800
         assert job.in_flight_limit > 16
+
+
+async def test_a_request_without_an_answer_frees_its_slot_at_its_tasks_next_acquire() -> None:
+    """Limit 1: a request that got no answer (a transport error) does not hold the slot forever."""
+    t = FakeTime()
+    control = ConcurrencyLimit(1, 1, lambda: None, clock=t.clock)
+    limiter = JobLimiter(Circuit(), None, PauseGate(clock=t.clock), control, clock=t.clock)
+    await limiter.acquire()  # sent; the transport failed: the limiter is never told
+    async with asyncio.timeout(1.0):  # the same task again (no new task): not stuck
+        await limiter.acquire()
+    limiter.on_success()
+    other = asyncio.ensure_future(limiter.acquire())
+    await asyncio.wait_for(other, 1.0)  # and the slot went back for others
