@@ -111,7 +111,8 @@ class AdaptiveLimiter:
         scale: CUBIC's scale constant C. Default 0.4 (botocore's).
         decrease_guard: Seconds after a decrease during which 429s do not cut again.
         hold: Seconds the rate stays at a confirmed ``W_max`` before probing beyond it.
-            Default 10.
+            Default 20: with ``Retry-After`` in whole seconds each probe past the limit
+            pauses the job for at least a second, ~5 % of a 20 s hold and its climb.
         clock: Monotonic seconds (injectable for tests).
         sleep: How to wait (injectable for tests).
 
@@ -150,7 +151,7 @@ class AdaptiveLimiter:
         beta: float = 0.7,
         scale: float = 0.4,
         decrease_guard: float = 0.5,
-        hold: float = 10.0,
+        hold: float = 20.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
