@@ -388,12 +388,25 @@ def test_a_window_well_above_the_background_is_a_limit() -> None:
 def test_without_background_the_second_429_of_a_window_is_a_limit() -> None:
     """A lone 429 never counts as a limit; two in one window (no background) do."""
     t = FakeTime()
-    floor = NoiseFloor(t.now)
+    floor = NoiseFloor(t.now, prior=0.0)
     for _ in range(30):
         floor.add(False, t.now)
     floor.add(True, t.now)
     assert not floor.exceeded()
     floor.add(True, t.now)
+    assert floor.exceeded()
+
+
+def test_before_any_window_the_background_is_taken_as_the_cap() -> None:
+    """A fresh floor believes 5 % noise: 3 429s in 100 answers are not a limit, 20 are."""
+    t = FakeTime()
+    floor = NoiseFloor(t.now)
+    assert floor.background == NOISE_CAP
+    for n in range(100):
+        floor.add(n % 33 == 0, t.now)
+    assert not floor.exceeded()
+    for _ in range(17):
+        floor.add(True, t.now)
     assert floor.exceeded()
 
 
@@ -482,8 +495,8 @@ async def test_an_unpaced_start_told_by_retry_after_holds_under_the_rate_it_meas
                 lim.on_success()
             t.now += 0.1  # 100 per second, all answered
         lim.on_throttled(retry_after)
-        if retry_after is None:
-            lim.on_throttled(None)  # a bare 429 needs a second in its window
+        while retry_after is None and lim.rate is None:
+            lim.on_throttled(None)  # bare 429s cut once clearly above the 5 % prior
         w = lim._w_max
         assert w == pytest.approx(100.0, rel=0.05)
         t.now += _K + 5.0

@@ -15,7 +15,10 @@ at most :data:`NOISE_CAP`, so a run over a real limit never teaches "this is nor
 that background explains: ``k >= n p + 3 sqrt(n p (1 - p)) + 2`` for ``k`` 429s among ``n``
 answers (three binomial standard deviations, plus two so that a lone 429 never cuts). With no
 background a limit is acted on at its second 429 in a window; with 2.5 % background about 7 %
-of a window's answers must be 429s. Shares above ``NOISE_CAP`` are always a limit.
+of a window's answers must be 429s. Shares above ``NOISE_CAP`` are always a limit. Until a
+window has closed the background is unknown and taken as ``NOISE_CAP`` (5 %): a job's first
+second of random 429s then cuts nothing, while an unpaced start far over a limit (half its
+answers 429s) is still cut within a few dozen answers.
 
 Pure arithmetic on passed-in times: no clock, no sleep.
 """
@@ -40,6 +43,10 @@ class NoiseFloor:
 
     Args:
         start: The clock time the first window opens.
+        prior: The background believed before any window closed. Default :data:`NOISE_CAP`:
+            the most noise believed, so that a job's first second of random 429s is not taken
+            for a limit (a limit's overshoot from an unpaced start is far above it); each
+            window then moves it halfway to what it saw.
 
     Attributes:
         background: The estimated background share of 429s, 0 to :data:`NOISE_CAP`.
@@ -49,8 +56,8 @@ class NoiseFloor:
 
     __slots__ = ("_start", "answers", "background", "throttled")
 
-    def __init__(self, start: float) -> None:
-        self.background = 0.0
+    def __init__(self, start: float, prior: float = NOISE_CAP) -> None:
+        self.background = prior
         self._start = start
         self.answers = 0
         self.throttled = 0
