@@ -28,6 +28,9 @@ from benchmarks import (
     bench_import,
     bench_instructions,
     bench_journal,
+    bench_latency,
+    bench_nginx,
+    bench_noise,
     bench_ratelimit,
 )
 
@@ -84,6 +87,24 @@ SUITE: Suite = {
         bench_journal.main,
         ["--rows", "40000", "--rounds", "5"],
         ["--rows", "10000", "--rounds", "2"],
+    ),
+    "P8": (
+        "P8 an import at the limit over a 100 ms round trip (sandbox behind a latency proxy)",
+        bench_latency.main,
+        ["--seconds", "20", "--rounds", "3"],
+        ["--seconds", "12", "--rounds", "1"],
+    ),
+    "P9": (
+        "P9 a limit without Retry-After: nginx limit_req (loopback)",
+        bench_nginx.main,
+        ["--seconds", "20", "--rounds", "3"],
+        ["--seconds", "10", "--rounds", "1"],
+    ),
+    "P10": (
+        "P10 random 429s from a shared account vs a real limit (sandbox, loopback)",
+        bench_noise.main,
+        ["--seconds", "15", "--rounds", "3"],
+        ["--seconds", "10", "--rounds", "1"],
     ),
 }
 

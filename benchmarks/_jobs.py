@@ -37,6 +37,7 @@ class JobRun:
         outcomes: Count per :class:`customer_sdk.RowOutcome` value.
         http_requests: Requests the job sent (its ``stats``).
         throttled: 429s the job saw (its ``stats``).
+        in_flight: The job's in-flight limit at its end (its ``in_flight_limit``).
     """
 
     wall: float
@@ -44,6 +45,7 @@ class JobRun:
     outcomes: dict[str, int]
     http_requests: int
     throttled: int
+    in_flight: int = 0
 
 
 async def run_job(
@@ -62,4 +64,5 @@ async def run_job(
         outcomes=dict(outcomes),
         http_requests=job.stats.http_requests,
         throttled=job.stats.throttled,
+        in_flight=job.in_flight_limit,
     )

@@ -186,6 +186,7 @@ def _command(sb: Any, cmd: dict[str, Any]) -> Any:
     ``counters`` -> the sandbox's counters; ``audit_len`` -> how many requests so far;
     ``audit`` (``start``) -> ``[time, kind, status, committed]`` per request from index
     ``start``, times on the shared monotonic clock; ``set_rate`` (``rate``, ``burst``);
+    ``set_faults`` (``faults``, a SPEC or None);
     ``clock`` -> ``time.monotonic()`` here.
     """
     op = cmd["op"]
@@ -197,6 +198,9 @@ def _command(sb: Any, cmd: dict[str, Any]) -> Any:
         return [[e.time, e.kind, e.status, e.committed] for e in sb.audit[cmd.get("start", 0) :]]
     if op == "set_rate":
         sb.set_rate(cmd.get("rate"), cmd.get("burst"))
+        return None
+    if op == "set_faults":
+        sb.set_faults(cmd.get("faults"))
         return None
     if op == "clock":
         return time.monotonic()

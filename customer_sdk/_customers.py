@@ -132,7 +132,7 @@ class Customers(CustomerReads, CustomerWrites):
         rows: Iterable[CustomerCreate | Mapping[str, Any]]
         | AsyncIterable[CustomerCreate | Mapping[str, Any]],
         *,
-        concurrency: int = 16,
+        concurrency: int | None = None,
         batch_size: int = 1,
         journal: str | os.PathLike[str] | None = None,
         job_id: str | None = None,
@@ -147,8 +147,8 @@ class Customers(CustomerReads, CustomerWrites):
     ) -> BulkJob:
         """Create many customers: a streaming job with bounded memory, per-row results.
 
-        ``rows`` is read lazily through a bounded queue by a fixed pool of ``concurrency``
-        workers, so memory stays flat however long the input. Iterate the job for one
+        ``rows`` is read lazily through a bounded queue by a pool of workers, so memory stays
+        flat however long the input. Iterate the job for one
         :class:`~customer_sdk.RowResult` per row, in completion order; a row that fails
         validation is a ``rejected`` result, never an exception. Every row is created with the
         same no-duplicate rules as :meth:`create`. During an outage (every answer a 5xx, or
@@ -169,7 +169,9 @@ class Customers(CustomerReads, CustomerWrites):
         Args:
             rows: Customers as :class:`CustomerCreate` or mappings of wire fields; an iterable
                 or an async iterable.
-            concurrency: Workers (requests in flight at once). Default 16.
+            concurrency: Requests in flight at once, fixed. Default None: adaptive, from 16
+                up to 256 as the round trip and the paced rate need (by Little's law, with
+                headroom), so a far-away server is not starved of requests in flight.
             batch_size: Creates per request: above 1, rows go in ``POST /api/v3/_bulk``
                 calls of up to 25 (one rate-limit slot for up to 25 rows).
             journal: A SQLite file recording every row's state, making the job resumable:

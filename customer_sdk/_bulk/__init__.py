@@ -9,7 +9,8 @@ The job is split by what each part does, and data flows one way through them::
 - :mod:`._job`: :class:`BulkJob`'s lifecycle (start, iterate, close) and the wiring;
 - :mod:`._intake`: reading and validating rows, resuming from the journal;
 - :mod:`._workers`: sending rows one by one or in ``_bulk`` batches, rounds per row;
-- :mod:`._policy`: the job's limiter and the stop policy;
+- :mod:`._policy`: the job's limiter (which also times each request) and the stop policy;
+- :mod:`._concurrency`: how many rows may be in flight, from round trips and the paced rate;
 - :mod:`._circuit`: the outage circuit, its probe (bounded by ``max_outage``), and the
   observer that feeds it;
 - :mod:`._options`: ``create_many``'s options checked, every problem named;

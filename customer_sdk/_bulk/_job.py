@@ -25,10 +25,11 @@ from typing import TYPE_CHECKING, Any, Final, Self
 import attrs
 
 from customer_sdk._bulk._circuit import MAX_OUTAGE, Circuit, Watch
+from customer_sdk._bulk._concurrency import pool_for
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._options import check_options
 from customer_sdk._bulk._outlet import Outlet
-from customer_sdk._bulk._policy import JobLimiter, StopPolicy, default_limiter
+from customer_sdk._bulk._policy import JobLimiter, StopPolicy, default_limiter, paced_rate
 from customer_sdk._bulk._results import BulkStats, RowResult
 from customer_sdk._bulk._workers import Workers
 from customer_sdk._models import CustomerCreate
@@ -42,7 +43,9 @@ __all__ = ["BulkJob"]
 
 logger: Final = logging.getLogger("customer_sdk")
 _END: Final = object()
-JOURNAL_QUEUE_DEPTH: Final = 8  # rows queued per worker (and per batch row) with a journal
+# Rows a journaled job keeps queued ahead of its workers (at least): time for the keyless marks'
+# shared fsync (8 per worker at the fixed concurrency of 16 this was measured with, P7).
+JOURNAL_QUEUE_ROWS: Final = 128
 Rows = (
     Iterable[CustomerCreate | Mapping[str, Any]] | AsyncIterable[CustomerCreate | Mapping[str, Any]]
 )
@@ -64,7 +67,8 @@ class BulkJob:
         engine: The client's engine; the job runs on a variant of it.
         rows: The customers to create.
         limiter_given: Whether the client was given a limiter of its own.
-        concurrency: Workers.
+        concurrency: Workers, fixed; None: up to 256, as many in flight as the round trip and
+            the paced rate need (:mod:`._concurrency`).
         batch_size: Rows per request (``_bulk`` above 1).
         journal: The journal's path, or None.
         job_id: The input's fingerprint, kept in the journal.
@@ -91,7 +95,7 @@ class BulkJob:
         rows: Rows,
         *,
         limiter_given: bool = False,
-        concurrency: int,
+        concurrency: int | None,
         batch_size: int,
         journal: str | os.PathLike[str] | None,
         job_id: str | None,
@@ -123,24 +127,37 @@ class BulkJob:
         self._circuit.on_give_up = self._outage
         self._intake: Intake | None = None
         self._watch = Watch(self.stats, self._circuit)
+        self._workers, self._control = pool_for(concurrency, paced_rate(self.limiter))
         self._engine = attrs.evolve(
             engine,
-            limiter=JobLimiter(self._circuit, self.limiter, engine.limiter),
+            limiter=JobLimiter(self._circuit, self.limiter, engine.limiter, self._control),
             retry=attrs.evolve(engine.retry, deadline=None),
             observer=self._watch,
         )
         self._watch.engine = self._engine
         # With a journal, a longer send queue: a keyless row's in-flight mark is fsynced as it is
         # queued, and the queue's length is the time that fsync has before a worker needs it
-        # (docs/architecture.md, "The journal"; benchmark P7).
-        depth = JOURNAL_QUEUE_DEPTH if journal is not None else 2
-        self._queue_size = max(16, depth * concurrency * batch_size)
+        # (docs/architecture.md, "The journal"; benchmark P7). Bounded, not per worker: after a
+        # crash the keyless rows on the queue are reported unknown.
+        ahead = 2 * self._workers
+        if journal is not None:
+            ahead = max(ahead, JOURNAL_QUEUE_ROWS)
+        self._queue_size = max(16, ahead * batch_size)
         self._results: asyncio.Queue[Any] = asyncio.Queue(max(64, self._queue_size))
         self._outlet: Outlet | None = None
         self._tasks: list[asyncio.Task[Any]] = []
         self._supervisor: asyncio.Task[None] | None = None
         self._error: BaseException | None = None
         self._started = self._entered = self._finished = self._closed = False
+
+    @property
+    def in_flight_limit(self) -> int:
+        """How many requests may be in flight now: ``concurrency`` when fixed, else the limit.
+
+        Returns:
+            The number of requests that may be in flight at once (workers, when fixed).
+        """
+        return self._workers if self._control is None else self._control.limit
 
     def __repr__(self) -> str:
         return (
@@ -270,13 +287,13 @@ class BulkJob:
         secrets = self._engine.transport.secrets
         outlet = self._outlet = Outlet(self._results, self.stats, journal, policy, secrets)
         intake = self._intake = Intake(
-            self._rows, outlet, self.concurrency, self._queue_size, self.reject_duplicate_keys
+            self._rows, outlet, self._workers, self._queue_size, self.reject_duplicate_keys
         )
         workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size)
         workers.update_existing = self.update_existing
         logger.info(
-            "bulk job started: concurrency %d, batch size %d, limiter %r",
-            self.concurrency,
+            "bulk job started: concurrency %s, batch size %d, limiter %r",
+            self._control or self._workers,
             self.batch_size,
             self.limiter,
         )
@@ -284,7 +301,7 @@ class BulkJob:
         reader = loop.create_task(self._guard(intake.read), name="customer-sdk-bulk-reader")
         pool = [
             loop.create_task(self._guard(workers.work), name=f"customer-sdk-bulk-{n}")
-            for n in range(self.concurrency)
+            for n in range(self._workers)
         ]
         self._tasks = [reader, *pool]
         self._supervisor = loop.create_task(
@@ -337,7 +354,7 @@ class BulkJob:
         intake.verified.set()  # workers still waiting for the journal check may go (and end)
 
         async def end_workers() -> None:
-            for _ in range(self.concurrency):
+            for _ in range(self._workers):
                 await intake.queue.put(None)
 
         ender = asyncio.get_running_loop().create_task(

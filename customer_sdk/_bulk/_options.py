@@ -23,7 +23,7 @@ def check_options(
     """Refuse invalid ``create_many`` options (callers may not be type-checked).
 
     Args:
-        concurrency: Workers: an int >= 1.
+        concurrency: Requests in flight: None (adaptive) or an int >= 1.
         batch_size: Rows per request: an int from 1 to 25.
         max_auth_failures: Refusals in a row that stop the job: an int >= 1.
         rate: Requests per second, or None (checked by the limiter it builds).
@@ -35,8 +35,8 @@ def check_options(
         ConfigurationError: Naming every problem.
     """
     problems = []
-    if type(concurrency) is not int or concurrency < 1:
-        problems.append(f"concurrency must be an int >= 1, got {concurrency!r}")
+    if concurrency is not None and (type(concurrency) is not int or concurrency < 1):
+        problems.append(f"concurrency must be None or an int >= 1, got {concurrency!r}")
     if type(batch_size) is not int or not 1 <= batch_size <= proto.MAX_BULK:
         problems.append(f"batch_size must be an int from 1 to {proto.MAX_BULK}")
     if type(max_auth_failures) is not int or max_auth_failures < 1:

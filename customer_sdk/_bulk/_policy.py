@@ -2,7 +2,9 @@
 
 - :class:`JobLimiter`: the outage circuit (:mod:`._circuit`), then the job's own rate, then the
   client's limiter, so a 429's ``Retry-After`` pauses every worker and every other call of the
-  client.
+  client. It also times each request from its slot to its answer for the concurrency limit
+  (:mod:`._concurrency`).
+- :func:`paced_rate`: the job's paced rate, as the concurrency limit reads it.
 - :func:`default_limiter`: which own rate a job gets (adaptive unless told otherwise).
 - :class:`StopPolicy`: stop the job after ``max_auth_failures`` refusals in a row (F18), or
   when the client was closed under it.
@@ -14,19 +16,18 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections.abc import Awaitable, Callable, Generator
-from typing import TYPE_CHECKING, Any, Final
+from typing import Any, Final
 
 from customer_sdk._bulk._circuit import Circuit
+from customer_sdk._bulk._concurrency import ConcurrencyLimit, WorkerGate
 from customer_sdk._bulk._results import FATAL_TYPES, RowResult
-from customer_sdk._ratelimit import AdaptiveLimiter, Limiter, TokenBucket, no_wait_check
+from customer_sdk._ratelimit import AdaptiveLimiter, Clock, Limiter, TokenBucket, no_wait_check
 from customer_sdk._retry import Retrier
 from customer_sdk.errors import ChargeOverError, LimiterUnavailableError
 
-if TYPE_CHECKING:
-    pass
-
-__all__ = ["JobLimiter", "StopPolicy", "default_limiter"]
+__all__ = ["JobLimiter", "StopPolicy", "default_limiter", "paced_rate"]
 
 logger: Final = logging.getLogger("customer_sdk")
 
@@ -48,20 +49,48 @@ class JobLimiter:
 
     ``acquire`` is a plain method returning an awaitable: when the circuit is closed and no
     limiter has to wait (nearly every request), it returns an already-done awaitable instead of
-    running up to three coroutines per request.
+    running up to three coroutines per request. With a concurrency ``control`` it also holds
+    one of the control's slots from ``acquire`` to the answer (a :class:`WorkerGate`), so the
+    control bounds requests in flight, not rows (a row asleep in a retry's backoff holds none).
 
     Args:
         circuit: The job's circuit.
         own: The job's own limiter, or None.
         shared: The client's limiter.
+        control: The latency-aware concurrency limit, told each answer's round trip, or None.
+        clock: Monotonic seconds (injectable for tests).
     """
 
-    __slots__ = ("_own_now", "_shared_now", "circuit", "own", "shared")
+    __slots__ = (
+        "_clock",
+        "_gate",
+        "_own_now",
+        "_shared_now",
+        "_starts",
+        "circuit",
+        "control",
+        "own",
+        "shared",
+    )
 
-    def __init__(self, circuit: Circuit, own: Limiter | None, shared: Limiter) -> None:
+    def __init__(
+        self,
+        circuit: Circuit,
+        own: Limiter | None,
+        shared: Limiter,
+        control: ConcurrencyLimit | None = None,
+        clock: Clock = time.monotonic,
+    ) -> None:
         self.circuit = circuit
         self.own = own
         self.shared = shared
+        self.control = control
+        self._clock = clock
+        # The tasks holding one of the control's slots, and when their request left: its
+        # answer's round trip goes to the control and frees the slot. A request that ends in a
+        # transport error (the limiter is not told) is freed by its task's next acquire().
+        self._starts: dict[asyncio.Task[Any] | None, float] | None = None if control is None else {}
+        self._gate = None if control is None else WorkerGate(control)
         self._own_now = no_wait_check(own)
         self._shared_now = no_wait_check(shared)
 
@@ -71,6 +100,8 @@ class JobLimiter:
         Returns:
             An awaitable, already done when nothing has to wait.
         """
+        if self._gate is not None:
+            return self._acquire_gated(self._gate)
         circuit = self.circuit
         if not circuit.closed and asyncio.current_task() is not circuit.probe_task:
             return self._acquire()
@@ -90,18 +121,50 @@ class JobLimiter:
             await self.own.acquire()
         await self.shared.acquire()
 
+    async def _acquire_gated(self, gate: WorkerGate) -> None:
+        # Circuit, then one of the control's slots (held until the answer: requests in flight),
+        # then the rates; the round trip is timed from there. A slot still held by this task
+        # belongs to a request that got no answer (a transport error): free it first.
+        task = asyncio.current_task()
+        starts = self._starts
+        assert starts is not None
+        if starts.pop(task, None) is not None:
+            gate.leave()
+        circuit = self.circuit
+        if not circuit.closed and task is not circuit.probe_task:
+            await circuit.wait()
+        if (slot := gate.enter()) is not None:
+            await slot
+        try:
+            await self._acquire_rest()
+        except BaseException:
+            gate.leave()
+            raise
+        starts[task] = self._clock()
+
+    def _answered(self) -> None:
+        # The round trip of the calling task's request, from its slot to this answer.
+        starts, gate, control = self._starts, self._gate, self.control
+        if starts is not None and gate is not None and control is not None:
+            start = starts.pop(asyncio.current_task(), None)
+            if start is not None:
+                gate.leave()
+                control.sample(self._clock() - start)
+
     def on_throttled(self, retry_after: float | None) -> None:
         """Tell both limiters of a 429.
 
         Args:
             retry_after: The server's ``Retry-After`` (capped), or None.
         """
+        self._answered()
         if self.own is not None:
             self.own.on_throttled(retry_after)
         self.shared.on_throttled(retry_after)
 
     def on_success(self) -> None:
         """Tell both limiters of an answer that was not a 429."""
+        self._answered()
         if self.own is not None:
             self.own.on_success()
         self.shared.on_success()
@@ -193,3 +256,18 @@ def default_limiter(
         # No rate given and the client has no limiter of its own: find the limit.
         return AdaptiveLimiter(sleep=sleep)
     return None
+
+
+def paced_rate(limiter: Limiter | None) -> Callable[[], float | None]:
+    """What the concurrency limit reads as the job's paced rate (None: unpaced).
+
+    Args:
+        limiter: The job's own limiter, or None.
+
+    Returns:
+        A function giving the rate an :class:`AdaptiveLimiter` (None before its first 429)
+        or a :class:`TokenBucket` holds now; for any other limiter, or none, always None.
+    """
+    if isinstance(limiter, AdaptiveLimiter | TokenBucket):
+        return lambda: limiter.rate
+    return lambda: None

@@ -10,7 +10,8 @@ others would only collect more 429s. Every limiter here includes that pause.
 - :class:`TokenBucket`: a known rate and burst, paced without bursts beyond ``burst``.
 - :class:`AdaptiveLimiter`: for an unknown limit (ChargeOver documents none,
   ``docs/chargeover-api.md`` "Rate limits"): botocore-style CUBIC — a multiplicative decrease on
-  each 429, then a cubic climb back to the rate that was throttled and, slowly, past it.
+  each 429, then a cubic climb back to the rate that was throttled and, slowly, past it; a
+  429 without ``Retry-After`` counts only above the background share of them (noise).
 - :func:`no_wait_check`: the per-request fast path, a slot taken without a coroutine.
 
 The package makes no HTTP requests and knows nothing of retries: the engine asks for a slot,
@@ -19,6 +20,7 @@ modules, each depending only on those after it::
 
     _nowait     no_wait_check: which limiters have an exact no-wait fast path
     _adaptive   AdaptiveLimiter: the CUBIC control loop (what a 429 and a success do)
+    _noise      NoiseFloor: a limit's 429s told from background ones
     _cubic      RateMeter (smoothed rates) and CubicCurve (the curve's state and formula)
     _pacing     TokenBucket, and Pacer: GCRA slots in arrival order (shared with _adaptive)
     _pause      PauseGate: the shared Retry-After pause

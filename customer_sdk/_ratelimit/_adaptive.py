@@ -23,6 +23,11 @@ How. The loop is TCP's CUBIC, as botocore's ``adaptive`` retry mode applies it t
    from plain CUBIC, because when 429s carry ``Retry-After`` every probe past the limit costs
    the whole job that pause.
 
+Noise. A 429 with ``Retry-After`` always counts; a bare one counts only when its window holds
+clearly more 429s than the background share learned so far
+(:class:`~customer_sdk._ratelimit._noise.NoiseFloor`): another client's random 429s come at the
+same share at any rate, and cutting at each would collapse the rate to a crawl.
+
 Three guards keep the measurements honest. 429s that arrive within ``decrease_guard`` seconds
 of a cut were answers to requests sent at the old rate: they pause but do not cut again.
 Measurements (and the curve) restart at the end of a pause, so its silence is never read as a
@@ -38,12 +43,25 @@ from __future__ import annotations
 import asyncio
 import math
 import time
+from typing import Final
 
 from customer_sdk._ratelimit._cubic import CubicCurve, RateMeter, rate_through
 from customer_sdk._ratelimit._interface import Clock, Sleep, check_rate
+from customer_sdk._ratelimit._noise import NoiseFloor
 from customer_sdk._ratelimit._pacing import Pacer
 
 __all__ = ["AdaptiveLimiter"]
+
+
+_CATCH_UP: Final = 0.01  # seconds of slots that may go at once after a late wake-up
+
+
+def _burst(rate: float | None) -> int:
+    # Slots that may go back to back: 10 ms worth (1 below 200/s). A pacer that wakes a
+    # millisecond late on a busy event loop would otherwise lose that slot for good, and at
+    # hundreds per second lose a third of its rate; 10 ms of requests at once is well inside
+    # any server's bucket.
+    return 1 if rate is None else max(1, int(rate * _CATCH_UP))
 
 
 def _check_options(
@@ -79,8 +97,10 @@ def _check_options(
 class AdaptiveLimiter:
     """Finds an unknown rate limit: CUBIC, as botocore's adaptive retry mode does.
 
-    Unpaced until the first 429; each 429 cuts the rate, each success climbs it along a cubic
-    curve (how, and why: :mod:`customer_sdk._ratelimit._adaptive`). ``Retry-After`` pauses all.
+    Unpaced until the first 429; each 429 that signals the limit (with ``Retry-After``, or
+    above the background share of bare ones) cuts the rate, each success climbs it along a
+    cubic curve (how, and why: :mod:`customer_sdk._ratelimit._adaptive`). ``Retry-After``
+    pauses all.
 
     Args:
         initial_rate: The starting rate (held, then climbing slowly until a 429 shows where
@@ -91,7 +111,8 @@ class AdaptiveLimiter:
         scale: CUBIC's scale constant C. Default 0.4 (botocore's).
         decrease_guard: Seconds after a decrease during which 429s do not cut again.
         hold: Seconds the rate stays at a confirmed ``W_max`` before probing beyond it.
-            Default 10.
+            Default 20: with ``Retry-After`` in whole seconds each probe past the limit
+            pauses the job for at least a second, ~5 % of a 20 s hold and its climb.
         clock: Monotonic seconds (injectable for tests).
         sleep: How to wait (injectable for tests).
 
@@ -107,6 +128,7 @@ class AdaptiveLimiter:
         "_clock",
         "_curve",
         "_last_decrease",
+        "_noise",
         "_ok",
         "_pacer",
         "_sent",
@@ -129,7 +151,7 @@ class AdaptiveLimiter:
         beta: float = 0.7,
         scale: float = 0.4,
         decrease_guard: float = 0.5,
-        hold: float = 10.0,
+        hold: float = 20.0,
         clock: Clock = time.monotonic,
         sleep: Sleep = asyncio.sleep,
     ) -> None:
@@ -142,13 +164,14 @@ class AdaptiveLimiter:
         self.decrease_guard = decrease_guard
         self._clock = clock
         self.rate = None if initial_rate is None else self._clamp(initial_rate)
-        self._pacer = Pacer(self.rate, 1, clock, sleep)
+        self._pacer = Pacer(self.rate, _burst(self.rate), clock, sleep)
         # A given starting rate is treated as the top of a curve that starts now: it holds,
         # then climbs slowly (the convex part) until a 429 says where the limit is.
         self._curve = CubicCurve(self.rate or 0.0, clock())
         self._last_decrease = -math.inf
         self._sent = RateMeter(clock())  # slots handed out
         self._ok = RateMeter(self._sent.start)  # answers that were not 429
+        self._noise = NoiseFloor(self._sent.start)  # background 429s (no Retry-After)
         self.throttles = 0
 
     def __repr__(self) -> str:
@@ -162,6 +185,11 @@ class AdaptiveLimiter:
     def measured_rate(self) -> float:
         """The smoothed rate of slots handed out, per second."""
         return self._sent.smoothed
+
+    @property
+    def background(self) -> float:
+        """The estimated share of 429s without ``Retry-After`` that come whatever the rate."""
+        return self._noise.background
 
     @property
     def paused_until(self) -> float:
@@ -195,12 +223,19 @@ class AdaptiveLimiter:
         self._pacer.pause(retry_after)
         self.throttles += 1
         now = self._clock()
+        noise = self._noise
+        noise.add(True, now)
         resume = max(now, self._pacer.gate.paused_until)
         guarded = now - self._last_decrease < self.decrease_guard
-        if not guarded:
+        # A Retry-After is the server saying "limit"; a bare 429 is one only when this window
+        # holds more of them than the background share explains (see _noise).
+        if not guarded and (retry_after is not None or noise.exceeded()):
             through = max(rate_through(self.rate, self._sent, self._ok, now), self.min_rate)
             self._last_decrease = now
-            self._set(self._clamp(self._curve.cut(through, resume, self.beta, self.scale)))
+            noise.close(now)
+            told, first = retry_after is not None, self.rate is None
+            cut = self._curve.cut(through, resume, self.beta, self.scale, told=told, first=first)
+            self._set(self._clamp(cut))
         if resume > now:
             # Nothing is sent during a pause: measure again from its end, or the pause would
             # read as a low rate (and the curve starts from there, too).
@@ -213,9 +248,10 @@ class AdaptiveLimiter:
         """Count the success; climb along the cubic curve (not before the first 429)."""
         now = self._clock()
         self._ok.add(now)
+        self._noise.add(False, now)
         if self.rate is None:
             return
-        target = self._curve.target(now, self.scale, self.hold)
+        target = self._curve.target(now, self.hold)
         if not math.isfinite(target):
             return
         measured = self._sent.smoothed
@@ -228,4 +264,4 @@ class AdaptiveLimiter:
 
     def _set(self, rate: float) -> None:
         self.rate = rate
-        self._pacer.set_rate(rate, 1)
+        self._pacer.set_rate(rate, _burst(rate))

@@ -150,7 +150,11 @@ def _add_import(sub: _Subparsers) -> None:
     imp.add_argument("file", type=Path, metavar="FILE", help="the CSV or JSONL file to import")
     imp.add_argument("--format", choices=["csv", "jsonl"], help="default: from the extension")
     imp.add_argument(
-        "--concurrency", type=_positive_int, default=16, metavar="N", help="requests in flight (16)"
+        "--concurrency",
+        type=_positive_int,
+        default=None,
+        metavar="N",
+        help="requests in flight, fixed (default: adaptive, 16 to 256, from the round trip)",
     )
     imp.add_argument(
         "--rate",
