@@ -18,6 +18,8 @@ from typing import Any
 
 import pytest
 
+from customer_sdk._bulk._concurrency import DEFAULT_CEILING
+from customer_sdk._bulk._job import JOURNAL_QUEUE_ROWS
 from customer_sdk.sandbox import Sandbox
 from tests._helpers import start_import, write_csv
 
@@ -211,5 +213,6 @@ async def test_full_speed_sigkills_with_keyed_and_keyless_rows_lose_and_duplicat
         else:
             assert outcomes[i] == "created", (i, outcomes[i])
             assert company in stored, i
-    # At most the rows on the send queue and in the workers per kill (8 x 16 + 16).
-    assert unknown <= kills * 144, unknown
+    # At most the rows on the send queue and those the workers held, per kill (docs/faults.md,
+    # Known gaps: a worker marks its row before it waits for a slot).
+    assert unknown <= kills * (JOURNAL_QUEUE_ROWS + DEFAULT_CEILING), unknown

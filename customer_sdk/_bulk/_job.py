@@ -139,9 +139,7 @@ class BulkJob:
         # queued, and the queue's length is the time that fsync has before a worker needs it
         # (docs/architecture.md, "The journal"; benchmark P7). Bounded, not per worker: after a
         # crash the keyless rows on the queue are reported unknown.
-        ahead = 2 * self._workers
-        if journal is not None:
-            ahead = max(ahead, JOURNAL_QUEUE_ROWS)
+        ahead = JOURNAL_QUEUE_ROWS if journal is not None else 2 * self._workers
         self._queue_size = max(16, ahead * batch_size)
         self._results: asyncio.Queue[Any] = asyncio.Queue(max(64, self._queue_size))
         self._outlet: Outlet | None = None
