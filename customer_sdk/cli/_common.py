@@ -9,6 +9,7 @@ reads no row: commands depend on it, never the other way round.
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import contextlib
 import logging
@@ -37,6 +38,7 @@ __all__ = [
     "UsageError",
     "fail",
     "journal_lock",
+    "positive_float",
     "log_to",
     "reason",
     "redact_url",
@@ -264,3 +266,24 @@ class Stopper:
             for sig in self._installed:
                 self._loop.remove_signal_handler(sig)
         self._installed.clear()
+
+
+def positive_float(text: str) -> float:
+    """Parse an option's finite number > 0 (rates, intervals, seconds).
+
+    Args:
+        text: The option's text.
+
+    Returns:
+        The number.
+
+    Raises:
+        argparse.ArgumentTypeError: Not a finite number > 0 (argparse reports it).
+    """
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
+    return value

@@ -11,23 +11,12 @@ from pathlib import Path
 from typing import TypeAlias
 
 from customer_sdk._protocol import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
-from customer_sdk.cli._common import PLAIN_INTERVAL
+from customer_sdk.cli._common import PLAIN_INTERVAL, positive_float
 
 __all__ = ["add_export"]
 
 # The type of what add_subparsers() returns (a string: the class is generic only in typeshed).
 _Subparsers: TypeAlias = "argparse._SubParsersAction[argparse.ArgumentParser]"
-
-
-def _positive_float(text: str) -> float:
-    """Parse a finite number > 0 (``--progress-interval``)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
-    return value
 
 
 def _page_size(text: str) -> int:
@@ -122,7 +111,7 @@ def add_export(sub: _Subparsers, formatter: type[argparse.HelpFormatter]) -> Non
     exp.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     exp.add_argument(
         "--progress-interval",
-        type=_positive_float,
+        type=positive_float,
         default=PLAIN_INTERVAL,
         metavar="SECONDS",
         help=f"when not on a terminal, print progress this often (default {PLAIN_INTERVAL:g})",

@@ -13,7 +13,12 @@ from pathlib import Path
 from typing import TypeAlias
 
 from customer_sdk import __version__
-from customer_sdk.cli._common import PLAIN_INTERVAL, SANDBOX_CLIENT_SHARE, SANDBOX_RATE
+from customer_sdk.cli._common import (
+    PLAIN_INTERVAL,
+    SANDBOX_CLIENT_SHARE,
+    SANDBOX_RATE,
+    positive_float,
+)
 from customer_sdk.cli._export_options import add_export
 from customer_sdk.cli._import_setup import add_write_options
 
@@ -28,17 +33,6 @@ def _positive_int(text: str) -> int:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
-
-
-def _positive_float(text: str) -> float:
-    """Parse a finite number > 0 (rates and intervals)."""
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
-    if not 0 < value < float("inf"):
-        raise argparse.ArgumentTypeError(f"must be a positive number, got {text}")
     return value
 
 
@@ -158,7 +152,7 @@ def _add_import(sub: _Subparsers) -> None:
     )
     imp.add_argument(
         "--rate",
-        type=_positive_float,
+        type=positive_float,
         metavar="R",
         help="requests/s to stay under (default: found adaptively from 429s; with --sandbox "
         f"{SANDBOX_CLIENT_SHARE:g} x its limit)",
@@ -201,7 +195,7 @@ def _add_import(sub: _Subparsers) -> None:
     )
     imp.add_argument(
         "--redis-patience",
-        type=_positive_float,
+        type=positive_float,
         default=10.0,
         metavar="S",
         help="seconds to wait for a Redis that fails mid-import before stopping, resumably (10)",
@@ -216,7 +210,7 @@ def _add_import(sub: _Subparsers) -> None:
     imp.add_argument("--sandbox", action="store_true", help="import into an embedded sandbox")
     imp.add_argument(
         "--sandbox-rate",
-        type=_positive_float,
+        type=positive_float,
         metavar="R",
         help=f"the embedded sandbox's server limit (default {SANDBOX_RATE:g}/s)",
     )
@@ -230,7 +224,7 @@ def _add_import(sub: _Subparsers) -> None:
     )
     imp.add_argument(
         "--max-outage",
-        type=_positive_float,
+        type=positive_float,
         default=600.0,
         metavar="SECONDS",
         help="stop (resumably, exit 1) when the server has not answered for this long "
@@ -238,7 +232,7 @@ def _add_import(sub: _Subparsers) -> None:
     )
     imp.add_argument(
         "--timeout",
-        type=_positive_float,
+        type=positive_float,
         default=30.0,
         metavar="SECONDS",
         help="the most one request may take (default 30)",
@@ -246,7 +240,7 @@ def _add_import(sub: _Subparsers) -> None:
     imp.add_argument("-q", "--quiet", action="store_true", help="no progress line")
     imp.add_argument(
         "--progress-interval",
-        type=_positive_float,
+        type=positive_float,
         default=PLAIN_INTERVAL,
         metavar="SECONDS",
         help=f"when not on a terminal, print progress this often (default {PLAIN_INTERVAL:g})",
@@ -293,7 +287,7 @@ def _add_sandbox(sub: _Subparsers) -> None:
     sbx.add_argument("--username", help="the accepted username (default: random)")
     sbx.add_argument("--password", help="the accepted password (default: random)")
     sbx.add_argument(
-        "--rate", type=_positive_float, metavar="R", help="server limit in requests/s (none)"
+        "--rate", type=positive_float, metavar="R", help="server limit in requests/s (none)"
     )
     sbx.add_argument(
         "--burst",
