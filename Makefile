@@ -1,6 +1,8 @@
 # Quick start: `make demo` (a real bulk import into the embedded sandbox) and `make test`.
 PYTHON ?= python3
 VENV := .venv
+# The extras installed: .ci/run leaves out `docs` for the other Pythons, which run only the tests.
+EXTRAS ?= test,bench,docs
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
@@ -9,7 +11,7 @@ STAMP := $(VENV)/.installed
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[test,bench,docs]'
+	$(BIN)/python -m pip install --quiet -e '.[$(EXTRAS)]'
 	touch $(STAMP)
 
 # Exit status 1 means "some rows failed": here the example's 12 deliberately invalid rows, which
