@@ -129,7 +129,14 @@ class Intake:
                 await self._take(index, raw, cursor)
                 if index % 256 == 255:
                     await asyncio.sleep(0)  # a sync iterable never yields by itself
-        self.verified.set()
+        await self.end()
+
+    async def end(self) -> None:
+        """Tell every worker the input is over: the journal check is done, one end marker each.
+
+        Called when the input is read to its end, and by the job when an outage stops reading.
+        """
+        self.verified.set()  # workers still waiting for the journal check may go (and end)
         for _ in range(self._workers):
             await self.queue.put(None)
 

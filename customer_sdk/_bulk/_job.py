@@ -349,15 +349,7 @@ class BulkJob:
         if intake is None or not self._tasks:
             return
         self._tasks[0].cancel()  # the reader: no row after this one is read
-        intake.verified.set()  # workers still waiting for the journal check may go (and end)
-
-        async def end_workers() -> None:
-            for _ in range(self._workers):
-                await intake.queue.put(None)
-
-        ender = asyncio.get_running_loop().create_task(
-            end_workers(), name="customer-sdk-bulk-ender"
-        )
+        ender = asyncio.get_running_loop().create_task(intake.end(), name="customer-sdk-bulk-ender")
         self._tasks.append(ender)
 
     async def _guard(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
