@@ -1,7 +1,7 @@
 """Helpers shared by the test modules; the fixtures built on them live in ``conftest.py``.
 
 One definition of each: canary credentials, the recording sleep, client factories, row builders,
-the environment and command line of a CLI run, and free loopback ports.
+the environment and command line of a CLI run, free loopback ports, and a journal's row states.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import os
 import shutil
 import signal
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -210,3 +211,17 @@ def redis_server(
         proc.send_signal(signal.SIGCONT)  # a stopped server cannot act on SIGTERM
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def journal_states(path: Path) -> dict[int, str]:
+    """Each row's state as a resumed run reads it, from the file on a connection of its own.
+
+    A row's own record, else ``in_flight`` below the send window (``meta.window``): a row
+    there with no record may have been sent (docs/architecture.md, "The journal").
+    """
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn, conn:
+        states: dict[int, str] = dict(conn.execute("SELECT idx, state FROM rows").fetchall())
+        found = conn.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
+    for index in range(int(found[0]) if found else 0):
+        states.setdefault(index, "in_flight")
+    return states

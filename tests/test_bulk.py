@@ -31,8 +31,9 @@ from customer_sdk import (
     ValidationError,
 )
 from customer_sdk._bulk import _circuit as bulk
+from customer_sdk._journal._journal import WINDOW
 from tests import _scripted as s
-from tests._helpers import PASSWORD, SECRETS, USER, Sleeps, keyed, make_client
+from tests._helpers import PASSWORD, SECRETS, USER, Sleeps, journal_states, keyed, make_client
 
 
 def hold(server: s.ScriptedServer, n: int, seconds: float) -> asyncio.Event:
@@ -609,10 +610,13 @@ async def test_a_client_limiter_of_its_own_governs_alone_and_always_applies(
 # --- journal integration --------------------------------------------------------------------
 
 
-def _states(path: Path) -> dict[int, str]:
-    """Each journal row's state, read on a connection of its own."""
-    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
-        return dict(conn.execute("SELECT idx, state FROM rows").fetchall())
+_states = journal_states
+
+
+def peek_window(path: Path) -> str:
+    """The send window's end recorded in the journal file, read as another process would."""
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn, conn:
+        return str(conn.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()[0])
 
 
 def _states_seen_by_posts(server: s.ScriptedServer, path: Path, n: int) -> list[dict[int, str]]:
@@ -701,6 +705,55 @@ async def test_a_resumed_job_skips_done_rows_and_reconciles_in_flight_ones(
     assert sorted(e.method for e in sent) == ["GET", "POST", "POST", "POST"]
     assert "Keyless" not in b"".join(e.body for e in sent).decode()
     assert set(_states(path).values()) == {"done"}
+
+
+async def test_rows_inside_an_earlier_runs_send_window_are_reconciled_not_resent(
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """No record but below the recorded window: keyed rows are looked up, keyless ones unknown."""
+    path = tmp_path / "j.db"
+    rows: list[dict[str, Any]] = [*keyed(2, "win"), {"company": "Keyless in window"}]
+    rows += [{"company": "Keyless past it"}]
+    async with make_client(server.base_url, sleeps) as client:
+        await collect(client.customers.create_many([], journal=path, job_id="w"))
+    with contextlib.closing(sqlite3.connect(path)) as conn, conn:
+        # As a run killed while rows 0-2 were taken: the window covers them, none has a record.
+        conn.execute("INSERT INTO meta (key, value) VALUES ('window', 3)")
+    server.store(rows[1])  # that run's request for row 1 got through
+    async with make_client(server.base_url, sleeps) as client:
+        results = await collect(client.customers.create_many(rows, journal=path, job_id="w"))
+    got = {r.index: r.outcome for r in results}
+    assert got == {
+        0: RowOutcome.CREATED,  # looked up, not found, sent
+        1: RowOutcome.EXISTED,  # looked up and found: not sent again
+        2: RowOutcome.UNKNOWN,  # may have been sent, no key to check: never resent
+        3: RowOutcome.CREATED,  # past the window: new
+    }
+    posted = b"".join(e.body for e in server.received if e.method == "POST").decode()
+    assert "Keyless in window" not in posted
+    assert set(_states(path).values()) == {"done"}
+
+
+async def test_a_journaled_worker_takes_a_row_only_once_it_may_send_it(
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    """With every slot held by a stalled request, no other row is taken: the window stays near.
+
+    256 workers and a limit of 16 in flight: were the other 240 workers to hold a row each
+    while waiting for a slot, the send window would cover them too, and a crash would report
+    them unknown although they never left.
+    """
+    path = tmp_path / "j.db"
+    held = hold(server, 16, 5.0)
+    rows = [{"company": f"Waiting {i}"} for i in range(2000)]
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(rows, journal=path)
+        async with job:
+            await asyncio.wait_for(held.wait(), 10)  # the floor's 16 requests are in flight
+            await asyncio.sleep(0.2)  # time for any other worker to take a row
+            assert job.in_flight_limit == 16
+            window = int(peek_window(path))
+    assert window <= 16 + WINDOW
 
 
 async def test_a_journal_for_other_input_is_refused_before_sending(

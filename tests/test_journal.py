@@ -13,6 +13,7 @@ import pytest
 
 from customer_sdk import JournalMismatchError, RowOutcome
 from customer_sdk._journal import Journal, JournalCursor, RowState, row_hash
+from customer_sdk._journal._journal import WINDOW
 from customer_sdk.sandbox import Sandbox
 from tests._helpers import client_for
 
@@ -103,7 +104,7 @@ async def test_concurrent_writes_share_commits_on_one_thread(tmp_path: Path) -> 
         before = journal.commits
         await asyncio.gather(*(journal.record_in_flight([(i, f"h{i}")]) for i in range(200)))
         assert journal.commits - before < 50
-        where = await journal._submit("read", lambda conn: threading.current_thread().name)
+        where = await journal._submit("call", lambda conn: threading.current_thread().name)
         assert where == "customer-sdk-journal"
         assert where != threading.current_thread().name
     finally:
@@ -176,44 +177,66 @@ async def test_a_keyless_mark_is_committed_with_an_fsync_before_its_future_resol
         await journal.aclose()
 
 
-async def test_queued_keyless_marks_share_one_fsync(tmp_path: Path) -> None:
-    """Marks written as rows are queued are covered by one fsync; later rows need no wait."""
+def _window(path: Path) -> int | None:
+    """The send window's end recorded in the file, or None."""
+    found = peek(path, "SELECT value FROM meta WHERE key = 'window'")
+    return int(found[0][0]) if found else None
+
+
+async def test_one_fsync_covers_a_window_of_rows_and_writes_no_row(tmp_path: Path) -> None:
+    """Rows taken in order share one durable window commit; none gets a record of its own."""
     path = tmp_path / "j.db"
     journal = await Journal.open(path, None)
     try:
         syncs = journal.syncs
-        for i in range(50):
-            journal.mark_queued(i, f"h{i}", keyed=False)
-        journal.mark_queued(50, "h50", keyed=True)  # a keyed row records nothing when queued
-        first = journal.mark_in_flight([(0, "h0", False)])
-        assert first is not None
+        first = journal.cover(0)
+        assert all(journal.cover(i) is first for i in range(1, WINDOW // 2))
         await first
         assert journal.syncs == syncs + 1
-        assert all(journal.mark_in_flight([(i, f"h{i}", False)]) is None for i in range(1, 50))
-        assert peek(path, "SELECT count(*) FROM rows WHERE state = 'in_flight'") == [(50,)]
+        assert _window(path) == WINDOW
+        assert peek(path, "SELECT count(*) FROM rows") == [(0,)]
     finally:
         await journal.aclose()
 
 
-async def test_queued_keyless_rows_no_worker_took_are_failed_when_the_journal_closes(
-    tmp_path: Path,
-) -> None:
-    """A stopped job's keyless rows still queued (never sent) close as failed, not in flight."""
+async def test_the_window_moves_ahead_before_the_workers_reach_its_end(tmp_path: Path) -> None:
+    """Half-way through a window the next one is written; rows of the old one keep its commit."""
     path = tmp_path / "j.db"
     journal = await Journal.open(path, None)
-    for i in range(5):
-        journal.mark_queued(i, f"h{i}", keyed=False)
-    taken = journal.mark_in_flight([(0, "h0", False), (1, "h1", False)])
-    assert taken is not None
-    await taken  # rows 0 and 1 left: they stay in flight (they may have been sent)
-    await journal.aclose()
-    assert peek(path, "SELECT idx, state FROM rows ORDER BY idx") == [
-        (0, "in_flight"),
-        (1, "in_flight"),
-        (2, "failed"),
-        (3, "failed"),
-        (4, "failed"),
-    ]
+    try:
+        first = journal.cover(0)
+        half = WINDOW // 2
+        second = journal.cover(half)  # moves the end to half + WINDOW, in a commit of its own
+        assert second is first  # row `half` was already covered: no wait for the new commit
+        assert journal.cover(half + 1) is first
+        beyond = journal.cover(WINDOW)  # covered by the second window only (and moves it again)
+        assert beyond is not first
+        await beyond
+        assert _window(path) in (half + WINDOW, 2 * WINDOW)
+        await journal.committed()
+        assert _window(path) == 2 * WINDOW
+    finally:
+        await journal.aclose()
+
+
+async def test_an_orderly_close_pulls_the_window_back_to_the_first_untaken_row(
+    tmp_path: Path,
+) -> None:
+    """aclose(unsent_from=) leaves only taken rows inside it, never below an earlier window."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    await journal.cover(0)
+    await journal.aclose(unsent_from=5)
+    assert _window(path) == 5
+    again = await Journal.open(path, None)
+    assert again.window == 5
+    await again.cover(5)
+    await again.aclose(unsent_from=2)  # nothing of this run taken below 5: the earlier window
+    assert _window(path) == 5
+    kept = await Journal.open(path, None)
+    await kept.cover(5)
+    await kept.aclose()  # no unsent_from (a caller that cannot tell): the window stays
+    assert _window(path) == 5 + WINDOW
 
 
 async def test_lazy_outcomes_of_many_rows_go_in_one_commit(tmp_path: Path) -> None:
@@ -245,13 +268,15 @@ async def test_closing_commits_lazy_writes_with_an_fsync(tmp_path: Path) -> None
 
 
 async def test_a_failed_commit_fails_its_waiters(tmp_path: Path) -> None:
-    """A group whose commit fails raises its error to the waiters of durable marks."""
+    """A group whose commit fails raises its error to the waiters of its window and marks."""
     journal = await Journal.open(tmp_path / "j.db", None)
     try:
-        journal.mark_queued(0, "h0", keyed=False)
         journal._writer.write_nowait([("not an index", "h", "in_flight", None, None, None, 0.0)])
+        window = journal.cover(0)
         waiter = journal.mark_in_flight([(0, "h0", False)])
         assert waiter is not None
+        with pytest.raises(sqlite3.IntegrityError):
+            await window
         with pytest.raises(sqlite3.IntegrityError):
             await waiter
     finally:
@@ -325,9 +350,19 @@ async def test_a_journal_of_the_previous_version_resumes(
 async def test_a_journal_of_an_unknown_schema_version_is_refused_clearly(tmp_path: Path) -> None:
     """A file of another schema version is refused, naming both versions and what to do."""
     path = tmp_path / "new.db"
-    _write_v1(path, "2", [])
-    with pytest.raises(JournalMismatchError, match=r"schema version '2'.*reads version 1"):
+    _write_v1(path, "3", [])
+    with pytest.raises(JournalMismatchError, match=r"schema version '3'.*reads versions 1, 2"):
         await Journal.open(path, "job-1")
+
+
+async def test_a_version_1_journal_becomes_version_2_when_opened(tmp_path: Path) -> None:
+    """Opening a version-1 file marks it version 2, so an SDK that knows only 1 refuses it."""
+    path = tmp_path / "old.db"
+    _write_v1(path, "1", [])
+    journal = await Journal.open(path, "job-1")
+    assert journal.window == 0
+    await journal.aclose()
+    assert ("version", "2") in peek(path, "SELECT key, value FROM meta")
 
 
 @pytest.mark.parametrize("json", [True, False])

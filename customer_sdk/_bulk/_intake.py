@@ -96,6 +96,27 @@ class Intake:
         if outlet.journal is None:
             self.verified.set()
         self._seen = FirstSeen() if reject_duplicates else None
+        #: With a journal, the index of the row the reader holds (not yet queued or settled),
+        #: or the next one to read.
+        self.reading = 0
+
+    def untaken(self) -> int:
+        """The lowest index no worker took: the first row still queued, else the reader's.
+
+        For the journal's orderly close (:meth:`~customer_sdk._journal.Journal.aclose`), once
+        the workers have stopped: it empties the queue. Rows below it were taken (sent, or
+        recorded as not sent) or settled without sending.
+
+        Returns:
+            The index.
+        """
+        first = self.reading
+        queue = self.queue
+        while not queue.empty():
+            row = queue.get_nowait()
+            if row is not None:
+                first = min(first, row.index)
+        return first
 
     def _repeat(self, row: Row) -> RowResult | None:
         """The REJECTED result of a row whose key an earlier row had, else None."""
@@ -162,6 +183,12 @@ class Intake:
 
     async def _take(self, index: int, raw: object, cursor: JournalCursor | None) -> None:
         """Validate one input row, check it against the journal, and queue or settle it."""
+        self.reading = index
+        await self._settle(index, raw, cursor)
+        self.reading = index + 1
+
+    async def _settle(self, index: int, raw: object, cursor: JournalCursor | None) -> None:
+        """:meth:`_take` without the bookkeeping of where the reader is."""
         outlet = self._outlet
         outlet.stats.rows_read = index + 1
         row, rejected = prepare(index, raw)
@@ -202,10 +229,12 @@ class Intake:
             return
         assert row is not None
         row.hash = content_hash
-        if entry is not None and entry.state in ("in_flight", "failed"):
+        # No record, but inside the window of an earlier run: it may have been sent by it.
+        sent_before = entry is None and index < journal.window
+        if sent_before or (entry is not None and entry.state in ("in_flight", "failed")):
             if row.key is not None:
                 row.prior = resumed_error()
-            elif entry.state == "in_flight":
+            elif sent_before or (entry is not None and entry.state == "in_flight"):
                 # Sent once and never confirmed, with no key to check: never resent.
                 unknown = OutcomeUnknownError(
                     "the row was in flight when a previous run stopped and has no "
@@ -216,9 +245,9 @@ class Intake:
                 result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
                 await outlet.finish([(row, result)])
                 return
-        # A keyless row is marked in flight as it is queued (durable before a worker sends it);
-        # a keyed one is marked only when sent. Either way, with no entry a re-run sends it.
-        journal.mark_queued(index, content_hash, row.key is not None)
+        # New to the journal: the send window covers it once a worker takes it; a row sent
+        # again gets a mark of its own instead (docs/architecture.md, "The journal").
+        row.new = entry is None and not sent_before
         await self._enqueue(row)
 
     async def _enqueue(self, row: Row) -> None:

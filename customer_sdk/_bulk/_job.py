@@ -43,9 +43,6 @@ __all__ = ["BulkJob"]
 
 logger: Final = logging.getLogger("customer_sdk")
 _END: Final = object()
-# Rows a journaled job keeps queued ahead of its workers (at least): time for the keyless marks'
-# shared fsync (8 per worker at the fixed concurrency of 16 this was measured with, P7).
-JOURNAL_QUEUE_ROWS: Final = 128
 Rows = (
     Iterable[CustomerCreate | Mapping[str, Any]] | AsyncIterable[CustomerCreate | Mapping[str, Any]]
 )
@@ -135,12 +132,10 @@ class BulkJob:
             observer=self._watch,
         )
         self._watch.engine = self._engine
-        # With a journal, a longer send queue: a keyless row's in-flight mark is fsynced as it is
-        # queued, and the queue's length is the time that fsync has before a worker needs it
-        # (docs/architecture.md, "The journal"; benchmark P7). Bounded, not per worker: after a
-        # crash the keyless rows on the queue are reported unknown.
-        ahead = JOURNAL_QUEUE_ROWS if journal is not None else 2 * self._workers
-        self._queue_size = max(16, ahead * batch_size)
+        # Two rows per worker: a worker never waits for the reader. With a journal the queue is
+        # not recorded (the send window covers rows as workers take them), so a crash reports
+        # none of it unknown.
+        self._queue_size = max(16, 2 * self._workers * batch_size)
         self._results: asyncio.Queue[Any] = asyncio.Queue(max(64, self._queue_size))
         self._outlet: Outlet | None = None
         self._tasks: list[asyncio.Task[Any]] = []
@@ -257,7 +252,8 @@ class BulkJob:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         if self._outlet is not None and self._outlet.journal is not None:
-            await self._outlet.journal.aclose()
+            untaken = None if self._intake is None else self._intake.untaken()
+            await self._outlet.journal.aclose(unsent_from=untaken)
         if not self._finished:
             logger.info("bulk job closed before its end: %s", self.stats.line())
             if self._error is None:
@@ -287,7 +283,9 @@ class BulkJob:
         intake = self._intake = Intake(
             self._rows, outlet, self._workers, self._queue_size, self.reject_duplicate_keys
         )
-        workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size)
+        limiter = self._engine.limiter
+        assert isinstance(limiter, JobLimiter)
+        workers = Workers(self._engine, intake, outlet, self._circuit, self.batch_size, limiter)
         workers.update_existing = self.update_existing
         logger.info(
             "bulk job started: concurrency %s, batch size %d, limiter %r",

@@ -62,6 +62,7 @@ class JobLimiter:
     """
 
     __slots__ = (
+        "_ahead",
         "_clock",
         "_gate",
         "_own_now",
@@ -91,15 +92,28 @@ class JobLimiter:
         # transport error (the limiter is not told) is freed by its task's next acquire().
         self._starts: dict[asyncio.Task[Any] | None, float] | None = None if control is None else {}
         self._gate = None if control is None else WorkerGate(control)
+        # Tasks that acquired for their next request before taking a row (hold).
+        self._ahead: set[asyncio.Task[Any] | None] = set()
         self._own_now = no_wait_check(own)
         self._shared_now = no_wait_check(shared)
 
     def acquire(self) -> Awaitable[None]:
         """Wait for the circuit (unless this is the probe), the job's rate and the client's.
 
+        A task that acquired ahead (:meth:`hold`) gets its request through at once, unless an
+        outage began since: then it waits like any other.
+
         Returns:
             An awaitable, already done when nothing has to wait.
         """
+        if self._ahead and (task := asyncio.current_task()) in self._ahead:
+            circuit = self.circuit
+            if circuit.closed or task is circuit.probe_task:
+                self._ahead.discard(task)
+                if self._starts is not None and task in self._starts:
+                    self._starts[task] = self._clock()  # the round trip starts now
+                return _READY
+            self.release_ahead()
         if self._gate is not None:
             return self._acquire_gated(self._gate)
         circuit = self.circuit
@@ -111,6 +125,25 @@ class JobLimiter:
         if not self._shared_now():
             return self.shared.acquire()
         return _READY
+
+    def hold(self) -> None:
+        """Keep what the calling task's :meth:`acquire` just gave, for its next request.
+
+        A journaled job's worker acquires before it takes a row, so it waits for a slot or the
+        rate holding no row: a crash finds few rows taken but not sent (such a keyless row is
+        reported unknown by the next run, docs/faults.md F25). Its next :meth:`acquire` then
+        returns at once; :meth:`release_ahead` gives it back unused.
+        """
+        self._ahead.add(asyncio.current_task())
+
+    def release_ahead(self) -> None:
+        """Give back what :meth:`hold` kept, unused (the input ended: no row came)."""
+        task = asyncio.current_task()
+        if task in self._ahead:
+            self._ahead.discard(task)
+            starts, gate = self._starts, self._gate
+            if starts is not None and gate is not None and starts.pop(task, None) is not None:
+                gate.leave()
 
     async def _acquire(self) -> None:
         await self.circuit.wait()

@@ -144,13 +144,16 @@ class Row:
         content_hash: Its fingerprint in the journal ("" without one).
     """
 
-    __slots__ = ("hash", "index", "key", "prior", "wire")
+    __slots__ = ("hash", "index", "key", "new", "prior", "wire")
 
     def __init__(self, index: int, key: str | None, wire: dict[str, Any], content_hash: str):
         self.index = index
         self.key = key
         self.wire = wire
         self.hash = content_hash
+        # With a journal: the row has no record in it, so the send window covers it when a
+        # worker takes it (Journal.cover); else it is marked on its own (mark_in_flight).
+        self.new = False
         # A failure to carry on from: set when an earlier attempt (this run or a previous one)
         # may have created the customer, so the next attempt starts with a lookup.
         self.prior: ChargeOverError | None = None

@@ -34,6 +34,7 @@ from customer_sdk import errors
 from customer_sdk._bulk._circuit import Circuit
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._outlet import Outlet
+from customer_sdk._bulk._policy import JobLimiter
 from customer_sdk._bulk._results import Row, RowOutcome, RowResult, judge
 from customer_sdk._protocol import Outcome
 from customer_sdk.errors import BadRequestError, ChargeOverError
@@ -59,12 +60,22 @@ class Workers:
         outlet: Where results go.
         circuit: The outage circuit (a round that saw it open is not counted).
         batch_size: Rows per request; above 1, ``_bulk`` calls.
+        limiter: The job's limiter (acquired ahead of taking a row when journaled).
     """
 
     def __init__(
-        self, engine: Engine, intake: Intake, outlet: Outlet, circuit: Circuit, batch_size: int
+        self,
+        engine: Engine,
+        intake: Intake,
+        outlet: Outlet,
+        circuit: Circuit,
+        batch_size: int,
+        limiter: JobLimiter | None = None,
     ) -> None:
         self._engine = engine
+        # Journaled: each worker acquires for its next request before it takes a row, so the
+        # rows it holds while waiting for a slot or the rate are none (docs/faults.md F25).
+        self._ahead = limiter if outlet.journal is not None else None
         self._intake = intake
         self._outlet = outlet
         self._circuit = circuit
@@ -79,12 +90,22 @@ class Workers:
         queue, room, low = intake.queue, intake.room, intake.low
         outlet = self._outlet
         size = self._batch_size
+        ahead = self._ahead
         while True:
+            if ahead is not None:
+                try:
+                    await ahead.acquire()
+                except ChargeOverError:
+                    pass  # the row's own request meets it again, and settles the row
+                else:
+                    ahead.hold()
             # What queue.get() does when a row is waiting, without its coroutine.
             row = await queue.get() if queue.empty() else queue.get_nowait()
             if not room.is_set() and queue.qsize() <= low:
                 room.set()
             if row is None:
+                if ahead is not None:
+                    ahead.release_ahead()
                 await outlet.drain()  # results held for their journal commit
                 return
             if size == 1 or row.prior is not None:
@@ -110,11 +131,24 @@ class Workers:
                 await outlet.finish([(other, await self._send_one(other, journaled=False))])
 
     async def _mark_in_flight(self, rows: list[Row]) -> None:
+        """Before rows are sent: their send window (keyless rows wait for it), or their marks."""
         journal = self._outlet.journal
-        if journal is not None:
-            # Awaited only for keyless rows (their mark must be durable before the send); a
-            # keyed row's mark is lazy: the server's unique key guards it (docs/architecture.md).
-            durable = journal.mark_in_flight([(r.index, r.hash, r.key is not None) for r in rows])
+        if journal is None:
+            return
+        again: list[Row] = []
+        for r in rows:
+            if not r.new:
+                again.append(r)
+                continue
+            window = journal.cover(r.index)
+            if r.key is None:
+                # A keyless row leaves only once a window covering it is durable; a keyed one
+                # does not wait: the server's unique key guards it (docs/architecture.md).
+                if not window.done():
+                    await asyncio.shield(window)  # shared by the rows of the window
+                window.result()  # a failed commit: the job stops (its promise is not durable)
+        if again:
+            durable = journal.mark_in_flight([(r.index, r.hash, r.key is not None) for r in again])
             if durable is not None:
                 await durable
 

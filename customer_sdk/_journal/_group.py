@@ -19,9 +19,10 @@ from customer_sdk._journal._schema import connect, has_json, upsert
 
 __all__ = ["GroupCommitter", "Kind", "Op"]
 
-Kind = Literal["write", "read", "close"]
-"""``write``: a list of :data:`~._schema.UPSERT` parameter tuples; ``read``: a function of the
-connection whose result is the future's; ``close``: commit what is queued and stop."""
+Kind = Literal["write", "call", "close"]
+"""``write``: a list of :data:`~._schema.UPSERT` parameter tuples; ``call``: a function of the
+connection (a read, or another statement), whose result is the future's; ``close``: commit what
+is queued and stop."""
 
 Op = tuple[Kind, Any, "asyncio.Future[Any] | None", bool]
 """``(kind, payload, future or None, durable)``: one queued operation."""
@@ -123,7 +124,7 @@ class GroupCommitter:
                     if rows:
                         upsert(conn, rows, self._json)
                         rows = []
-                    if kind == "read":
+                    if kind == "call":
                         done.append((fut, payload(conn)))
                         continue
                     closing = True

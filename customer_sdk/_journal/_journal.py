@@ -5,22 +5,29 @@ rows of :mod:`._schema` and hands them to the :class:`~._writer.Writer` thread, 
 commit, and paying for an fsync, only where the job's correctness depends on it
 (``docs/architecture.md``, "The journal", gives the whole argument):
 
-- :meth:`Journal.mark_in_flight`, before a row's request goes out. A *keyless* row's mark is
-  durable (committed with an fsync) before the call's future resolves, and the worker awaits it:
-  after any crash, a keyless row that may have been sent is ``in_flight`` and is never sent
-  again (there is no key to check it by). The mark is written when the row is queued
-  (:meth:`Journal.mark_queued`), so its fsync, shared with the rows queued with it, is usually
-  done before a worker takes the row. A *keyed* row's mark is lazy: it rides with the next
-  commit and nobody waits. The server's unique ``external_key`` protects a keyed row: if the
-  mark is lost, the next run sends the row again, the server refuses the taken key, and the
-  row is reconciled by lookup (``docs/faults.md`` F25) — never created twice.
+- :meth:`Journal.cover`, as a worker takes a row for its first send: the *send window*, one number
+  in the journal (``meta.window``), says that every row below it with no record of its own may
+  have been sent. It moves ahead of the reader :data:`WINDOW` rows at a time, each move one
+  commit with an fsync shared by every row it covers, so a row costs no write of its own before
+  its send. A *keyless* row is sent only once its window is durable (the worker awaits the
+  future, usually long done): after any crash, a keyless row that may have been sent is inside
+  the window with no outcome, and is never sent again (there is no key to check it by). A
+  *keyed* row does not wait: the server's unique ``external_key`` protects it (if the window
+  is lost, the next run sends it again, the server refuses the taken key, and the row is
+  reconciled by lookup, ``docs/faults.md`` F25), and a keyed row inside the window starts
+  with a lookup. An orderly close (:meth:`Journal.aclose` with ``unsent_from``) pulls the
+  window back to the first row no worker took, so only a crash leaves unsent rows inside it.
+- :meth:`Journal.mark_in_flight`, before a row with a record of its own is sent again (a
+  ``failed`` row of an earlier run, a keyed row that was in flight): a keyless row's mark is
+  durable (committed with an fsync) before the call's future resolves; a keyed row's mark is
+  lazy, riding the next commit.
 - A row's outcome is committed, without an fsync, before its result is handed to the caller,
   so a killed run never handed out a result the journal does not hold. The bulk job writes it
   with :meth:`Journal.record_outcomes_nowait` (gathered for a few ms into one commit) and
   holds the result until :meth:`Journal.committed` resolves; the worker meanwhile sends its
   next row. :meth:`Journal.record_outcomes` is the awaited form.
 
-Rows read but not yet sent are not recorded at all: a row with no entry is sent as new.
+A row with no record above the window is sent as new.
 
 It stores no credentials and no customer data: only indexes, content hashes, outcomes, ids and
 error texts (which the SDK's exceptions keep free of credentials). It sends no HTTP request,
@@ -34,7 +41,6 @@ import asyncio
 import functools
 import os
 from collections.abc import Iterable, Mapping, Sequence
-from time import time
 from typing import Any, Final
 
 from customer_sdk._journal._records import JournalEntry, RowState
@@ -43,6 +49,7 @@ from customer_sdk._journal._schema import (
     outcome_row,
     outcome_rows,
     read_entries,
+    set_window,
     setup,
     state_rows,
 )
@@ -50,7 +57,11 @@ from customer_sdk._journal._writer import Kind, Writer
 
 __all__ = ["Journal"]
 
-_IN_FLIGHT: Final = RowState.IN_FLIGHT.value
+WINDOW: Final = 256
+"""Rows the send window reaches ahead of the row that moved it. It moves again once the workers
+are within half of that of its end, so each fsync covers about 128 rows and is usually done
+long before a worker reaches them. A crash leaves at most this many rows inside it that were
+never sent (reported unknown when keyless)."""
 _CHUNK: Final = 1024  # entries per read: what a resuming cursor holds in memory at most
 
 Outcome = tuple[int, str, bool, str, int | None, str | None]
@@ -68,15 +79,22 @@ class Journal:
         path: The database file.
         job_id: The input's fingerprint.
         max_index: The highest row index recorded before this run (-1 for none).
+        window: The send window's end recorded before this run: a row below it with no record
+            may have been sent by that run (0 for none).
     """
 
     def __init__(self, path: str | os.PathLike[str], job_id: str | None) -> None:
         self.path = os.fspath(path)
         self.job_id = job_id
         self.max_index = -1
+        self.window = 0
         self._writer = Writer(self.path, asyncio.get_running_loop())
-        # Keyless rows on the send queue: their mark's write sequence and their hash.
-        self._queued: dict[int, tuple[int, str]] = {}
+        # The window as this run moved it: its end and the future of that commit, and the one
+        # before (rows below its end need not wait for the newer commit).
+        self._end = 0
+        self._fut: asyncio.Future[Any] | None = None
+        self._prev_end = 0
+        self._prev_fut: asyncio.Future[Any] | None = None
 
     def __repr__(self) -> str:
         return f"Journal(path={self.path!r})"
@@ -105,7 +123,9 @@ class Journal:
         journal._writer.start()
         try:
             check = functools.partial(setup, path=journal.path, job_id=job_id)
-            journal.max_index = await journal._writer.submit("read", check, durable=True)
+            found = await journal._writer.submit("call", check, durable=True)
+            journal.max_index, journal.window = found
+            journal._end = journal.window
         except BaseException:
             await journal.aclose()
             raise
@@ -119,34 +139,51 @@ class Journal:
         """Commits made durable with an fsync (``synchronous=FULL``) so far."""
         return self._writer.syncs
 
-    def mark_queued(self, index: int, content_hash: str, keyed: bool) -> None:
-        """A row goes onto the send queue: a keyless row's in-flight mark is written now.
+    def cover(self, index: int) -> asyncio.Future[Any]:
+        """A worker takes a row for its first send: make sure the send window covers it.
 
-        Its commit with an fsync starts at once, shared with every row queued meanwhile, so by
-        the time a worker takes the row (:meth:`mark_in_flight`) it is usually durable and the
-        worker does not wait. The price: after a crash, the keyless rows that were queued but
-        not yet sent are ``in_flight`` too, so they are reported unknown, never resent. A keyed
-        row records nothing here.
+        For rows with no record of their own, in about index order (workers take rows in
+        order). When ``index`` comes within
+        half a :data:`WINDOW` of the window's end, the end moves to ``index + WINDOW`` in a
+        commit with an fsync that starts at once.
 
         Args:
             index: The row's index.
-            content_hash: Its :func:`~customer_sdk._journal.row_hash`.
-            keyed: Whether it has an ``external_key``.
+
+        Returns:
+            The future of the commit of a window covering ``index``: a keyless row may be sent
+            once it is done. It raises that commit's error (``sqlite3.Error``).
+
+        Raises:
+            RuntimeError: The journal is closed.
         """
-        if not keyed and not self._writer.closed:
-            rows = state_rows([(index, content_hash)], RowState.IN_FLIGHT)
-            self._queued[index] = (self._writer.write_nowait(rows, durable=True), content_hash)
+        if index < self._end - WINDOW // 2:
+            if index < self._prev_end and self._prev_fut is not None:
+                return self._prev_fut
+            assert self._fut is not None
+            return self._fut
+        self._prev_end, self._prev_fut = self._end, self._fut
+        self._end = end = index + WINDOW
+        fut = self._fut = self._writer.submit(
+            "call", functools.partial(set_window, end=end), durable=True
+        )
+        fut.add_done_callback(_retrieve)
+        if index < self._prev_end and self._prev_fut is not None:
+            return self._prev_fut
+        return fut
 
     def mark_in_flight(self, rows: Sequence[tuple[int, str, bool]]) -> asyncio.Future[Any] | None:
-        """Record rows as in flight before sending them: durably for keyless rows, lazily for keyed.
+        """Record rows sent again as in flight: durably for keyless rows, lazily for keyed.
+
+        For rows with a record of their own (rows new to the journal are covered by
+        :meth:`cover` instead).
 
         Args:
             rows: ``(index, hash, keyed)`` of each row about to be sent.
 
         Returns:
-            None when there is nothing to wait for (every row keyed, or keyless rows whose
-            marks from :meth:`mark_queued` are already durable); else a future to await before
-            sending, resolved once every keyless row's mark is committed with an fsync.
+            None when every row is keyed (nothing to wait for); else a future to await before
+            sending, resolved once every row's mark is committed with an fsync.
 
         Raises:
             RuntimeError: The journal is closed.
@@ -154,29 +191,13 @@ class Journal:
         writer = self._writer
         if writer.closed:
             raise RuntimeError("the journal is closed")
-        if len(rows) == 1:
-            index, content_hash, has_key = rows[0]
-            if has_key:  # the common case, without lists
-                writer.write_nowait([(index, content_hash, _IN_FLIGHT, None, None, None, time())])
-                return None
-        keyed: list[tuple[int, str]] = []
-        keyless: list[tuple[int, str]] = []
-        queued = 0  # the latest mark_queued write among the keyless rows
-        for index, content_hash, has_key in rows:
-            if has_key:
-                keyed.append((index, content_hash))
-            elif (entry := self._queued.pop(index, None)) is not None:
-                queued = max(queued, entry[0])
-            else:
-                keyless.append((index, content_hash))
-        if keyless:
-            # Submitted after every earlier write: its fsync covers the queued marks too.
-            return writer.submit(
-                "write", state_rows(keyed + keyless, RowState.IN_FLIGHT), durable=True
-            )
-        if keyed:
-            writer.write_nowait(state_rows(keyed, RowState.IN_FLIGHT))
-        return writer.synced(queued) if queued else None
+        marks = state_rows(
+            [(index, content_hash) for index, content_hash, _ in rows], RowState.IN_FLIGHT
+        )
+        if all(keyed for _, _, keyed in rows):
+            writer.write_nowait(marks)
+            return None
+        return writer.submit("write", marks, durable=True)
 
     async def record_in_flight(self, entries: Iterable[tuple[int, str]]) -> None:
         """Durably record rows as in flight (committed with an fsync); await before sending.
@@ -264,7 +285,7 @@ class Journal:
             sqlite3.Error: The read failed.
         """
         query = functools.partial(read_entries, start=start, limit=limit)
-        result: list[JournalEntry] = await self._submit("read", query)
+        result: list[JournalEntry] = await self._submit("call", query)
         return result
 
     async def counts(self) -> Mapping[str, int]:
@@ -277,23 +298,34 @@ class Journal:
             RuntimeError: The journal is closed.
             sqlite3.Error: The read failed.
         """
-        result: dict[str, int] = await self._submit("read", count_states)
+        result: dict[str, int] = await self._submit("call", count_states)
         return result
 
-    async def aclose(self) -> None:
+    async def aclose(self, unsent_from: int | None = None) -> None:
         """Commit what is queued, close the database and stop the thread. Idempotent.
 
-        Keyless rows still on the send queue (marked in flight by :meth:`mark_queued`, never
-        taken by a worker: the job stopped first) are recorded ``failed`` first, so the next
-        run sends them instead of reporting them unknown: they never left. Only a crash leaves
-        such rows in flight.
+        Args:
+            unsent_from: The lowest index no worker took (an orderly stop): the send window is
+                pulled back to it, so the next run sends the rows from there on as new instead
+                of reporting the keyless ones unknown (they never left). Never below the
+                window of an earlier run: its rows may have been sent by that run. None keeps
+                the window where it is.
 
         Raises:
             sqlite3.Error: The last commit failed (what was queued is not durable).
         """
         writer = self._writer
-        if self._queued and not writer.closed:
-            unsent = [(index, content_hash) for index, (_, content_hash) in self._queued.items()]
-            self._queued.clear()
-            writer.write_nowait(state_rows(unsent, RowState.FAILED), durable=True)
+        if unsent_from is not None and not writer.closed:
+            end = max(self.window, unsent_from)
+            if end != self._end:
+                self._end = end
+                fut = writer.submit("call", functools.partial(set_window, end=end))
+                fut.add_done_callback(_retrieve)
         await writer.close()
+
+
+def _retrieve(fut: asyncio.Future[Any]) -> None:
+    # A window's future may have no waiter (only keyed rows under it): its error is raised to
+    # the next waiter of a later commit too, so asyncio must not log it as never retrieved.
+    if not fut.cancelled():
+        fut.exception()

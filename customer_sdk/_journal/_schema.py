@@ -1,8 +1,10 @@
 """The journal's SQLite file: how it is opened, its two tables, and every statement run on it.
 
-Two tables: ``meta`` (schema version, the job id, creation time) and ``rows`` (one per input
-row, keyed by its index). Every write is one upsert of whole rows (:data:`UPSERT`), so a row's
-record is always one consistent state, whatever was recorded before it.
+Two tables: ``meta`` (schema version, the job id, creation time, the send window) and ``rows``
+(one per input row, keyed by its index). Every write to ``rows`` is one upsert of whole rows
+(:data:`UPSERT`), so a row's record is always one consistent state, whatever was recorded before
+it. The send window (``meta.window``, :func:`set_window`) is one number: every row below it
+that has no record may have been sent (``docs/architecture.md``, "The journal").
 
 Opening sets the durability (see :mod:`customer_sdk._journal._writer` for what it buys):
 ``journal_mode=WAL`` (a commit appends to the ``-wal`` file beside the database: readers, such
@@ -33,14 +35,17 @@ __all__ = [
     "outcome_row",
     "outcome_rows",
     "read_entries",
+    "set_window",
     "setup",
     "state_rows",
     "upsert",
 ]
 
-# Unchanged since the first release: later versions changed what is written when (no
-# ``pending`` rows, lazy keyed marks), not the layout, and read every earlier file as it is.
-_SCHEMA_VERSION: Final = "1"
+# Version 2 added the send window (``meta.window``): rows below it with no record may have
+# been sent. A version-1 file (no window) is read as it is and becomes version 2 when opened,
+# so an SDK that knows only version 1 refuses it instead of sending those rows again.
+_SCHEMA_VERSION: Final = "2"
+_READABLE: Final = ("1", "2")
 _ERROR_LIMIT: Final = 512  # error texts are cut here: the journal is a ledger, not a log
 
 UPSERT: Final = (
@@ -122,7 +127,7 @@ def connect(path: str) -> sqlite3.Connection:
     return conn
 
 
-def setup(conn: sqlite3.Connection, path: str, job_id: str | None) -> int:
+def setup(conn: sqlite3.Connection, path: str, job_id: str | None) -> tuple[int, int]:
     """Create the tables of a new journal, or check an existing one belongs to this job.
 
     Args:
@@ -131,7 +136,8 @@ def setup(conn: sqlite3.Connection, path: str, job_id: str | None) -> int:
         job_id: The input's fingerprint.
 
     Returns:
-        The highest row index recorded, or -1 for an empty journal.
+        The highest row index recorded (-1 for an empty journal), and the send window's end
+        (0 for none: a new journal, or one of version 1).
 
     Raises:
         JournalMismatchError: The journal has another schema version or another job id.
@@ -148,10 +154,10 @@ def setup(conn: sqlite3.Connection, path: str, job_id: str | None) -> int:
             [("version", _SCHEMA_VERSION), ("job_id", job_id), ("created", time.time())],
         )
     else:
-        if meta.get("version") != _SCHEMA_VERSION:
+        if meta.get("version") not in _READABLE:
             raise JournalMismatchError(
                 f"journal {path!r} has schema version {meta.get('version')!r}, and this "
-                f"version of customer_sdk reads version {_SCHEMA_VERSION} only: resume it with "
+                f"version of customer_sdk reads versions {', '.join(_READABLE)}: resume it with "
                 "the customer_sdk that wrote it, or use a new journal path"
             )
         if meta.get("job_id") != job_id:
@@ -160,8 +166,24 @@ def setup(conn: sqlite3.Connection, path: str, job_id: str | None) -> int:
                 f"{meta.get('job_id')!r}, this job has {job_id!r}); "
                 "use a new journal path for a new input"
             )
+        if meta["version"] != _SCHEMA_VERSION:
+            conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (_SCHEMA_VERSION,))
     (top,) = conn.execute("SELECT coalesce(max(idx), -1) FROM rows").fetchone()
-    return int(top)
+    return int(top), int(meta.get("window", 0))
+
+
+def set_window(conn: sqlite3.Connection, end: int) -> None:
+    """Record the send window's end: rows below it with no record may have been sent.
+
+    Args:
+        conn: The writer's connection (inside its transaction).
+        end: The first index not covered.
+    """
+    conn.execute(
+        "INSERT INTO meta (key, value) VALUES ('window', ?) "
+        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
+        (end,),
+    )
 
 
 def state_rows(entries: Iterable[tuple[int, str]], state: RowState) -> list[tuple[Any, ...]]:

@@ -122,12 +122,12 @@ class Writer:
         Lazy writes queued before it are handed on first, so it is committed after them.
 
         Args:
-            kind: ``write``, ``read`` or ``close``.
-            payload: The rows to upsert, the read function, or None.
+            kind: ``write``, ``call`` or ``close``.
+            payload: The rows to upsert, the function to call, or None.
             durable: The commit must survive a power cut (its group commits with an fsync).
 
         Returns:
-            The future: the read's result, or None.
+            The future: the call's result, or None.
 
         Raises:
             RuntimeError: The writer is closed.
