@@ -8,17 +8,17 @@ and the recorded ``GET /api/v3/customer/35`` of the official Ruby SDK's VCR cass
 field (``docs/chargeover-api.md``, "Create"), which the object echoes back.
 
 The object read back is wide and loose (``docs/chargeover-api.md``, "Looking customers up"), so
-the hooks here never raise: ids of ``0`` or ``null`` become None, ``no_procfees: 0`` becomes
-False, both datetime forms parse, numbers given as strings are read, and anything this model
-does not name is kept in ``extra``. They are registered on the SDK's one converter.
+each attribute is read by a lenient hook of :mod:`customer_sdk._read_hooks` that never raises,
+and anything this model does not name is kept in ``extra``. The model's structure function,
+built from those hooks, is registered here on the SDK's one converter.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import warnings
-from collections.abc import Callable, Mapping
-from decimal import Decimal, InvalidOperation
+from collections.abc import Mapping
+from decimal import Decimal
 from types import MappingProxyType
 from typing import Any, Final, cast
 
@@ -28,74 +28,9 @@ from cattrs.gen import make_dict_structure_fn, override
 from customer_sdk._convert import converter
 from customer_sdk._fields import FIELD_NAMES, INT_FIELDS, CustomerFields
 from customer_sdk._models import CustomerCreate, structure_create
+from customer_sdk._read_hooks import read_hook
 
 __all__ = ["Customer"]
-
-
-def _id(value: object, _: object = None) -> int | None:
-    number = _count(value)
-    return number or None  # ChargeOver writes 0 for "no id"
-
-
-def _count(value: object, _: object = None) -> int | None:
-    if type(value) is int:
-        return value
-    if isinstance(value, str) and value.strip().isdigit():
-        return int(value)
-    return None
-
-
-def _flag(value: object, _: object = None) -> bool | None:
-    if type(value) is bool:
-        return value
-    if type(value) is int:
-        return bool(value)  # no_procfees comes back as the number 0 (docs/chargeover-api.md)
-    text = value.strip().lower() if isinstance(value, str) else None
-    return text in {"1", "true"} if text in {"0", "1", "true", "false"} else None
-
-
-def _text(value: object, _: object = None) -> str | None:
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int | float) and type(value) is not bool:
-        return str(value)  # a phone or postcode sent back as a number
-    return None
-
-
-def _key(value: object, _: object = None) -> str | None:
-    return value if isinstance(value, str) and value else None  # "" is no key
-
-
-def _money(value: object, _: object = None) -> Decimal | None:
-    if type(value) is bool or not isinstance(value, int | float | str):
-        return None
-    try:
-        number = Decimal(str(value).strip())
-    except InvalidOperation:
-        return None
-    return number if number.is_finite() else None
-
-
-def _datetime(value: object, _: object = None) -> dt.datetime | None:
-    # Both "2015-03-19 08:55:33" and "2026-03-10T01:01:49-05:00" occur (docs/chargeover-api.md).
-    if isinstance(value, str) and value and not value.startswith("0000"):
-        try:
-            return dt.datetime.fromisoformat(value)
-        except ValueError:
-            return None
-    return None
-
-
-def _tags(value: object, _: object = None) -> tuple[str, ...]:
-    if isinstance(value, list | tuple):
-        return tuple(str(t) for t in value)
-    if isinstance(value, str):
-        return tuple(t.strip() for t in value.split(",") if t.strip())
-    return ()
-
-
-def _frozen(value: object, _: object = None) -> Mapping[str, Any]:
-    return MappingProxyType(dict(value) if isinstance(value, Mapping) else {})
 
 
 @attrs.frozen(kw_only=True)
@@ -272,27 +207,12 @@ class Customer:
         return converter.structure(obj, cls)
 
 
-def _read_hook(name: str, hint: object) -> Callable[[object, object], object]:
-    """The lenient hook of one attribute, by its type (and ``external_key`` by name)."""
-    if name == "external_key":
-        return _key
-    by_type: dict[object, Callable[[object, object], object]] = {
-        int | None: _id if name.endswith("_id") else _count,
-        bool | None: _flag,
-        Decimal | None: _money,
-        dt.datetime | None: _datetime,
-        tuple[str, ...]: _tags,
-        Mapping[str, Any]: _frozen,
-    }
-    return by_type.get(hint, _text)
-
-
 _ID_FIELDS: Final = frozenset(INT_FIELDS)
 attrs.resolve_types(Customer)
 _FIELDS: Final = attrs.fields(Customer)
 _NAMES: Final = frozenset(a.name for a in _FIELDS) - {"extra"}
 _HOOKS: Final[dict[str, Any]] = {
-    a.name: override(struct_hook=_read_hook(a.name, a.type)) for a in _FIELDS
+    a.name: override(struct_hook=read_hook(a.name, a.type)) for a in _FIELDS
 }
 _structure_customer = make_dict_structure_fn(
     Customer,

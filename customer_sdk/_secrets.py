@@ -4,7 +4,7 @@ A server (or a proxy in front of it) may copy what it received into an error bod
 ``Authorization`` header, the Basic token, a URL-encoded form. :class:`Secrets` holds the
 username and password a client sends with, and every encoding of them listed under
 :func:`forms`, and masks each with ``***``. It is applied where a server's text first enters
-the SDK (:mod:`customer_sdk._protocol._answers` builds every error from a response through
+the SDK (:mod:`customer_sdk._protocol._status` builds every error from a response through
 it), and again at the writers (the bulk journal, the CLI's report, progress and summary), so
 nothing the SDK writes or raises carries a credential. ``docs/faults.md`` "Secrets and hostile
 input" states the rule and what it does not cover.

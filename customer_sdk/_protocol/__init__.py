@@ -1,10 +1,12 @@
 """Sans-I/O protocol: build ChargeOver requests and decipher responses; classify failures.
 
-Everything about the wire that is not moving bytes lives here, in four modules:
+Everything about the wire that is not moving bytes lives here:
 
 - :mod:`._requests`: URLs, the ``where`` escaping, each call's request;
-- :mod:`._answers`: the envelope and all the ways it varies, status → exception mapping, the
-  ``_bulk`` items;
+- :mod:`._envelope`: the response, the envelope and all the ways it varies, body excerpts;
+- :mod:`._status`: an error answer → its exception (the status decides);
+- :mod:`._answers`: the answers of a create, a GET of one customer and a query;
+- :mod:`._bulk_items`: the ``_bulk`` call's answer, one item per request;
 - :mod:`._writes`: the PUT and DELETE of one customer, their answers, the query flags;
 - :mod:`._listing`: the listing's page sizes and the ``_count`` answer;
 - :mod:`._classes`: the failure classes of ``docs/faults.md`` and ``Retry-After`` parsing.
@@ -14,20 +16,16 @@ cite ``docs/chargeover-api.md`` (the contract gathered from ChargeOver's develop
 https://developer.chargeover.com/apidocs/rest/).
 """
 
-from customer_sdk._protocol._answers import (
+from customer_sdk._protocol._answers import parse_created, parse_list, parse_object
+from customer_sdk._protocol._bulk_items import BulkItem, parse_bulk
+from customer_sdk._protocol._classes import Outcome, classify, parse_retry_after, says_key_taken
+from customer_sdk._protocol._envelope import (
     MESSAGE_LIMIT,
-    BulkItem,
     Envelope,
     HttpResponse,
-    error_for,
-    parse_bulk,
-    parse_created,
     parse_envelope,
-    parse_list,
-    parse_object,
     short_text,
 )
-from customer_sdk._protocol._classes import Outcome, classify, parse_retry_after, says_key_taken
 from customer_sdk._protocol._listing import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE, parse_count
 from customer_sdk._protocol._requests import (
     API_PREFIX,
@@ -46,6 +44,7 @@ from customer_sdk._protocol._requests import (
     list_request,
     where_query,
 )
+from customer_sdk._protocol._status import error_for
 from customer_sdk._protocol._writes import (
     delete_request,
     parse_deleted,

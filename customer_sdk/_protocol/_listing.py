@@ -8,7 +8,8 @@ from __future__ import annotations
 
 from typing import Final
 
-from customer_sdk._protocol._answers import HttpResponse, error_for, parse_envelope
+from customer_sdk._protocol._envelope import HttpResponse, parse_envelope
+from customer_sdk._protocol._status import error_for
 from customer_sdk.errors import MalformedResponseError
 
 __all__ = ["DEFAULT_PAGE_SIZE", "MAX_PAGE_SIZE", "parse_count"]

@@ -9,8 +9,9 @@ from __future__ import annotations
 
 import orjson
 
-from customer_sdk._protocol._answers import HttpResponse, error_for, short_text
+from customer_sdk._protocol._envelope import HttpResponse, short_text
 from customer_sdk._protocol._requests import CUSTOMER_PATH, HttpRequest
+from customer_sdk._protocol._status import error_for
 from customer_sdk.errors import MalformedResponseError
 
 __all__ = ["delete_request", "parse_deleted", "parse_updated", "update_request", "with_query"]

@@ -15,6 +15,8 @@ does not decide what happens to a row; it only turns bytes into rows. Its module
 depending only on those after it::
 
     _readers  read_rows, read_header: CSV and JSONL records, with the line each starts on
+    _jsonl    read_jsonl: a JSONL file's records, one JSON object per line
+    _lines    Lines, LINE_LIMIT: bounded line reads, lines counted as editors count them
     _header   sniff_delimiter, unknown_columns: the CSV delimiter and the header's unknown names
     _cells    convert_fields: text cells (or JSON values) to model values, then the Row
     _files    detect_format, scan_file: whole-file questions (which format, hash, line count)

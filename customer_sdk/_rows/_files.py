@@ -78,6 +78,6 @@ def scan_file(path: Path, *, quoted: bool = False) -> tuple[str, int]:
                     crs += chunk.count(b"\r")
     except OSError as exc:
         raise RowFileError(f"cannot read {path}: {exc.strerror or exc}") from None
-    # No LF at all: CR-only line ends, counted as the reader counts them (see _readers._Lines).
+    # No LF at all: CR-only line ends, counted as the reader counts them (see _lines.Lines).
     eol = b"\n" if lines or not crs else b"\r"
     return digest.hexdigest(), (lines or crs) + (last not in (b"", eol))

@@ -1,19 +1,20 @@
 """Reading a CSV or JSONL file record by record, each with the line it starts on.
 
 :func:`read_rows` streams the file: it is opened when iteration starts and closed when it
-ends, and holds one record at a time. The two readers find the records and their lines; each
-record's values go to :func:`~customer_sdk._rows._cells.make_row`.
+ends, and holds one record at a time. It reads a CSV file here, and a JSONL file (one JSON
+object per line; a line that is not one is that row's error) with
+:func:`~customer_sdk._rows._jsonl.read_jsonl`; each record's values go to
+:func:`~customer_sdk._rows._cells.make_row`.
 
-- CSV: read with ``newline=""`` so that CR/LF inside a quoted cell reach the model (which
-  refuses them) instead of being mangled, ``utf-8-sig`` (a BOM is not part of the first
-  column's name) and ``surrogateescape`` (one undecodable byte is that cell's problem, not the
-  file's). The delimiter is sniffed among ``,`` ``;`` and tab
-  (:func:`~customer_sdk._rows._header.sniff_delimiter`). Cells are what a spreadsheet shows:
-  surrounding whitespace is trimmed, and an integral number in an id column (``1.0``, as a
-  spreadsheet re-exports ``1``) is that whole number. Blank lines are skipped. A record the
-  csv module cannot parse ends the read, with an error saying so: it cannot find where the
-  next record begins.
-- JSONL: one JSON object per line; a line that is not one is that row's error.
+A CSV file is read with ``newline=""`` so that CR/LF inside a quoted cell reach the model
+(which refuses them) instead of being mangled, ``utf-8-sig`` (a BOM is not part of the first
+column's name) and ``surrogateescape`` (one undecodable byte is that cell's problem, not the
+file's). The delimiter is sniffed among ``,`` ``;`` and tab
+(:func:`~customer_sdk._rows._header.sniff_delimiter`). Cells are what a spreadsheet shows:
+surrounding whitespace is trimmed, and an integral number in an id column (``1.0``, as a
+spreadsheet re-exports ``1``) is that whole number. Blank lines are skipped. A record the csv
+module cannot parse ends the read, with an error saying so: it cannot find where the next
+record begins.
 
 Oversized input is bounded, and rejects only its row. A cell over ``CELL_LIMIT`` (64 KiB) is
 rejected by :func:`~customer_sdk._rows._cells.make_row`, naming its column; for that the csv
@@ -27,8 +28,8 @@ odd count: a quoted value goes on to the next line). A JSONL line over :data:`LI
 bytes is rejected and skipped the same way, in bounded reads. Memory per record is thus
 bounded by these limits, never by the file.
 
-Line numbers count LF as editors and ``grep -n`` do (:class:`_Lines`), so a reported row can
-be found in the file.
+Line numbers count LF as editors and ``grep -n`` do
+(:class:`~customer_sdk._rows._lines.Lines`), so a reported row can be found in the file.
 """
 
 from __future__ import annotations
@@ -39,26 +40,20 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO, Final
 
-import orjson
-
 from customer_sdk._fields import FIELD_NAMES, INT_FIELDS
 from customer_sdk._rows._cells import CELL_LIMIT, SHORT, make_row, take_oversized
 from customer_sdk._rows._files import detect_format
 from customer_sdk._rows._header import sniff_delimiter
+from customer_sdk._rows._jsonl import read_jsonl
+from customer_sdk._rows._lines import LINE_LIMIT, Lines, LineTooLong
 from customer_sdk._rows._row import FileFormat, Row, RowFileError
 from customer_sdk.errors import FieldError
 
 __all__ = ["LINE_LIMIT", "read_header", "read_rows"]
 
-LINE_LIMIT: Final = 64 * CELL_LIMIT
-"""The longest line read at once: characters of a CSV line, bytes of a JSONL line (4 MiB)."""
 _PARSE_LIMIT: Final = 16 * CELL_LIMIT
 # csv's message when a cell passes csv.field_size_limit().
 _FIELD_LIMIT: Final = "field larger than field limit"
-
-
-class _LineTooLong(Exception):
-    """A physical line is longer than LINE_LIMIT: its record is skipped."""
 
 
 # How much of a CSV file the delimiter is judged from.
@@ -67,58 +62,6 @@ _KNOWN: Final = frozenset(FIELD_NAMES)
 _INTS: Final = frozenset(INT_FIELDS)
 # "1.0" or "12.00": a spreadsheet's rendering of a whole number in a column it typed as a number.
 _INTEGRAL: Final = re.compile(r"([0-9]+)\.0+")
-
-
-class _Lines:
-    """The file's lines for the csv module, counting LF to know where each record starts.
-
-    ``csv.reader.line_num`` counts a lone CR inside a quoted cell as a line too; editors,
-    ``grep -n`` and ``sed -n`` count only LF, and the reported row number must lead there.
-    A file with no LF at all uses CR-only line ends (classic Mac exports): there each CR ends
-    a line, as an editor shows it, or every row would be reported as line 1.
-    """
-
-    def __init__(self, f: IO[str]) -> None:
-        self._f = f
-        self.newlines = 0
-        self._lf = False
-        # Of the current record: its length so far, whether an odd number of quote characters
-        # was seen (inside a quoted value), whether its last line was cut at LINE_LIMIT.
-        self.size = 0
-        self.odd = False
-        self.cut = False
-        self.quote = '"'
-
-    def __iter__(self) -> Iterator[str]:
-        return self
-
-    def __next__(self) -> str:
-        line = self._f.readline(LINE_LIMIT)
-        if not line:
-            raise StopIteration
-        self.size += len(line)
-        if self.quote in line:
-            self.odd ^= line.count(self.quote) % 2 == 1
-        if line.endswith("\n"):
-            self.newlines += 1
-            self._lf = True
-        elif line.endswith("\r"):
-            self.newlines += not self._lf
-        elif len(line) == LINE_LIMIT:
-            self.cut = True
-            raise _LineTooLong  # not handed to the csv module: it would end the record here
-        self.cut = False
-        return line
-
-    def skip_record(self) -> None:
-        """Read on, a bounded line at a time, to the end of a record the parser gave up on."""
-        while self.cut or self.odd:
-            try:
-                next(self)
-            except StopIteration:
-                return
-            except _LineTooLong:
-                continue
 
 
 def _header(reader: Iterator[list[str]]) -> list[str]:
@@ -137,7 +80,7 @@ def _header(reader: Iterator[list[str]]) -> list[str]:
     return names
 
 
-def _next_cells(reader: Iterator[list[str]], lines: _Lines) -> list[str] | None:
+def _next_cells(reader: Iterator[list[str]], lines: Lines) -> list[str] | None:
     """The next record's cells, or None when it is too big to parse (its rest not yet read).
 
     Raises StopIteration at the end, and csv.Error for a record broken otherwise.
@@ -148,7 +91,7 @@ def _next_cells(reader: Iterator[list[str]], lines: _Lines) -> list[str] | None:
     default = csv.field_size_limit(_PARSE_LIMIT)
     try:
         return next(reader)
-    except _LineTooLong:
+    except LineTooLong:
         return None
     except csv.Error as exc:
         if str(exc).startswith(_FIELD_LIMIT):
@@ -158,7 +101,7 @@ def _next_cells(reader: Iterator[list[str]], lines: _Lines) -> list[str] | None:
         csv.field_size_limit(default)
 
 
-def _skipped(lines: _Lines, start: int) -> Row:
+def _skipped(lines: Lines, start: int) -> Row:
     """Skip the rest of a record too big to parse, and reject it."""
     lines.skip_record()
     why = (
@@ -175,11 +118,11 @@ def _cell(name: str, cell: str) -> str:
     return cell
 
 
-def _open_csv(f: IO[str]) -> tuple[_Lines, Iterator[list[str]], list[str]]:
+def _open_csv(f: IO[str]) -> tuple[Lines, Iterator[list[str]], list[str]]:
     """Sniff the delimiter from the start of ``f``, rewind, and read the header."""
     delimiter = sniff_delimiter(f.read(_SNIFF))
     f.seek(0)  # utf-8-sig: the rewound decoder skips the BOM again
-    lines = _Lines(f)
+    lines = Lines(f)
     reader = csv.reader(lines, delimiter=delimiter)
     lines.quote = reader.dialect.quotechar or '"'  # to find the end of a skipped record
     return lines, reader, _header(reader)
@@ -223,42 +166,6 @@ def _read_csv(f: IO[str], ignored: set[str] | None) -> Iterator[Row]:
         if any(c for n, _, c in columns if not n):
             extra.append(FieldError("$", "a value sits under a column without a name"))
         yield make_row(start, values, extra)
-
-
-def _read_jsonl(f: IO[bytes], ignored: set[str] | None) -> Iterator[Row]:
-    line = 0
-    while raw := f.readline(LINE_LIMIT):
-        line += 1
-        if len(raw) == LINE_LIMIT and not raw.endswith(b"\n"):
-            size = len(raw)
-            while rest := f.readline(LINE_LIMIT):  # skipped in bounded reads
-                size += len(rest)
-                if rest.endswith(b"\n"):
-                    break
-            why = f"the line is {size:,} bytes, over the {LINE_LIMIT:,}-byte limit; skipped"
-            yield Row(line=line, key=None, wire=None, errors=(FieldError("$", why),))
-            continue
-        text = raw.strip()
-        if line == 1:
-            text = text.removeprefix(b"\xef\xbb\xbf")
-        if not text:
-            continue
-        try:
-            obj = orjson.loads(text)
-        except orjson.JSONDecodeError as exc:
-            why = str(exc).partition(":")[0]
-            yield Row(line=line, key=None, wire=None, errors=(FieldError("$", f"bad JSON: {why}"),))
-            continue
-        if not isinstance(obj, dict):
-            errors = (FieldError("$", f"expected a JSON object, got {type(obj).__name__}"),)
-            yield Row(line=line, key=None, wire=None, errors=errors)
-            continue
-        if ignored is not None:
-            # JSONL has no header: unknown keys can only be dropped (and noted) row by row.
-            unknown = obj.keys() - _KNOWN
-            ignored.update(unknown)
-            obj = {k: v for k, v in obj.items() if k not in unknown}
-        yield make_row(line, obj, take_oversized(obj) if len(raw) > SHORT else [])
 
 
 def read_header(path: Path) -> list[str]:
@@ -314,7 +221,7 @@ def read_rows(
     try:
         if fmt == "jsonl":
             with path.open("rb") as fb:
-                yield from _read_jsonl(fb, ignored)
+                yield from read_jsonl(fb, ignored)
         else:
             with _open_text(path) as ft:
                 yield from _read_csv(ft, ignored)

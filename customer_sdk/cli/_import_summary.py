@@ -1,7 +1,7 @@
 """How an import ends: why it stopped, the lines under its summary table, and its exit status.
 
 Pure functions of what the run counted: nothing here reads rows, sends requests or handles
-signals (see :mod:`customer_sdk.cli._import` for that), and the tables themselves are drawn by
+signals (see :mod:`customer_sdk.cli._import_run` for that), and the tables themselves are drawn by
 :mod:`customer_sdk._progress`.
 """
 
