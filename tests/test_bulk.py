@@ -31,7 +31,7 @@ from customer_sdk import (
     ValidationError,
 )
 from customer_sdk._bulk import _circuit as bulk
-from customer_sdk._journal._journal import WINDOW
+from customer_sdk._journal._window import WINDOW
 from tests import _scripted as s
 from tests._helpers import PASSWORD, SECRETS, USER, Sleeps, journal_states, keyed, make_client
 

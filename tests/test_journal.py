@@ -13,7 +13,7 @@ import pytest
 
 from customer_sdk import JournalMismatchError, RowOutcome
 from customer_sdk._journal import Journal, JournalCursor, RowState, row_hash
-from customer_sdk._journal._journal import WINDOW
+from customer_sdk._journal._window import WINDOW
 from customer_sdk.sandbox import Sandbox
 from tests._helpers import client_for
 

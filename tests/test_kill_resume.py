@@ -18,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from customer_sdk._journal._journal import WINDOW
+from customer_sdk._journal._window import WINDOW
 from customer_sdk.sandbox import Sandbox
 from tests._helpers import journal_states, start_import, write_csv
 

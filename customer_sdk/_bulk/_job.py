@@ -29,8 +29,9 @@ from customer_sdk._bulk._concurrency import pool_for
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._options import check_options
 from customer_sdk._bulk._outlet import Outlet
-from customer_sdk._bulk._policy import JobLimiter, StopPolicy, default_limiter, paced_rate
+from customer_sdk._bulk._policy import JobLimiter, default_limiter, paced_rate
 from customer_sdk._bulk._results import BulkStats, RowResult
+from customer_sdk._bulk._stop import StopPolicy
 from customer_sdk._bulk._workers import Workers
 from customer_sdk._models import CustomerCreate
 from customer_sdk._ratelimit import Limiter

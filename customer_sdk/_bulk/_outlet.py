@@ -15,7 +15,6 @@ import asyncio
 from collections import deque
 from typing import TYPE_CHECKING, Any, Final
 
-from customer_sdk._bulk._policy import StopPolicy
 from customer_sdk._bulk._results import (
     BulkStats,
     Row,
@@ -24,6 +23,7 @@ from customer_sdk._bulk._results import (
     is_final,
     outcome_text,
 )
+from customer_sdk._bulk._stop import StopPolicy
 from customer_sdk._secrets import NO_SECRETS, Secrets
 
 if TYPE_CHECKING:

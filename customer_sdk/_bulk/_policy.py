@@ -1,4 +1,4 @@
-"""A bulk job's rules for when to send and when to stop: its limiter and its stop policy.
+"""A bulk job's rule for when to send: its limiter.
 
 - :class:`JobLimiter`: the outage circuit (:mod:`._circuit`), then the job's own rate, then the
   client's limiter, so a 429's ``Retry-After`` pauses every worker and every other call of the
@@ -6,8 +6,6 @@
   (:mod:`._concurrency`).
 - :func:`paced_rate`: the job's paced rate, as the concurrency limit reads it.
 - :func:`default_limiter`: which own rate a job gets (adaptive unless told otherwise).
-- :class:`StopPolicy`: stop the job after ``max_auth_failures`` refusals in a row (F18), or
-  when the client was closed under it.
 
 Nothing here reads rows or records results; the workers and the job call in.
 """
@@ -15,21 +13,16 @@ Nothing here reads rows or records results; the workers and the job call in.
 from __future__ import annotations
 
 import asyncio
-import logging
 import time
 from collections.abc import Awaitable, Callable, Generator
 from typing import Any, Final
 
 from customer_sdk._bulk._circuit import Circuit
 from customer_sdk._bulk._concurrency import ConcurrencyLimit, WorkerGate
-from customer_sdk._bulk._results import FATAL_TYPES, RowResult
 from customer_sdk._ratelimit import AdaptiveLimiter, Clock, Limiter, TokenBucket, no_wait_check
 from customer_sdk._retry import Retrier
-from customer_sdk.errors import ChargeOverError, LimiterUnavailableError
 
-__all__ = ["JobLimiter", "StopPolicy", "default_limiter", "paced_rate"]
-
-logger: Final = logging.getLogger("customer_sdk")
+__all__ = ["JobLimiter", "default_limiter", "paced_rate"]
 
 
 class _Ready:
@@ -203,61 +196,19 @@ class JobLimiter:
         self.shared.on_success()
 
 
-class StopPolicy:
-    """Decides from each result whether the whole job must stop.
+def paced_rate(limiter: Limiter | None) -> Callable[[], float | None]:
+    """What the concurrency limit reads as the job's paced rate (None: unpaced).
 
     Args:
-        max_auth_failures: Refusals (401, 403, TLS) in a row that stop the job.
-        client_closed: Tells whether the client was closed.
-        stop: Stops the job with an error (raised to the caller after the results so far).
+        limiter: The job's own limiter, or None.
+
+    Returns:
+        A function giving the rate an :class:`AdaptiveLimiter` (None before its first 429)
+        or a :class:`TokenBucket` holds now; for any other limiter, or none, always None.
     """
-
-    __slots__ = ("_auth_failures", "_client_closed", "_stop", "max_auth_failures")
-
-    def __init__(
-        self,
-        max_auth_failures: int,
-        client_closed: Callable[[], bool],
-        stop: Callable[[BaseException], None],
-    ) -> None:
-        self.max_auth_failures = max_auth_failures
-        self._client_closed = client_closed
-        self._stop = stop
-        self._auth_failures = 0
-
-    def check(self, result: RowResult) -> bool:
-        """Stop the job on a closed client or repeated refusals.
-
-        Args:
-            result: The result just handed out.
-
-        Returns:
-            True when the job was stopped.
-        """
-        error = result.error
-        if error is not None and self._client_closed():
-            # Every further row would fail the same way.
-            self._stop(ChargeOverError("the client was closed while the bulk job ran"))
-            return True
-        if isinstance(error, LimiterUnavailableError):
-            # The shared limiter waited out its patience already: every further row would only
-            # fail the same way. Stop, resumably; nothing was sent unmetered (docs/faults.md F27).
-            logger.error("bulk job stopping: %s", error)
-            self._stop(error)
-            return True
-        if isinstance(error, FATAL_TYPES):
-            self._auth_failures += 1
-            if self._auth_failures >= self.max_auth_failures:
-                logger.error(
-                    "bulk job stopping: %d rows in a row refused (%s)",
-                    self._auth_failures,
-                    type(error).__name__,
-                )
-                self._stop(error)
-                return True
-        else:
-            self._auth_failures = 0
-        return False
+    if isinstance(limiter, AdaptiveLimiter | TokenBucket):
+        return lambda: limiter.rate
+    return lambda: None
 
 
 def default_limiter(
@@ -289,18 +240,3 @@ def default_limiter(
         # No rate given and the client has no limiter of its own: find the limit.
         return AdaptiveLimiter(sleep=sleep)
     return None
-
-
-def paced_rate(limiter: Limiter | None) -> Callable[[], float | None]:
-    """What the concurrency limit reads as the job's paced rate (None: unpaced).
-
-    Args:
-        limiter: The job's own limiter, or None.
-
-    Returns:
-        A function giving the rate an :class:`AdaptiveLimiter` (None before its first 429)
-        or a :class:`TokenBucket` holds now; for any other limiter, or none, always None.
-    """
-    if isinstance(limiter, AdaptiveLimiter | TokenBucket):
-        return lambda: limiter.rate
-    return lambda: None

@@ -49,19 +49,14 @@ from customer_sdk._journal._schema import (
     outcome_row,
     outcome_rows,
     read_entries,
-    set_window,
     setup,
     state_rows,
 )
+from customer_sdk._journal._window import SendWindow
 from customer_sdk._journal._writer import Kind, Writer
 
 __all__ = ["Journal"]
 
-WINDOW: Final = 256
-"""Rows the send window reaches ahead of the row that moved it. It moves again once the workers
-are within half of that of its end, so each fsync covers about 128 rows and is usually done
-long before a worker reaches them. A crash leaves at most this many rows inside it that were
-never sent (reported unknown when keyless)."""
 _CHUNK: Final = 1024  # entries per read: what a resuming cursor holds in memory at most
 
 Outcome = tuple[int, str, bool, str, int | None, str | None]
@@ -89,12 +84,7 @@ class Journal:
         self.max_index = -1
         self.window = 0
         self._writer = Writer(self.path, asyncio.get_running_loop())
-        # The window as this run moved it: its end and the future of that commit, and the one
-        # before (rows below its end need not wait for the newer commit).
-        self._end = 0
-        self._fut: asyncio.Future[Any] | None = None
-        self._prev_end = 0
-        self._prev_fut: asyncio.Future[Any] | None = None
+        self._send = SendWindow(self._writer)
 
     def __repr__(self) -> str:
         return f"Journal(path={self.path!r})"
@@ -125,7 +115,7 @@ class Journal:
             check = functools.partial(setup, path=journal.path, job_id=job_id)
             found = await journal._writer.submit("call", check, durable=True)
             journal.max_index, journal.window = found
-            journal._end = journal.window
+            journal._send.resume(journal.window)
         except BaseException:
             await journal.aclose()
             raise
@@ -143,9 +133,9 @@ class Journal:
         """A worker takes a row for its first send: make sure the send window covers it.
 
         For rows with no record of their own, in about index order (workers take rows in
-        order). When ``index`` comes within
-        half a :data:`WINDOW` of the window's end, the end moves to ``index + WINDOW`` in a
-        commit with an fsync that starts at once.
+        order). When ``index`` comes within half a :data:`WINDOW` of the window's end, the end
+        moves to ``index + WINDOW`` in a commit with an fsync that starts at once
+        (:mod:`._window`).
 
         Args:
             index: The row's index.
@@ -157,20 +147,7 @@ class Journal:
         Raises:
             RuntimeError: The journal is closed.
         """
-        if index < self._end - WINDOW // 2:
-            if index < self._prev_end and self._prev_fut is not None:
-                return self._prev_fut
-            assert self._fut is not None
-            return self._fut
-        self._prev_end, self._prev_fut = self._end, self._fut
-        self._end = end = index + WINDOW
-        fut = self._fut = self._writer.submit(
-            "call", functools.partial(set_window, end=end), durable=True
-        )
-        fut.add_done_callback(_retrieve)
-        if index < self._prev_end and self._prev_fut is not None:
-            return self._prev_fut
-        return fut
+        return self._send.cover(index)
 
     def mark_in_flight(self, rows: Sequence[tuple[int, str, bool]]) -> asyncio.Future[Any] | None:
         """Record rows sent again as in flight: durably for keyless rows, lazily for keyed.
@@ -316,16 +293,5 @@ class Journal:
         """
         writer = self._writer
         if unsent_from is not None and not writer.closed:
-            end = max(self.window, unsent_from)
-            if end != self._end:
-                self._end = end
-                fut = writer.submit("call", functools.partial(set_window, end=end))
-                fut.add_done_callback(_retrieve)
+            self._send.pull_back(unsent_from)
         await writer.close()
-
-
-def _retrieve(fut: asyncio.Future[Any]) -> None:
-    # A window's future may have no waiter (only keyed rows under it): its error is raised to
-    # the next waiter of a later commit too, so asyncio must not log it as never retrieved.
-    if not fut.cancelled():
-        fut.exception()
