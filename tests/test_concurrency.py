@@ -264,3 +264,54 @@ async def test_a_request_without_an_answer_frees_its_slot_at_its_tasks_next_acqu
     limiter.on_success()
     other = asyncio.ensure_future(limiter.acquire())
     await asyncio.wait_for(other, 1.0)  # and the slot went back for others
+
+
+class _Recording(ConcurrencyLimit):
+    """A concurrency limit that also keeps every round trip it is told."""
+
+    samples: list[float]
+
+    def sample(self, rtt: float) -> None:
+        """Keep the round trip, then take it as usual."""
+        self.samples.append(rtt)
+        super().sample(rtt)
+
+
+async def test_a_slot_held_ahead_lets_the_next_request_through_at_once() -> None:
+    """hold(): the task's next acquire() takes no second slot; others wait for the one held."""
+    t = FakeTime()
+    control = _Recording(1, 1, lambda: None, clock=t.clock)
+    control.samples = []
+    limiter = JobLimiter(Circuit(), None, PauseGate(clock=t.clock), control, clock=t.clock)
+    await limiter.acquire()
+    limiter.hold()  # a worker acquired before taking its row
+    t.now += 5.0  # it waited for a row
+
+    async def another_task() -> None:
+        await limiter.acquire()
+
+    other = asyncio.ensure_future(another_task())
+    await asyncio.sleep(0)
+    assert not other.done()  # the one slot is held ahead
+    async with asyncio.timeout(1.0):
+        await limiter.acquire()  # the row's request: through at once, on the held slot
+    t.now += 0.1
+    limiter.on_success()
+    await asyncio.wait_for(other, 1.0)
+    assert control.samples == [pytest.approx(0.1)]  # timed from the request, not the hold
+
+
+async def test_a_slot_held_ahead_and_never_used_goes_back() -> None:
+    """release_ahead(): the input ended before a row came, and the slot is free for others."""
+    t = FakeTime()
+    control = ConcurrencyLimit(1, 1, lambda: None, clock=t.clock)
+    limiter = JobLimiter(Circuit(), None, PauseGate(clock=t.clock), control, clock=t.clock)
+    await limiter.acquire()
+    limiter.hold()
+    limiter.release_ahead()
+    limiter.release_ahead()  # idempotent: nothing held any more
+
+    async def another_task() -> None:
+        await limiter.acquire()
+
+    await asyncio.wait_for(another_task(), 1.0)
