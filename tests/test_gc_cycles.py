@@ -1,11 +1,13 @@
 """Reads and creates free what they make at once: no reference cycle per page, get or create.
 
 Each test runs its calls with the collector off and ``gc.DEBUG_SAVEALL`` on, then collects:
-every object found then was unreachable but held in a reference cycle, which only the collector
-frees (Python 3.13 ran it late enough to add 3 MB to a 4,000-customer export's peak). Only the
-objects attributable to the SDK are counted: instances of its classes (the sandbox's aside) or
-tenacity's (its retry loops), and functions, frames and coroutines of its code. Nothing else in
-the process (the in-process sandbox, aiohttp, asyncio) is this suite's to pin.
+every object found then was unreachable, kept only by a reference cycle, which only the
+collector frees (Python 3.13 ran it late enough to add 3 MB to a 4,000-customer export's peak).
+A cycle counts when one of its members is the SDK's: an instance of its classes (the sandbox's
+aside) or of tenacity's (its retry loops), or a function, frame or coroutine of its code. Our
+objects merely held by someone else's cycle are not counted (aiohttp's own connect failure is
+one: ``ClientConnectorError -> OSError -> traceback -> frame -> ClientConnectorError``), nor is
+anything else in the process (the in-process sandbox, aiohttp, asyncio).
 
 The cycle these tests were written for: ``Engine.read`` built a tenacity ``AsyncRetrying`` for
 every GET, and tenacity keeps the loop's state in a ``threading.local`` whose ``IterState``
@@ -18,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import socket
 import types
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -26,8 +29,10 @@ from pathlib import Path
 import pytest
 
 import customer_sdk
-from customer_sdk import ChargeOverClient, NotFoundError, RetryPolicy
+from customer_sdk import ChargeOverClient, ConnectError, NotFoundError, RetryPolicy
+from customer_sdk import _protocol as proto
 from customer_sdk._retry import Run
+from customer_sdk._transport import AiohttpTransport
 from customer_sdk.sandbox import Sandbox
 
 _SDK = Path(customer_sdk.__file__).parent
@@ -64,9 +69,23 @@ def _attributable(obj: object) -> str | None:
     return None
 
 
+def _in_cycle(obj: object, garbage: set[int]) -> bool:
+    """Whether ``obj`` reaches itself through the objects whose ids are in ``garbage``."""
+    seen: set[int] = set()
+    todo = [ref for ref in gc.get_referents(obj) if id(ref) in garbage]
+    while todo:
+        item = todo.pop()
+        if item is obj:
+            return True
+        if id(item) not in seen:
+            seen.add(id(item))
+            todo.extend(ref for ref in gc.get_referents(item) if id(ref) in garbage)
+    return False
+
+
 @contextlib.contextmanager
 def cyclic_garbage() -> Iterator[list[str]]:
-    """Run the block with the collector off; then list the SDK's objects it left in cycles."""
+    """Run the block with the collector off; then name the SDK's objects it left in cycles."""
     found: list[str] = []
     gc.collect()  # earlier tests' garbage is not this block's
     enabled = gc.isenabled()
@@ -75,7 +94,11 @@ def cyclic_garbage() -> Iterator[list[str]]:
     try:
         yield found
         gc.collect()
-        found.extend(name for name in map(_attributable, gc.garbage) if name is not None)
+        garbage = {id(obj) for obj in gc.garbage}
+        for obj in gc.garbage:
+            name = _attributable(obj)
+            if name is not None and _in_cycle(obj, garbage):
+                found.append(name)
     finally:
         gc.set_debug(0)
         gc.garbage.clear()
@@ -136,4 +159,30 @@ async def test_creates_leave_no_cyclic_garbage(client: ChargeOverClient) -> None
         for i in range(10):
             created = await client.customers.create(company=f"New {i}", external_key=f"new-{i}")
             assert created.created
+    assert not found, Counter(found).most_common(8)
+
+
+async def test_a_transport_error_leaves_no_cyclic_garbage() -> None:
+    """A request refused a connection raises an error that holds no cycle through its frame."""
+    with socket.socket() as closed:
+        closed.bind(("127.0.0.1", 0))  # bound, never listening: a connection is refused
+        request = proto.get_request(f"http://127.0.0.1:{closed.getsockname()[1]}", 1)
+        transport = AiohttpTransport(
+            session=None,
+            headers={},
+            timeout=5.0,
+            connect_timeout=5.0,
+            max_connections=4,
+            ssl_context=True,
+            max_response_bytes=1 << 20,
+        )
+        try:
+            with pytest.raises(ConnectError):  # the session and pool exist before measuring
+                await transport.send(request, None, None)
+            with cyclic_garbage() as found:
+                for _ in range(5):
+                    with pytest.raises(ConnectError):
+                        await transport.send(request, None, None)
+        finally:
+            await transport.aclose()
     assert not found, Counter(found).most_common(8)
