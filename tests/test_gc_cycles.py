@@ -5,9 +5,10 @@ every object found then was unreachable, kept only by a reference cycle, which o
 collector frees (Python 3.13 ran it late enough to add 3 MB to a 4,000-customer export's peak).
 A cycle counts when one of its members is the SDK's: an instance of its classes (the sandbox's
 aside) or of tenacity's (its retry loops), or a function, frame or coroutine of its code. Our
-objects merely held by someone else's cycle are not counted (aiohttp's own connect failure is
-one: ``ClientConnectorError -> OSError -> traceback -> frame -> ClientConnectorError``), nor is
-anything else in the process (the in-process sandbox, aiohttp, asyncio).
+objects merely held by someone else's cycle are not counted (a refused connection makes one in
+aiohttp: ``ClientConnectorError -> ConnectionRefusedError -> traceback -> frame
+TCPConnector._wrap_create_connection -> frame _create_direct_connection ->
+ClientConnectorError``), nor is anything else in the process (the sandbox, aiohttp, asyncio).
 
 The cycle these tests were written for: ``Engine.read`` built a tenacity ``AsyncRetrying`` for
 every GET, and tenacity keeps the loop's state in a ``threading.local`` whose ``IterState``
