@@ -305,7 +305,12 @@ class AiohttpTransport:
             )
         finally:
             watchdog.stop(task)
-        raise failure
+        try:
+            raise failure
+        finally:
+            # The error's traceback holds this frame: a local still naming the error would be
+            # a reference cycle that only the collector frees (tests/test_gc_cycles.py).
+            del failure
 
     async def _read_capped(self, resp: aiohttp.ClientResponse) -> bytes:
         chunks: list[bytes] = []
