@@ -108,14 +108,18 @@ def cyclic_garbage() -> Iterator[list[str]]:
 
 
 @pytest.fixture
-async def client() -> AsyncIterator[ChargeOverClient]:
-    """A client of a sandbox holding enough customers for :data:`_PAGES` pages, warmed up."""
-    async with (
-        Sandbox() as sb,
-        ChargeOverClient(
-            sb.base_url, username=sb.username, password=sb.password, retry=RetryPolicy.no_wait()
-        ) as c,
-    ):
+async def sb() -> AsyncIterator[Sandbox]:
+    """A sandbox of the test's own."""
+    async with Sandbox() as sandbox:
+        yield sandbox
+
+
+@pytest.fixture
+async def client(sb: Sandbox) -> AsyncIterator[ChargeOverClient]:
+    """A client of ``sb`` holding enough customers for :data:`_PAGES` pages, warmed up."""
+    async with ChargeOverClient(
+        sb.base_url, username=sb.username, password=sb.password, retry=RetryPolicy.no_wait()
+    ) as c:
         for i in range(_PAGES * _PAGE_SIZE - 2):  # the last page is short: it ends the listing
             await c.customers.create(company=f"Co{i}", external_key=f"k{i}")
         await c.customers.get(1)  # the session, pool and caches exist before any measurement
@@ -160,6 +164,22 @@ async def test_creates_leave_no_cyclic_garbage(client: ChargeOverClient) -> None
         for i in range(10):
             created = await client.customers.create(company=f"New {i}", external_key=f"new-{i}")
             assert created.created
+    assert not found, Counter(found).most_common(8)
+
+
+async def test_retried_creates_and_reads_leave_no_cyclic_garbage(
+    sb: Sandbox, client: ChargeOverClient
+) -> None:
+    """A create and a get that each needed a second attempt leave no SDK object in a cycle.
+
+    Those run through tenacity's loop (``_retry._Loop``), which clears its per-call state.
+    """
+    with cyclic_garbage() as found:
+        for i in range(5):
+            sb.set_faults("create:script=503_before_commit|ok;get:script=503|ok")
+            created = await client.customers.create(company=f"Retried {i}", external_key=f"r-{i}")
+            assert created.created
+            assert (await client.customers.get(created.customer_id)).company == f"Retried {i}"
     assert not found, Counter(found).most_common(8)
 
 
