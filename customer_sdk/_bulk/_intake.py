@@ -96,8 +96,8 @@ class Intake:
         if outlet.journal is None:
             self.verified.set()
         self._seen = FirstSeen() if reject_duplicates else None
-        #: With a journal, the index of the row the reader holds (not yet queued or settled),
-        #: or the next one to read.
+        #: The index of the row the reader holds (queued or settled once the next is read),
+        #: or, at the end of the input, the number of rows.
         self.reading = 0
 
     def untaken(self) -> int:
@@ -141,15 +141,18 @@ class Intake:
         if isinstance(rows, AsyncIterable):
             async for raw in rows:
                 index += 1
+                self.reading = index
                 await self._take(index, raw, cursor)
         elif cursor is None:
             await self._read_plain(rows)
         else:
             for raw in rows:
                 index += 1
+                self.reading = index
                 await self._take(index, raw, cursor)
                 if index % 256 == 255:
                     await asyncio.sleep(0)  # a sync iterable never yields by itself
+        self.reading = index + 1
         await self.end()
 
     async def end(self) -> None:
@@ -183,12 +186,6 @@ class Intake:
 
     async def _take(self, index: int, raw: object, cursor: JournalCursor | None) -> None:
         """Validate one input row, check it against the journal, and queue or settle it."""
-        self.reading = index
-        await self._settle(index, raw, cursor)
-        self.reading = index + 1
-
-    async def _settle(self, index: int, raw: object, cursor: JournalCursor | None) -> None:
-        """:meth:`_take` without the bookkeeping of where the reader is."""
         outlet = self._outlet
         outlet.stats.rows_read = index + 1
         row, rejected = prepare(index, raw)
@@ -207,7 +204,9 @@ class Intake:
         if row is not None and (repeat := self._repeat(row)) is not None:
             # Hashed as the row it is (above), so a journal of any earlier run still matches.
             row, rejected = None, repeat
-        entry = await cursor.get(index)
+        entry = cursor.get_now(index)
+        if entry is cursor.UNREAD:
+            entry = await cursor.get(index)
         if entry is not None and entry.hash != content_hash:
             raise JournalMismatchError(
                 f"row {index} differs from the row the journal {journal.path!r} recorded; "

@@ -7,8 +7,10 @@ settled by its own item's answer. On top of a single create, a row gets a few *r
 its budget is spent on transient failures it is given a fresh one (an outage held by the
 circuit does not count), and a row that may already exist starts its next round with a lookup.
 
-With a journal, rows are marked in flight before they are sent; their results are recorded
-before they are handed out (:class:`~customer_sdk._bulk._outlet.Outlet`).
+With a journal, a row is covered by the send window or marked in flight before it is sent
+(:mod:`._marks`), and a worker takes a row only once it may send it (it acquires its request's
+slot and rate first, :meth:`~._policy.JobLimiter.hold`); results are recorded before they are
+handed out (:class:`~customer_sdk._bulk._outlet.Outlet`).
 
 An upsert (``update_existing``): a keyed row whose create ends in "found by key" — the key was
 taken, or an attempt's answer was lost — gets its fields PUT to the customer found, and is
@@ -31,6 +33,7 @@ import orjson
 from customer_sdk import _protocol as proto
 from customer_sdk import _write as write
 from customer_sdk import errors
+from customer_sdk._bulk import _marks as marks
 from customer_sdk._bulk._circuit import Circuit
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._outlet import Outlet
@@ -130,36 +133,19 @@ class Workers:
             for other in alone:
                 await outlet.finish([(other, await self._send_one(other, journaled=False))])
 
-    async def _mark_in_flight(self, rows: list[Row]) -> None:
-        """Before rows are sent: their send window (keyless rows wait for it), or their marks."""
-        journal = self._outlet.journal
-        if journal is None:
-            return
-        again: list[Row] = []
-        for r in rows:
-            if not r.new:
-                again.append(r)
-                continue
-            window = journal.cover(r.index)
-            if r.key is None:
-                # A keyless row leaves only once a window covering it is durable; a keyed one
-                # does not wait: the server's unique key guards it (docs/architecture.md).
-                if not window.done():
-                    await asyncio.shield(window)  # shared by the rows of the window
-                window.result()  # a failed commit: the job stops (its promise is not durable)
-        if again:
-            durable = journal.mark_in_flight([(r.index, r.hash, r.key is not None) for r in again])
-            if durable is not None:
-                await durable
-
     async def _send_one(self, row: Row, *, journaled: bool) -> RowResult:
         """Create one row to a final result, reconciling first when ``row.prior`` is set."""
-        if not journaled and self._outlet.journal is not None:
+        journal = self._outlet.journal
+        if not journaled and journal is not None:
             try:
-                await self._mark_in_flight([row])
+                if not row.new:
+                    await marks.before_send(journal, [row])
+                elif (window := marks.window_to_wait_for(journal, row)) is not None:
+                    await asyncio.shield(window)  # shared by the rows of the window
+                    window.result()
             except asyncio.CancelledError:
                 if row.prior is None:
-                    self._unsent(row)
+                    marks.unsent(journal, row)
                 raise
         engine = self._engine
         circuit = self._circuit
@@ -175,8 +161,8 @@ class Workers:
                 else:
                     created = await engine.resume_create(body, row.key, row.prior, run)
             except asyncio.CancelledError:
-                if not maybe_sent and run.requests == 0:
-                    self._unsent(row)
+                if not maybe_sent and run.requests == 0 and journal is not None:
+                    marks.unsent(journal, row)
                 raise
             except ChargeOverError as exc:
                 maybe_sent = maybe_sent or run.requests > 0
@@ -211,25 +197,11 @@ class Workers:
             return RowResult(row.index, row.key, outcome, customer_id, exc)
         return RowResult(row.index, row.key, RowOutcome.UPDATED, customer_id, None)
 
-    def _unsent(self, row: Row) -> None:
-        """A row stopped (the job was stopped or closed) before any request of it was sent.
-
-        Without this it would stay in flight in the journal, and a keyless row in flight is
-        reported unknown by the next run although it never left (e.g. waiting for a shared
-        limiter's slot when the job stopped on LimiterUnavailableError, docs/faults.md F27).
-        Recorded as failed, so the next run sends it. No await: the task is being cancelled.
-        """
-        journal = self._outlet.journal
-        if journal is not None:
-            error = "ChargeOverError: the job stopped before the row was sent"
-            journal.record_outcomes_nowait(
-                [(row.index, row.hash, False, RowOutcome.FAILED.value, None, error)]
-            )
-
     async def _send_batch(self, batch: list[Row]) -> None:
         """Send rows through ``POST /api/v3/_bulk`` and settle each row by its own item."""
-        await self._mark_in_flight(batch)
         outlet = self._outlet
+        if outlet.journal is not None:
+            await marks.before_send(outlet.journal, batch)
         try:
             items = await self._engine.bulk([r.wire for r in batch], self._engine.retrier.start())
         except ChargeOverError as exc:
