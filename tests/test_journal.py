@@ -183,15 +183,19 @@ def _window(path: Path) -> int | None:
     return int(found[0][0]) if found else None
 
 
-async def test_one_fsync_covers_a_window_of_rows_and_writes_no_row(tmp_path: Path) -> None:
-    """Rows taken in order share one durable window commit; none gets a record of its own."""
+async def test_one_fsync_covers_a_window_of_keyless_rows_and_writes_no_row(
+    tmp_path: Path,
+) -> None:
+    """Keyless rows taken in order share one durable window commit; none gets a record."""
     path = tmp_path / "j.db"
     journal = await Journal.open(path, None)
     try:
         syncs = journal.syncs
-        first = journal.cover(0)
-        assert all(journal.cover(i) is first for i in range(1, WINDOW // 2))
+        first = journal.cover(0, keyed=False)
+        assert first is not None  # the first row waits for the window's fsync
         await first
+        assert journal.syncs == syncs + 1
+        assert all(journal.cover(i, keyed=False) is None for i in range(1, WINDOW // 2))
         assert journal.syncs == syncs + 1
         assert _window(path) == WINDOW
         assert peek(path, "SELECT count(*) FROM rows") == [(0,)]
@@ -199,20 +203,42 @@ async def test_one_fsync_covers_a_window_of_rows_and_writes_no_row(tmp_path: Pat
         await journal.aclose()
 
 
-async def test_the_window_moves_ahead_before_the_workers_reach_its_end(tmp_path: Path) -> None:
-    """Half-way through a window the next one is written; rows of the old one keep its commit."""
+async def test_keyed_rows_move_the_window_without_an_fsync(tmp_path: Path) -> None:
+    """A window moved for keyed rows costs no fsync; a keyless row under it asks for one."""
     path = tmp_path / "j.db"
     journal = await Journal.open(path, None)
     try:
-        first = journal.cover(0)
+        syncs = journal.syncs
+        assert all(journal.cover(i, keyed=True) is None for i in range(10))
+        await journal.committed()
+        assert _window(path) == WINDOW
+        assert journal.syncs == syncs
+        journal.record_outcomes_nowait([(0, "h0", True, "created", 1, None)])  # lazy, queued
+        keyless = journal.cover(10, keyed=False)
+        assert keyless is not None
+        await asyncio.wait_for(keyless, 10)  # the queued lazy write goes durable, not later
+        assert journal.syncs == syncs + 1
+    finally:
+        await journal.aclose()
+
+
+async def test_the_window_moves_ahead_before_the_workers_reach_its_end(tmp_path: Path) -> None:
+    """Half-way through a window the next one is written; rows of the old one need no wait."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    try:
+        first = journal.cover(0, keyed=False)
+        assert first is not None
+        await first
         half = WINDOW // 2
-        second = journal.cover(half)  # moves the end to half + WINDOW, in a commit of its own
-        assert second is first  # row `half` was already covered: no wait for the new commit
-        assert journal.cover(half + 1) is first
-        beyond = journal.cover(WINDOW)  # covered by the second window only (and moves it again)
-        assert beyond is not first
-        await beyond
-        assert _window(path) in (half + WINDOW, 2 * WINDOW)
+        # Moves the end to half + WINDOW, in a commit of its own; row `half` was covered.
+        assert journal.cover(half, keyed=False) is None
+        assert journal.cover(half + 1, keyed=False) is None
+        await journal.committed()
+        assert _window(path) == half + WINDOW
+        beyond = journal.cover(WINDOW, keyed=False)  # under the second window; moves it again
+        if beyond is not None:
+            await beyond
         await journal.committed()
         assert _window(path) == 2 * WINDOW
     finally:
@@ -225,16 +251,16 @@ async def test_an_orderly_close_pulls_the_window_back_to_the_first_untaken_row(
     """aclose(unsent_from=) leaves only taken rows inside it, never below an earlier window."""
     path = tmp_path / "j.db"
     journal = await Journal.open(path, None)
-    await journal.cover(0)
+    journal.cover(0, keyed=True)
     await journal.aclose(unsent_from=5)
     assert _window(path) == 5
     again = await Journal.open(path, None)
     assert again.window == 5
-    await again.cover(5)
+    again.cover(5, keyed=True)
     await again.aclose(unsent_from=2)  # nothing of this run taken below 5: the earlier window
     assert _window(path) == 5
     kept = await Journal.open(path, None)
-    await kept.cover(5)
+    kept.cover(5, keyed=True)
     await kept.aclose()  # no unsent_from (a caller that cannot tell): the window stays
     assert _window(path) == 5 + WINDOW
 
@@ -272,8 +298,9 @@ async def test_a_failed_commit_fails_its_waiters(tmp_path: Path) -> None:
     journal = await Journal.open(tmp_path / "j.db", None)
     try:
         journal._writer.write_nowait([("not an index", "h", "in_flight", None, None, None, 0.0)])
-        window = journal.cover(0)
-        waiter = journal.mark_in_flight([(0, "h0", False)])
+        window = journal.cover(0, keyed=False)
+        waiter = journal.mark_in_flight([(1, "h1", False)])
+        assert window is not None
         assert waiter is not None
         with pytest.raises(sqlite3.IntegrityError):
             await window

@@ -35,18 +35,10 @@ def window_to_wait_for(journal: Journal, row: Row) -> asyncio.Future[Any] | None
         row: A row with no record in it, about to be sent.
 
     Returns:
-        The window's commit, when it is not yet done and the row is keyless; else None.
-
-    Raises:
-        sqlite3.Error: The window's commit failed: the job stops (its promise is not durable).
+        None, or a future to await (it raises the commit's error, ``sqlite3.Error``: the job
+        then stops, its promise not being durable).
     """
-    window = journal.cover(row.index)
-    if row.key is not None:
-        return None
-    if window.done():
-        window.result()
-        return None
-    return window
+    return journal.cover(row.index, row.key is not None)
 
 
 async def before_send(journal: Journal, rows: list[Row]) -> None:
@@ -65,8 +57,7 @@ async def before_send(journal: Journal, rows: list[Row]) -> None:
         if not r.new:
             again.append(r)
         elif (window := window_to_wait_for(journal, r)) is not None:
-            await asyncio.shield(window)  # shared by the rows of the window
-            window.result()
+            await window
     if again:
         durable = journal.mark_in_flight([(r.index, r.hash, r.key is not None) for r in again])
         if durable is not None:

@@ -141,8 +141,7 @@ class Workers:
                 if not row.new:
                     await marks.before_send(journal, [row])
                 elif (window := marks.window_to_wait_for(journal, row)) is not None:
-                    await asyncio.shield(window)  # shared by the rows of the window
-                    window.result()
+                    await window
             except asyncio.CancelledError:
                 if row.prior is None:
                     marks.unsent(journal, row)

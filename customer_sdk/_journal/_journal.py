@@ -129,25 +129,26 @@ class Journal:
         """Commits made durable with an fsync (``synchronous=FULL``) so far."""
         return self._writer.syncs
 
-    def cover(self, index: int) -> asyncio.Future[Any]:
+    def cover(self, index: int, keyed: bool) -> asyncio.Future[Any] | None:
         """A worker takes a row for its first send: make sure the send window covers it.
 
         For rows with no record of their own, in about index order (workers take rows in
         order). When ``index`` comes within half a :data:`WINDOW` of the window's end, the end
-        moves to ``index + WINDOW`` in a commit with an fsync that starts at once
-        (:mod:`._window`).
+        moves to ``index + WINDOW`` in a commit that starts at once (:mod:`._window`).
 
         Args:
             index: The row's index.
+            keyed: Whether it has an ``external_key``.
 
         Returns:
-            The future of the commit of a window covering ``index``: a keyless row may be sent
-            once it is done. It raises that commit's error (``sqlite3.Error``).
+            None when the row may be sent now (every keyed row: the server's unique key
+            guards it); else a future resolved once a window covering this keyless row is
+            committed with an fsync. It raises that commit's error (``sqlite3.Error``).
 
         Raises:
             RuntimeError: The journal is closed.
         """
-        return self._send.cover(index)
+        return self._send.cover(index, keyed)
 
     def mark_in_flight(self, rows: Sequence[tuple[int, str, bool]]) -> asyncio.Future[Any] | None:
         """Record rows sent again as in flight: durably for keyless rows, lazily for keyed.

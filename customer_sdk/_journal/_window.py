@@ -28,7 +28,11 @@ never sent (reported unknown when keyless)."""
 
 
 class SendWindow:
-    """Where the send window is, and the futures of the commits that moved it.
+    """Where the send window is, and the commits that moved it.
+
+    A move is committed at once, with an fsync when the row that moved it is keyless (the rows
+    after it likely are too); a keyless row covered by a move committed without one asks for
+    the fsync then (:meth:`~._writer.Writer.synced`). An input of keyed rows pays no fsync.
 
     Args:
         writer: The journal's writer.
@@ -37,17 +41,14 @@ class SendWindow:
         prior: The window's end recorded before this run (0 for none).
     """
 
-    __slots__ = ("_end", "_fut", "_prev_end", "_prev_fut", "_writer", "prior")
+    __slots__ = ("_end", "_prev_end", "_prev_seq", "_seq", "_writer", "prior")
 
     def __init__(self, writer: Writer) -> None:
         self._writer = writer
         self.prior = 0
-        # The window as this run moved it: its end and the future of that commit, and the one
-        # before (rows below its end need not wait for the newer commit).
-        self._end = 0
-        self._fut: asyncio.Future[Any] | None = None
-        self._prev_end = 0
-        self._prev_fut: asyncio.Future[Any] | None = None
+        # The window as this run moved it: its end and the writer's sequence number of that
+        # commit, and the one before (rows below its end need not wait for the newer commit).
+        self._end = self._seq = self._prev_end = self._prev_seq = 0
 
     def resume(self, prior: int) -> None:
         """Start from the window an earlier run recorded.
@@ -57,33 +58,32 @@ class SendWindow:
         """
         self.prior = self._end = prior
 
-    def cover(self, index: int) -> asyncio.Future[Any]:
+    def cover(self, index: int, keyed: bool) -> asyncio.Future[Any] | None:
         """Make sure the window covers ``index``, moving it when ``index`` nears its end.
 
         Args:
             index: A row new to the journal, about to be sent (in about index order).
+            keyed: Whether the row has an ``external_key`` (it then waits for nothing).
 
         Returns:
-            The future of the commit of a window covering ``index``; it raises that commit's
-            error (``sqlite3.Error``).
+            None when the row may be sent now; else, for a keyless row, a future resolved once
+            a window covering it is durable (it raises that commit's error, ``sqlite3.Error``).
 
         Raises:
             RuntimeError: The journal is closed.
         """
-        if index < self._end - WINDOW // 2:
-            if index < self._prev_end and self._prev_fut is not None:
-                return self._prev_fut
-            assert self._fut is not None
-            return self._fut
-        self._prev_end, self._prev_fut = self._end, self._fut
-        self._end = end = index + WINDOW
-        fut = self._fut = self._writer.submit(
-            "call", functools.partial(set_window, end=end), durable=True
-        )
-        fut.add_done_callback(_retrieve)
-        if index < self._prev_end and self._prev_fut is not None:
-            return self._prev_fut
-        return fut
+        if index >= self._end - WINDOW // 2:
+            self._prev_end, self._prev_seq = self._end, self._seq
+            self._end = end = index + WINDOW
+            writer = self._writer
+            fut = writer.submit("call", functools.partial(set_window, end=end), durable=not keyed)
+            fut.add_done_callback(_retrieve)
+            self._seq = writer.last_seq
+        if keyed:
+            return None
+        # The older window, when it covers the row, is durable sooner.
+        seq = self._prev_seq if index < self._prev_end and self._prev_seq else self._seq
+        return self._writer.synced(seq)
 
     def pull_back(self, unsent_from: int) -> None:
         """At an orderly close: end the window at the first row no worker took.
@@ -102,7 +102,7 @@ class SendWindow:
 
 
 def _retrieve(fut: asyncio.Future[Any]) -> None:
-    # A window's future may have no waiter (only keyed rows under it): its error is raised to
-    # the next waiter of a later commit too, so asyncio must not log it as never retrieved.
+    # A window's future has no waiter (keyless rows wait through Writer.synced): a failed
+    # commit is raised to those waiters and to the next commit's, so asyncio must not log it.
     if not fut.cancelled():
         fut.exception()

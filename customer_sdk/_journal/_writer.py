@@ -112,6 +112,11 @@ class Writer:
         """Transactions committed under ``synchronous=FULL`` (each one an fsync of the WAL)."""
         return self._committer.syncs
 
+    @property
+    def last_seq(self) -> int:
+        """The sequence number of the last operation handed to the thread (for :meth:`synced`)."""
+        return self._seq
+
     def start(self) -> None:
         """Start the thread (it opens the database first)."""
         self._thread.start()
@@ -205,7 +210,9 @@ class Writer:
         if self.closed or self._need <= self._synced or self._syncing > self._synced:
             return  # nothing needed, or the commit under way kicks again when it is done
         if self._lazy:
-            self._flush()  # the buffer holds ``_need``: it goes durable
+            # The buffer goes next, durable: its fsync covers ``_need`` and all before it.
+            self._need = max(self._need, self._seq + 1)
+            self._flush()
         else:
             fut: asyncio.Future[Any] = self._loop.create_future()
             fut.add_done_callback(_retrieve)
