@@ -23,8 +23,8 @@ and rows invalid on their own are never remembered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Iterable, Mapping
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from customer_sdk._bulk._dupes import FirstSeen, duplicate_error
 from customer_sdk._bulk._outlet import Outlet
@@ -40,7 +40,7 @@ from customer_sdk._models import wire_of
 from customer_sdk.errors import JournalMismatchError, OutcomeUnknownError, ValidationError
 
 if TYPE_CHECKING:
-    from customer_sdk._journal import JournalCursor
+    from customer_sdk._journal import JournalCursor, JournalEntry
 
 __all__ = ["Intake", "prepare"]
 
@@ -146,12 +146,7 @@ class Intake:
         elif cursor is None:
             await self._read_plain(rows)
         else:
-            for raw in rows:
-                index += 1
-                self.reading = index
-                await self._take(index, raw, cursor)
-                if index % 256 == 255:
-                    await asyncio.sleep(0)  # a sync iterable never yields by itself
+            index = await self._read_journaled(rows, cursor)
         self.reading = index + 1
         await self.end()
 
@@ -184,29 +179,85 @@ class Intake:
                 # A sync iterable never yields to the loop by itself: let workers run.
                 await asyncio.sleep(0)
 
+    async def _read_journaled(self, rows: Iterable[object], cursor: JournalCursor) -> int:
+        """The journaled sync case: per row a check, and a coroutine only when one must wait.
+
+        Returns:
+            The index of the last row (-1 for none).
+        """
+        queue, row_hash, unread = self.queue, cursor.row_hash, cursor.UNREAD
+        index = -1
+        for index, raw in enumerate(rows):
+            self.reading = index
+            entry = cursor.get_now(index)
+            if entry is unread:
+                entry = await cursor.get(index)
+            todo = self._check(index, raw, row_hash, entry)
+            if not isinstance(todo, Row):
+                await todo
+            elif queue.full():
+                await self._enqueue(todo)
+            else:
+                queue.put_nowait(todo)  # what _enqueue does when there is room
+            if index % 256 == 255:
+                await asyncio.sleep(0)  # a sync iterable never yields by itself
+        return index
+
     async def _take(self, index: int, raw: object, cursor: JournalCursor | None) -> None:
         """Validate one input row, check it against the journal, and queue or settle it."""
-        outlet = self._outlet
-        outlet.stats.rows_read = index + 1
-        row, rejected = prepare(index, raw)
         if cursor is None:
+            self._outlet.stats.rows_read = index + 1
+            row, rejected = prepare(index, raw)
             if row is not None and row.key is not None:
                 rejected = self._repeat(row)
             if rejected is not None:
-                await outlet.emit(rejected)
+                await self._outlet.emit(rejected)
             else:
                 assert row is not None
                 await self._enqueue(row)
             return
-        journal = outlet.journal
-        assert journal is not None
-        content_hash = cursor.row_hash(row.wire if row is not None else raw)
-        if row is not None and (repeat := self._repeat(row)) is not None:
-            # Hashed as the row it is (above), so a journal of any earlier run still matches.
-            row, rejected = None, repeat
         entry = cursor.get_now(index)
         if entry is cursor.UNREAD:
             entry = await cursor.get(index)
+        todo = self._check(index, raw, cursor.row_hash, entry)
+        if isinstance(todo, Row):
+            if self.queue.full():
+                await self._enqueue(todo)
+            else:
+                self.queue.put_nowait(todo)  # what _enqueue does when there is room
+        else:
+            await todo
+
+    def _check(
+        self,
+        index: int,
+        raw: object,
+        row_hash: Callable[[object], str],
+        entry: JournalEntry | None,
+    ) -> Row | Coroutine[Any, Any, None]:
+        """Check one input row against the journal (no await: nearly every row only goes on).
+
+        Args:
+            index: The row's index.
+            raw: The input row.
+            row_hash: :func:`~customer_sdk._journal.row_hash`.
+            entry: What the journal recorded for it before this run, or None.
+
+        Returns:
+            The row to queue, or what settles it without sending (a coroutine to await).
+
+        Raises:
+            JournalMismatchError: The journal recorded another row at this index.
+        """
+        outlet = self._outlet
+        journal = outlet.journal
+        assert journal is not None
+        outlet.stats.rows_read = index + 1
+        row, rejected = prepare(index, raw)
+        content_hash = row_hash(row.wire if row is not None else raw)
+        if row is not None and (repeat := self._repeat(row)) is not None:
+            # Hashed as the row it is (above), so a journal of any earlier run still matches.
+            row, rejected = None, repeat
         if entry is not None and entry.hash != content_hash:
             raise JournalMismatchError(
                 f"row {index} differs from the row the journal {journal.path!r} recorded; "
@@ -216,16 +267,14 @@ class Intake:
             self.verified.set()  # every recorded row checked: workers may send
         key = row.key if row is not None else (rejected.key if rejected else None)
         if entry is not None and entry.state == "done":
-            await outlet.emit(from_journal(index, key, entry, outlet.secrets))
-            return
+            return outlet.emit(from_journal(index, key, entry, outlet.secrets))
         if rejected is not None:
             # Never sent, so no need to wait for the commit: a rerun would reject it again.
             text = None if rejected.error is None else error_text(rejected.error, outlet.secrets)
             journal.record_outcomes_nowait(
                 [(index, content_hash, True, rejected.outcome.value, None, text)]
             )
-            await outlet.emit(rejected)
-            return
+            return outlet.emit(rejected)
         assert row is not None
         row.hash = content_hash
         # No record, but inside the window of an earlier run: it may have been sent by it.
@@ -242,12 +291,11 @@ class Intake:
                     last_error="previous run stopped",
                 )
                 result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
-                await outlet.finish([(row, result)])
-                return
+                return outlet.finish([(row, result)])
         # New to the journal: the send window covers it once a worker takes it; a row sent
         # again gets a mark of its own instead (docs/architecture.md, "The journal").
         row.new = entry is None and not sent_before
-        await self._enqueue(row)
+        return row
 
     async def _enqueue(self, row: Row) -> None:
         queue = self.queue
