@@ -216,12 +216,14 @@ def redis_server(
 def journal_states(path: Path) -> dict[int, str]:
     """Each row's state as a resumed run reads it, from the file on a connection of its own.
 
-    A row's own record, else ``in_flight`` below the send window (``meta.window``): a row
+    A row's own record, else ``in_flight`` below the send window (the row at index -1): a row
     there with no record may have been sent (docs/architecture.md, "The journal").
     """
     with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn, conn:
-        states: dict[int, str] = dict(conn.execute("SELECT idx, state FROM rows").fetchall())
-        found = conn.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()
+        found = conn.execute("SELECT customer_id FROM rows WHERE idx = -1").fetchone()
+        states: dict[int, str] = dict(
+            conn.execute("SELECT idx, state FROM rows WHERE idx >= 0").fetchall()
+        )
     for index in range(int(found[0]) if found else 0):
         states.setdefault(index, "in_flight")
     return states

@@ -616,7 +616,7 @@ _states = journal_states
 def peek_window(path: Path) -> str:
     """The send window's end recorded in the journal file, read as another process would."""
     with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn, conn:
-        return str(conn.execute("SELECT value FROM meta WHERE key = 'window'").fetchone()[0])
+        return str(conn.execute("SELECT customer_id FROM rows WHERE idx = -1").fetchone()[0])
 
 
 def _states_seen_by_posts(server: s.ScriptedServer, path: Path, n: int) -> list[dict[int, str]]:
@@ -718,7 +718,7 @@ async def test_rows_inside_an_earlier_runs_send_window_are_reconciled_not_resent
         await collect(client.customers.create_many([], journal=path, job_id="w"))
     with contextlib.closing(sqlite3.connect(path)) as conn, conn:
         # As a run killed while rows 0-2 were taken: the window covers them, none has a record.
-        conn.execute("INSERT INTO meta (key, value) VALUES ('window', 3)")
+        conn.execute("INSERT INTO rows VALUES (-1, '', 'window', NULL, 3, NULL, 0)")
     server.store(rows[1])  # that run's request for row 1 got through
     async with make_client(server.base_url, sleeps) as client:
         results = await collect(client.customers.create_many(rows, journal=path, job_id="w"))

@@ -56,7 +56,8 @@ async def run_to_stop(job: BulkJob) -> tuple[list[RowResult], OutageError]:
 def journal_states(path: Path) -> dict[str, int]:
     """Rows per state in a journal."""
     with contextlib.closing(sqlite3.connect(path)) as db:
-        return dict(db.execute("SELECT state, count(*) FROM rows GROUP BY state").fetchall())
+        rows = db.execute("SELECT state, count(*) FROM rows WHERE idx >= 0 GROUP BY state")
+        return dict(rows.fetchall())
 
 
 def probe_waits(sleeps: Sleeps) -> list[float]:

@@ -107,6 +107,7 @@ class GroupCommitter:
     ) -> tuple[bool, _Done, BaseException | None]:
         # One transaction for the whole group; returns (closing, futures to settle, error).
         done: _Done = []
+        rows: list[tuple[Any, ...]]
         closing = False
         durable = any(op[3] for op in ops)
         try:
@@ -115,8 +116,18 @@ class GroupCommitter:
                 # Between transactions only: SQLite refuses it inside one.
                 conn.execute(f"PRAGMA synchronous={level}")
                 self._level = level
+            if all(op[0] == "write" for op in ops):
+                rows = [row for op in ops for row in op[1]]
+                if len(rows) == 1 or (rows and self._json):
+                    # One statement, its own transaction (autocommit): the thread releases
+                    # and retakes the GIL once, instead of also for BEGIN and COMMIT, each
+                    # time making the event loop's thread wait for it.
+                    upsert(conn, rows, self._json)
+                    self.commits += 1
+                    self.syncs += durable
+                    return False, [(op[2], None) for op in ops if op[2] is not None], None
             conn.execute("BEGIN IMMEDIATE")
-            rows: list[tuple[Any, ...]] = []
+            rows = []
             for kind, payload, fut, _ in ops:
                 if kind == "write":
                     rows.extend(payload)  # one executemany for the whole group

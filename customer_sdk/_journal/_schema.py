@@ -1,10 +1,11 @@
 """The journal's SQLite file: how it is opened, its two tables, and every statement run on it.
 
-Two tables: ``meta`` (schema version, the job id, creation time, the send window) and ``rows``
-(one per input row, keyed by its index). Every write to ``rows`` is one upsert of whole rows
-(:data:`UPSERT`), so a row's record is always one consistent state, whatever was recorded before
-it. The send window (``meta.window``, :func:`set_window`) is one number: every row below it
-that has no record may have been sent (``docs/architecture.md``, "The journal").
+Two tables: ``meta`` (schema version, the job id, creation time) and ``rows`` (one per input
+row, keyed by its index). Every write is one upsert of whole rows (:data:`UPSERT`), so a row's
+record is always one consistent state, whatever was recorded before it. The send window is the
+row at index -1 (:func:`window_row`): its ``customer_id`` is one number, and every row below it
+that has no record may have been sent (``docs/architecture.md``, "The journal"). Kept as a row,
+it goes in the same single statement as the rows' records.
 
 Opening sets the durability (see :mod:`customer_sdk._journal._writer` for what it buys):
 ``journal_mode=WAL`` (a commit appends to the ``-wal`` file beside the database: readers, such
@@ -35,17 +36,18 @@ __all__ = [
     "outcome_row",
     "outcome_rows",
     "read_entries",
-    "set_window",
+    "window_row",
     "setup",
     "state_rows",
     "upsert",
 ]
 
-# Version 2 added the send window (``meta.window``): rows below it with no record may have
+# Version 2 added the send window (the row at index -1): rows below it with no record may have
 # been sent. A version-1 file (no window) is read as it is and becomes version 2 when opened,
 # so an SDK that knows only version 1 refuses it instead of sending those rows again.
 _SCHEMA_VERSION: Final = "2"
 _READABLE: Final = ("1", "2")
+WINDOW_INDEX: Final = -1  # the send window's row: below every input row, never read as one
 _ERROR_LIMIT: Final = 512  # error texts are cut here: the journal is a ledger, not a log
 
 UPSERT: Final = (
@@ -169,21 +171,20 @@ def setup(conn: sqlite3.Connection, path: str, job_id: str | None) -> tuple[int,
         if meta["version"] != _SCHEMA_VERSION:
             conn.execute("UPDATE meta SET value = ? WHERE key = 'version'", (_SCHEMA_VERSION,))
     (top,) = conn.execute("SELECT coalesce(max(idx), -1) FROM rows").fetchone()
-    return int(top), int(meta.get("window", 0))
+    found = conn.execute("SELECT customer_id FROM rows WHERE idx = ?", (WINDOW_INDEX,)).fetchone()
+    return int(top), 0 if found is None else int(found[0])
 
 
-def set_window(conn: sqlite3.Connection, end: int) -> None:
-    """Record the send window's end: rows below it with no record may have been sent.
+def window_row(end: int) -> tuple[Any, ...]:
+    """:data:`UPSERT` parameters that record the send window's end (the row at index -1).
 
     Args:
-        conn: The writer's connection (inside its transaction).
-        end: The first index not covered.
+        end: The first index not covered: rows below it with no record may have been sent.
+
+    Returns:
+        The parameter tuple.
     """
-    conn.execute(
-        "INSERT INTO meta (key, value) VALUES ('window', ?) "
-        "ON CONFLICT(key) DO UPDATE SET value = excluded.value",
-        (end,),
-    )
+    return (WINDOW_INDEX, "", "window", None, end, None, time.time())
 
 
 def state_rows(entries: Iterable[tuple[int, str]], state: RowState) -> list[tuple[Any, ...]]:
@@ -277,7 +278,7 @@ def read_entries(conn: sqlite3.Connection, start: int, limit: int) -> list[Journ
     cur = conn.execute(
         "SELECT idx, hash, state, outcome, customer_id, error FROM rows "
         "WHERE idx >= ? ORDER BY idx LIMIT ?",
-        (start, limit),
+        (max(start, 0), limit),
     )
     return [JournalEntry(r[0], r[1], RowState(r[2]), r[3], r[4], r[5]) for r in cur]
 
@@ -291,4 +292,5 @@ def count_states(conn: sqlite3.Connection) -> dict[str, int]:
     Returns:
         State name to count (states with no rows left out).
     """
-    return dict(conn.execute("SELECT state, count(*) FROM rows GROUP BY state").fetchall())
+    rows = conn.execute("SELECT state, count(*) FROM rows WHERE idx >= 0 GROUP BY state")
+    return dict(rows.fetchall())

@@ -1,21 +1,21 @@
 """The send window: one number in the journal that covers every row a worker may have sent.
 
 A row new to the journal gets no record of its own before its request leaves. Instead the
-journal keeps one number, ``meta.window``: every row below it with no record may have been
-sent, so the next run reconciles it (a keyed row by lookup) or, keyless, reports it unknown and
-never sends it again. :class:`SendWindow` moves that number ahead of the workers
-:data:`WINDOW` rows at a time, each move one commit with an fsync that every row it covers
-shares, and pulls it back at an orderly close to the first row no worker took, so only a crash
-leaves never-sent rows inside it. ``docs/architecture.md`` ("The journal") gives the argument.
+journal keeps one number (the row at index -1, :func:`~._schema.window_row`): every row below
+it with no record may have been sent, so the next run reconciles it (a keyed row by lookup)
+or, keyless, reports it unknown and never sends it again. :class:`SendWindow` moves that
+number ahead of the workers :data:`WINDOW` rows at a time, a keyless row waiting only for the
+one fsync that every row of its window shares, and pulls it back at an orderly close to the
+first row no worker took, so only a crash leaves never-sent rows inside it.
+``docs/architecture.md`` ("The journal") gives the argument.
 """
 
 from __future__ import annotations
 
 import asyncio
-import functools
 from typing import Any, Final
 
-from customer_sdk._journal._schema import set_window
+from customer_sdk._journal._schema import window_row
 from customer_sdk._journal._writer import Writer
 
 __all__ = ["WINDOW", "SendWindow"]
@@ -30,9 +30,10 @@ never sent (reported unknown when keyless)."""
 class SendWindow:
     """Where the send window is, and the commits that moved it.
 
-    A move is committed at once, with an fsync when the row that moved it is keyless (the rows
-    after it likely are too); a keyless row covered by a move committed without one asks for
-    the fsync then (:meth:`~._writer.Writer.synced`). An input of keyed rows pays no fsync.
+    A move is a lazy write (:meth:`~._writer.Writer.write_nowait`) that goes with the rows'
+    outcomes. Once a keyless row was seen, each move is written durable (its commit with an
+    fsync starts at once) and a keyless row waits until the window covering it is
+    (:meth:`~._writer.Writer.synced`); an input of keyed rows pays no fsync at all.
 
     Args:
         writer: The journal's writer.
@@ -41,7 +42,7 @@ class SendWindow:
         prior: The window's end recorded before this run (0 for none).
     """
 
-    __slots__ = ("_end", "_prev_end", "_prev_seq", "_seq", "_writer", "prior")
+    __slots__ = ("_durable", "_end", "_prev_end", "_prev_seq", "_seq", "_writer", "prior")
 
     def __init__(self, writer: Writer) -> None:
         self._writer = writer
@@ -49,6 +50,8 @@ class SendWindow:
         # The window as this run moved it: its end and the writer's sequence number of that
         # commit, and the one before (rows below its end need not wait for the newer commit).
         self._end = self._seq = self._prev_end = self._prev_seq = 0
+        # Whether moves are written durable: from the first keyless row on.
+        self._durable = False
 
     def resume(self, prior: int) -> None:
         """Start from the window an earlier run recorded.
@@ -72,13 +75,19 @@ class SendWindow:
         Raises:
             RuntimeError: The journal is closed.
         """
+        writer = self._writer
+        if not keyed and not self._durable:
+            # The first keyless row: from now on every move is durable, and the window as it
+            # stands (moved lazily for keyed rows, if at all) is written again, durable.
+            self._durable = True
+            if self._end > self.prior:
+                self._seq = self._prev_seq = writer.write_nowait(
+                    [window_row(self._end)], durable=True
+                )
         if index >= self._end - WINDOW // 2:
             self._prev_end, self._prev_seq = self._end, self._seq
             self._end = end = index + WINDOW
-            writer = self._writer
-            fut = writer.submit("call", functools.partial(set_window, end=end), durable=not keyed)
-            fut.add_done_callback(_retrieve)
-            self._seq = writer.last_seq
+            self._seq = writer.write_nowait([window_row(end)], durable=self._durable)
         if keyed:
             return None
         # The older window, when it covers the row, is durable sooner.
@@ -97,12 +106,4 @@ class SendWindow:
         end = max(self.prior, unsent_from)
         if end != self._end:
             self._end = end
-            fut = self._writer.submit("call", functools.partial(set_window, end=end))
-            fut.add_done_callback(_retrieve)
-
-
-def _retrieve(fut: asyncio.Future[Any]) -> None:
-    # A window's future has no waiter (keyless rows wait through Writer.synced): a failed
-    # commit is raised to those waiters and to the next commit's, so asyncio must not log it.
-    if not fut.cancelled():
-        fut.exception()
+            self._writer.write_nowait([window_row(end)])

@@ -112,11 +112,6 @@ class Writer:
         """Transactions committed under ``synchronous=FULL`` (each one an fsync of the WAL)."""
         return self._committer.syncs
 
-    @property
-    def last_seq(self) -> int:
-        """The sequence number of the last operation handed to the thread (for :meth:`synced`)."""
-        return self._seq
-
     def start(self) -> None:
         """Start the thread (it opens the database first)."""
         self._thread.start()
@@ -188,7 +183,9 @@ class Writer:
         """Wait until the operation ``seq`` (and every one before it) is committed with an fsync.
 
         Args:
-            seq: A sequence number from :meth:`write_nowait`.
+            seq: A sequence number from :meth:`write_nowait` with ``durable=True`` (a write
+                already committed without an fsync cannot be made durable by a later one
+                that writes nothing: SQLite then writes no WAL frame to sync).
 
         Returns:
             None when it already is; else a future resolved once it is (it raises the commit's
