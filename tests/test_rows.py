@@ -408,7 +408,7 @@ def test_a_row_is_validated_once_and_the_job_trusts_it(
 ) -> None:
     """A row's wire is a read-only CheckedWire; the bulk job takes it without checking again."""
     from customer_sdk import _models
-    from customer_sdk._bulk._intake import prepare
+    from customer_sdk._bulk._prepare import prepare
     from customer_sdk._convert import CheckedWire
 
     [row] = list(read_rows(_csv(tmp_path, "external_key,company\nk1,Co\n")))

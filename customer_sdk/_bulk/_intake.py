@@ -5,11 +5,10 @@ each (a bad row becomes a REJECTED result, never a crash) and puts it on a bound
 workers: nothing ever holds the whole input, so memory stays flat for 10^6 rows.
 
 With a journal, each row is checked against what an earlier run recorded before anything is
-sent: a row already done is handed out from the journal; a row that was in flight starts with a
-lookup (keyed) or is reported UNKNOWN (keyless: it may exist and cannot be checked, so it is
-never resent); a row that differs from the recorded one means the journal belongs to another
-input. Workers wait until every recorded row has been checked (or one queue of rows has, so the
-wait never needs an unbounded buffer).
+sent (:mod:`._resume`: done rows are handed out from the journal, rows that were in flight are
+looked up or reported unknown, another input is refused). Workers wait until every recorded
+row has been checked (or one queue of rows has, so the wait never needs an unbounded buffer).
+At an orderly end, :meth:`Intake.untaken` tells the journal the first row no worker took.
 
 With ``reject_duplicate_keys=True``, a valid row whose ``external_key`` an earlier valid row of
 the input had is REJECTED, naming that row, and never sent (:mod:`._dupes`: about 110 MB per
@@ -23,45 +22,19 @@ and rows invalid on their own are never remembered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Callable, Coroutine, Iterable, Mapping
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterable, Iterable
+from typing import TYPE_CHECKING
 
 from customer_sdk._bulk._dupes import FirstSeen, duplicate_error
 from customer_sdk._bulk._outlet import Outlet
-from customer_sdk._bulk._results import (
-    Row,
-    RowOutcome,
-    RowResult,
-    error_text,
-    from_journal,
-    resumed_error,
-)
-from customer_sdk._models import wire_of
-from customer_sdk.errors import JournalMismatchError, OutcomeUnknownError, ValidationError
+from customer_sdk._bulk._prepare import prepare
+from customer_sdk._bulk._results import Row, RowOutcome, RowResult
+from customer_sdk._bulk._resume import JournalCheck
 
 if TYPE_CHECKING:
-    from customer_sdk._journal import JournalCursor, JournalEntry
+    from customer_sdk._journal import JournalCursor
 
-__all__ = ["Intake", "prepare"]
-
-
-def prepare(index: int, raw: object) -> tuple[Row | None, RowResult | None]:
-    """Validate one input row.
-
-    Args:
-        index: Its 0-based position.
-        raw: A :class:`CustomerCreate` or a mapping of wire fields (anything else is rejected).
-
-    Returns:
-        A row to send, or its REJECTED result.
-    """
-    try:
-        wire = wire_of(raw)
-    except ValidationError as exc:
-        key = raw.get("external_key") if isinstance(raw, Mapping) else None
-        key = key if isinstance(key, str) and key else None
-        return None, RowResult(index, key, RowOutcome.REJECTED, None, exc)
-    return Row(index, wire.get("external_key"), wire, ""), None
+__all__ = ["Intake"]
 
 
 class Intake:
@@ -185,14 +158,15 @@ class Intake:
         Returns:
             The index of the last row (-1 for none).
         """
-        queue, row_hash, unread = self.queue, cursor.row_hash, cursor.UNREAD
+        queue, unread = self.queue, cursor.UNREAD
+        check = JournalCheck(self._outlet, cursor.row_hash, self._repeat, self.verified).check
         index = -1
         for index, raw in enumerate(rows):
             self.reading = index
             entry = cursor.get_now(index)
             if entry is unread:
                 entry = await cursor.get(index)
-            todo = self._check(index, raw, row_hash, entry)
+            todo = check(index, raw, entry)
             if not isinstance(todo, Row):
                 await todo
             elif queue.full():
@@ -219,7 +193,8 @@ class Intake:
         entry = cursor.get_now(index)
         if entry is cursor.UNREAD:
             entry = await cursor.get(index)
-        todo = self._check(index, raw, cursor.row_hash, entry)
+        check = JournalCheck(self._outlet, cursor.row_hash, self._repeat, self.verified)
+        todo = check.check(index, raw, entry)
         if isinstance(todo, Row):
             if self.queue.full():
                 await self._enqueue(todo)
@@ -227,75 +202,6 @@ class Intake:
                 self.queue.put_nowait(todo)  # what _enqueue does when there is room
         else:
             await todo
-
-    def _check(
-        self,
-        index: int,
-        raw: object,
-        row_hash: Callable[[object], str],
-        entry: JournalEntry | None,
-    ) -> Row | Coroutine[Any, Any, None]:
-        """Check one input row against the journal (no await: nearly every row only goes on).
-
-        Args:
-            index: The row's index.
-            raw: The input row.
-            row_hash: :func:`~customer_sdk._journal.row_hash`.
-            entry: What the journal recorded for it before this run, or None.
-
-        Returns:
-            The row to queue, or what settles it without sending (a coroutine to await).
-
-        Raises:
-            JournalMismatchError: The journal recorded another row at this index.
-        """
-        outlet = self._outlet
-        journal = outlet.journal
-        assert journal is not None
-        outlet.stats.rows_read = index + 1
-        row, rejected = prepare(index, raw)
-        content_hash = row_hash(row.wire if row is not None else raw)
-        if row is not None and (repeat := self._repeat(row)) is not None:
-            # Hashed as the row it is (above), so a journal of any earlier run still matches.
-            row, rejected = None, repeat
-        if entry is not None and entry.hash != content_hash:
-            raise JournalMismatchError(
-                f"row {index} differs from the row the journal {journal.path!r} recorded; "
-                "this journal belongs to another input (use a new journal path)"
-            )
-        if index >= journal.max_index:
-            self.verified.set()  # every recorded row checked: workers may send
-        key = row.key if row is not None else (rejected.key if rejected else None)
-        if entry is not None and entry.state == "done":
-            return outlet.emit(from_journal(index, key, entry, outlet.secrets))
-        if rejected is not None:
-            # Never sent, so no need to wait for the commit: a rerun would reject it again.
-            text = None if rejected.error is None else error_text(rejected.error, outlet.secrets)
-            journal.record_outcomes_nowait(
-                [(index, content_hash, True, rejected.outcome.value, None, text)]
-            )
-            return outlet.emit(rejected)
-        assert row is not None
-        row.hash = content_hash
-        # No record, but inside the window of an earlier run: it may have been sent by it.
-        sent_before = entry is None and index < journal.window
-        if sent_before or (entry is not None and entry.state in ("in_flight", "failed")):
-            if row.key is not None:
-                row.prior = resumed_error()
-            elif sent_before or (entry is not None and entry.state == "in_flight"):
-                # Sent once and never confirmed, with no key to check: never resent.
-                unknown = OutcomeUnknownError(
-                    "the row was in flight when a previous run stopped and has no "
-                    "external_key to check; not resent to avoid a duplicate",
-                    external_key=None,
-                    last_error="previous run stopped",
-                )
-                result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
-                return outlet.finish([(row, result)])
-        # New to the journal: the send window covers it once a worker takes it; a row sent
-        # again gets a mark of its own instead (docs/architecture.md, "The journal").
-        row.new = entry is None and not sent_before
-        return row
 
     async def _enqueue(self, row: Row) -> None:
         queue = self.queue
