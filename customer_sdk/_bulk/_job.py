@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 import os
-from collections.abc import AsyncIterable, AsyncIterator, Callable, Coroutine, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Iterable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final, Self
 
@@ -26,6 +26,7 @@ import attrs
 
 from customer_sdk._bulk._circuit import MAX_OUTAGE, Circuit, Watch
 from customer_sdk._bulk._concurrency import pool_for
+from customer_sdk._bulk._crew import Crew
 from customer_sdk._bulk._intake import Intake
 from customer_sdk._bulk._options import check_options
 from customer_sdk._bulk._outlet import Outlet
@@ -35,7 +36,7 @@ from customer_sdk._bulk._stop import StopPolicy
 from customer_sdk._bulk._workers import Workers
 from customer_sdk._models import CustomerCreate
 from customer_sdk._ratelimit import Limiter
-from customer_sdk.errors import ChargeOverError, ConfigurationError, OutageError
+from customer_sdk.errors import ChargeOverError, ConfigurationError
 
 if TYPE_CHECKING:
     from customer_sdk._engine import Engine
@@ -122,7 +123,8 @@ class BulkJob:
         self._journal_path = journal
         self._job_id = job_id
         self._circuit = Circuit(max_outage=max_outage)
-        self._circuit.on_give_up = self._outage
+        self._crew = Crew(self._circuit, self.stats, self._put_end)
+        self._circuit.on_give_up = self._crew.outage
         self._intake: Intake | None = None
         self._watch = Watch(self.stats, self._circuit)
         self._workers, self._control = pool_for(concurrency, paced_rate(self.limiter))
@@ -139,9 +141,6 @@ class BulkJob:
         self._queue_size = max(16, 2 * self._workers * batch_size)
         self._results: asyncio.Queue[Any] = asyncio.Queue(max(64, self._queue_size))
         self._outlet: Outlet | None = None
-        self._tasks: list[asyncio.Task[Any]] = []
-        self._supervisor: asyncio.Task[None] | None = None
-        self._error: BaseException | None = None
         self._started = self._entered = self._finished = self._closed = False
 
     @property
@@ -239,26 +238,22 @@ class BulkJob:
         """The end of the results: close the job and raise its error if it stopped on one."""
         self._finished = True
         await self.aclose()
-        if self._error is not None:
-            raise self._error
+        if self._crew.error is not None:
+            raise self._crew.error
 
     async def aclose(self) -> None:
         """Stop every worker (rows being sent stay in flight) and close the journal. Idempotent."""
         if self._closed:
             return
         self._closed = self._watch.closed = True
-        tasks = [t for t in (self._supervisor, *self._tasks, self._circuit.probe_task) if t]
-        for task in tasks:
-            task.cancel()
-        if tasks:
-            await asyncio.gather(*tasks, return_exceptions=True)
+        await self._crew.cancel()
         if self._outlet is not None and self._outlet.journal is not None:
             untaken = None if self._intake is None else self._intake.untaken()
             await self._outlet.journal.aclose(unsent_from=untaken)
         if not self._finished:
             logger.info("bulk job closed before its end: %s", self.stats.line())
-            if self._error is None:
-                self._error = ChargeOverError("the bulk job was closed before its end")
+            if self._crew.error is None:
+                self._crew.error = ChargeOverError("the bulk job was closed before its end")
             # Wake a consumer blocked on the next result (another task closed the job). A full
             # queue means nobody is blocked: __anext__ ends once the queue is drained.
             with contextlib.suppress(asyncio.QueueFull):
@@ -278,7 +273,7 @@ class BulkJob:
 
             journal = await Journal.open(self._journal_path, self._job_id)
             logger.info("bulk job journal opened (%d rows recorded)", journal.max_index + 1)
-        policy = StopPolicy(self.max_auth_failures, lambda: self._engine.closed, self._stop)
+        policy = StopPolicy(self.max_auth_failures, lambda: self._engine.closed, self._crew.stop)
         secrets = self._engine.transport.secrets
         outlet = self._outlet = Outlet(self._results, self.stats, journal, policy, secrets)
         intake = self._intake = Intake(
@@ -294,71 +289,8 @@ class BulkJob:
             self.batch_size,
             self.limiter,
         )
-        loop = asyncio.get_running_loop()
-        reader = loop.create_task(self._guard(intake.read), name="customer-sdk-bulk-reader")
-        pool = [
-            loop.create_task(self._guard(workers.work), name=f"customer-sdk-bulk-{n}")
-            for n in range(self._workers)
-        ]
-        self._tasks = [reader, *pool]
-        self._supervisor = loop.create_task(
-            self._supervise(reader, pool), name="customer-sdk-bulk-supervisor"
-        )
+        self._crew.start(intake, workers.work, self._workers)
 
-    async def _supervise(self, reader: asyncio.Task[None], pool: list[asyncio.Task[None]]) -> None:
-        outcomes = await asyncio.gather(reader, *pool, return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException) and not isinstance(
-                outcome, asyncio.CancelledError
-            ):
-                self._error = self._error or outcome
-        probe = self._circuit.probe_task
-        if probe is not None:
-            probe.cancel()
-            await asyncio.gather(probe, return_exceptions=True)
-        if self._error is not None:
-            logger.error("bulk job stopped: %s; %s", type(self._error).__name__, self.stats.line())
-        else:
-            logger.info("bulk job finished: %s", self.stats.line())
+    async def _put_end(self) -> None:
+        """The end marker after the last result (the crew's supervisor puts it)."""
         await self._results.put(_END)
-
-    def _stop(self, error: BaseException) -> None:
-        """Stop the job with ``error`` (raised by the iterator after the results so far).
-
-        Every reader and worker task is cancelled, the calling one included: rows being sent
-        stay in flight in the journal.
-        """
-        if self._error is None:
-            self._error = error
-        for task in self._tasks:
-            task.cancel()
-
-    def _outage(self, error: OutageError) -> None:
-        """The circuit gave up on the server: stop reading, and let the workers end.
-
-        Unlike :meth:`_stop`, no worker is cancelled: each row a worker holds is released by
-        the circuit with an :class:`OutageError`, so it is recorded as not sent (``failed``,
-        retried by a re-run) or, when an earlier attempt may have created it, ``unknown``;
-        the rows already queued go the same way at once. Then each worker gets its
-        end-of-input marker. The job ends with ``error`` after those results.
-        """
-        if self._error is None:
-            self._error = error
-        intake = self._intake
-        if intake is None or not self._tasks:
-            return
-        self._tasks[0].cancel()  # the reader: no row after this one is read
-        ender = asyncio.get_running_loop().create_task(intake.end(), name="customer-sdk-bulk-ender")
-        self._tasks.append(ender)
-
-    async def _guard(self, step: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        """Run a reader or worker; any failure of its own stops the whole job."""
-        # The coroutine is made here, not by the caller: a task cancelled before it ever
-        # ran would otherwise leave a never-awaited coroutine behind.
-        try:
-            await step()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            self._stop(exc)
-            raise
