@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import ssl
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from typing import Final
 
 import aiohttp
@@ -26,6 +26,7 @@ from multidict import CIMultiDict
 from yarl import URL
 
 from customer_sdk import errors
+from customer_sdk._connector import ReportingConnector
 from customer_sdk._protocol import HttpRequest, HttpResponse
 from customer_sdk._secrets import NO_SECRETS, Secrets
 from customer_sdk._watchdog import Watchdog
@@ -36,40 +37,6 @@ _READ_CHUNK = 1 << 16
 # Every body the SDK sends is a JSON document (docs/chargeover-api.md, "Create" and
 # "Bulk").
 _JSON: Final = "application/json"
-
-
-class _Connector(aiohttp.TCPConnector):
-    """A TCP connector that reports the moment a request has its connection.
-
-    Until then nothing of the request can have left: it was queued for a pooled connection or
-    still connecting. An aiohttp ``TraceConfig`` gives the same moment
-    (``on_connection_create_end``/``on_connection_reuseconn``), but a trace costs every request
-    a dozen signal coroutines even when nobody listens; this costs one call.
-
-    Args:
-        on_connected: Called in the request's task once it holds a connection (the
-            watchdog's :meth:`~customer_sdk._watchdog.Watchdog.connected`).
-        **kwargs: ``aiohttp.TCPConnector``'s arguments.
-    """
-
-    def __init__(self, on_connected: Callable[[], None], **kwargs: object) -> None:
-        super().__init__(**kwargs)  # type: ignore[arg-type]
-        self._on_connected = on_connected
-
-    async def connect(
-        self,
-        req: aiohttp.ClientRequest,
-        traces: list[aiohttp.tracing.Trace],
-        timeout: aiohttp.ClientTimeout,  # noqa: ASYNC109 (aiohttp's signature)
-    ) -> aiohttp.connector.Connection:
-        """Get a connection as aiohttp does, then report it (see the class docstring)."""
-        conn = await _tcp_connect(self, req, traces, timeout)
-        self._on_connected()
-        return conn
-
-
-# Looked up once rather than through super() on every request.
-_tcp_connect: Final = aiohttp.TCPConnector.connect
 
 
 class AiohttpTransport:
@@ -135,7 +102,9 @@ class AiohttpTransport:
         self._url_cache: dict[str, URL] = {}
 
     def _make_session(self, watchdog: Watchdog) -> aiohttp.ClientSession:
-        connector = _Connector(watchdog.connected, limit=self._max_connections, ssl=self._ssl)
+        connector = ReportingConnector(
+            watchdog.connected, limit=self._max_connections, ssl=self._ssl
+        )
         session = aiohttp.ClientSession(
             connector=connector,
             headers=self._headers,
