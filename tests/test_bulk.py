@@ -868,6 +868,23 @@ async def test_a_resumed_in_flight_row_is_looked_up_not_batched(
     assert len(server.customers) == 5
 
 
+async def test_a_batch_stopped_before_its_send_is_journaled_failed_not_in_flight(
+    server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of a _bulk batch taken but never sent (the job left meanwhile) are failed, resent."""
+    from customer_sdk._journal import Journal
+
+    never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+    monkeypatch.setattr(Journal, "cover", lambda self, index, keyed: never)  # never durable
+    path = tmp_path / "j.db"
+    async with make_client(server.base_url, sleeps) as client:
+        job = client.customers.create_many(_keyless(4), concurrency=1, batch_size=4, journal=path)
+        async with job:
+            await asyncio.sleep(0.1)  # the worker took the batch and waits for its window
+    assert server.count("POST") == 0
+    assert _states(path) == {i: "failed" for i in range(4)}
+
+
 async def test_rows_being_sent_when_the_job_is_left_stay_in_flight(
     server: s.ScriptedServer, sleeps: Sleeps, tmp_path: Path
 ) -> None:

@@ -199,10 +199,18 @@ class Workers:
     async def _send_batch(self, batch: list[Row]) -> None:
         """Send rows through ``POST /api/v3/_bulk`` and settle each row by its own item."""
         outlet = self._outlet
-        if outlet.journal is not None:
-            await marks.before_send(outlet.journal, batch)
+        journal = outlet.journal
+        run = self._engine.retrier.start()
         try:
-            items = await self._engine.bulk([r.wire for r in batch], self._engine.retrier.start())
+            if journal is not None:
+                await marks.before_send(journal, batch)
+            items = await self._engine.bulk([r.wire for r in batch], run)
+        except asyncio.CancelledError:
+            if journal is not None and run.requests == 0:
+                for r in batch:
+                    if r.prior is None:
+                        marks.unsent(journal, r)  # taken, never sent: the next run sends it
+            raise
         except ChargeOverError as exc:
             kind = proto.classify(exc)
             # A limiter that gave no slot: nothing was sent (docs/faults.md F27).

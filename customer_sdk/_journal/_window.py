@@ -76,6 +76,8 @@ class SendWindow:
             RuntimeError: The journal is closed.
         """
         writer = self._writer
+        if writer.closed:
+            raise RuntimeError("the journal is closed")
         if not keyed and not self._durable:
             # The first keyless row: from now on every move is durable, and the window as it
             # stands (moved lazily for keyed rows, if at all) is written again, durable.
