@@ -5,18 +5,20 @@ rows of :mod:`._schema` and hands them to the :class:`~._writer.Writer` thread, 
 commit, and paying for an fsync, only where the job's correctness depends on it
 (``docs/architecture.md``, "The journal", gives the whole argument):
 
-- :meth:`Journal.cover`, as a worker takes a row for its first send: the *send window*, one number
-  in the journal (``meta.window``), says that every row below it with no record of its own may
-  have been sent. It moves ahead of the reader :data:`WINDOW` rows at a time, each move one
-  commit with an fsync shared by every row it covers, so a row costs no write of its own before
-  its send. A *keyless* row is sent only once its window is durable (the worker awaits the
-  future, usually long done): after any crash, a keyless row that may have been sent is inside
-  the window with no outcome, and is never sent again (there is no key to check it by). A
-  *keyed* row does not wait: the server's unique ``external_key`` protects it (if the window
-  is lost, the next run sends it again, the server refuses the taken key, and the row is
-  reconciled by lookup, ``docs/faults.md`` F25), and a keyed row inside the window starts
-  with a lookup. An orderly close (:meth:`Journal.aclose` with ``unsent_from``) pulls the
-  window back to the first row no worker took, so only a crash leaves unsent rows inside it.
+- :meth:`Journal.cover`, as a worker takes a row for its first send: the *send window*, one
+  number in the journal (the row at index -1, :mod:`._window`), says that every row below it
+  with no record of its own may have been sent. It moves ahead of the workers :data:`WINDOW`
+  rows at a time, one small write per move, so a row costs no write of its own before its
+  send. A *keyless* row is sent only once a window covering it is durable (committed with an
+  fsync, shared by every row it covers; the worker awaits it only if it is not done yet):
+  after any crash, a keyless row that may have been sent is inside the window with no
+  outcome, and is never sent again (there is no key to check it by). A *keyed* row does not
+  wait, and a window moved for keyed rows only is not fsynced: the server's unique
+  ``external_key`` protects them (if the window is lost, the next run sends the row again,
+  the server refuses the taken key, and the row is reconciled by lookup, ``docs/faults.md``
+  F25), and a keyed row inside the window starts with a lookup. An orderly close
+  (:meth:`Journal.aclose` with ``unsent_from``) pulls the window back to the first row no
+  worker took, so only a crash leaves unsent rows inside it.
 - :meth:`Journal.mark_in_flight`, before a row with a record of its own is sent again (a
   ``failed`` row of an earlier run, a keyed row that was in flight): a keyless row's mark is
   durable (committed with an fsync) before the call's future resolves; a keyed row's mark is
