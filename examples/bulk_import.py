@@ -88,7 +88,7 @@ def reasons(result: RowResult) -> list[tuple[str, str]]:
     return [("", f"{type(result.error).__name__}: {result.error}")]
 
 
-async def run(path: Path, journal: Path | None, report: Path, concurrency: int) -> int:
+async def run(path: Path, journal: Path | None, report: Path, concurrency: int | None) -> int:
     """Import ``path``; write every problem row to ``report``.
 
     Returns:
@@ -133,7 +133,12 @@ def main() -> int:
     parser.add_argument("file", type=Path, help="CSV with ChargeOver field names as columns")
     parser.add_argument("--journal", type=Path, help="SQLite journal: makes the run resumable")
     parser.add_argument("--report", type=Path, default=Path("failures.csv"), help="problem rows")
-    parser.add_argument("--concurrency", type=int, default=16, help="requests in flight")
+    parser.add_argument(
+        "--concurrency",
+        type=int,
+        default=None,
+        help="requests in flight, fixed (default: adapted to the round trip, 16 to 256)",
+    )
     args = parser.parse_args()
     return asyncio.run(run(args.file, args.journal, args.report, args.concurrency))
 
