@@ -8,6 +8,7 @@ an id and of a ``flags`` argument that every method of the resource shares.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Unpack
 
 import orjson
@@ -18,7 +19,7 @@ from customer_sdk._flags import Flags
 from customer_sdk._query import check_id
 from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer, update_wire
 
-__all__ = ["CustomerWrites", "check_flags"]
+__all__ = ["CustomerWrites", "check_flags", "flagged", "update_body"]
 
 
 def check_flags(flags: object) -> Flags:
@@ -38,13 +39,47 @@ def check_flags(flags: object) -> Flags:
     return flags
 
 
+def flagged(engine: Engine, flags: Flags | None) -> Engine:
+    """The engine a write runs on: ``engine``, or a variant carrying the call's ``flags``.
+
+    Args:
+        engine: The client's (or view's) engine.
+        flags: The call's ``flags=``, or None for the engine's.
+
+    Returns:
+        The engine to use.
+
+    Raises:
+        TypeError: ``flags`` is not a :class:`Flags`.
+    """
+    return engine if flags is None else engine.with_flags(check_flags(flags))
+
+
+def update_body(customer_id: int, fields: Mapping[str, object]) -> bytes:
+    """An update's id and fields, checked, and the fields serialised once (its first step).
+
+    Args:
+        customer_id: ChargeOver's id.
+        fields: The fields to change.
+
+    Returns:
+        The PUT's JSON body.
+
+    Raises:
+        ConfigurationError: The id is not a positive int.
+        ValidationError: A field is invalid, or none is given.
+    """
+    check_id(customer_id)
+    return orjson.dumps(update_wire(fields))
+
+
 class CustomerWrites:
     """``update`` and ``delete`` of the customer resource (a base of ``Customers``)."""
 
     _engine: Engine
 
     def _writer(self, flags: Flags | None) -> Engine:
-        return self._engine if flags is None else self._engine.with_flags(check_flags(flags))
+        return flagged(self._engine, flags)
 
     async def update(
         self,
@@ -73,8 +108,7 @@ class CustomerWrites:
             NotFoundError: No such customer.
             ChargeOverError: Any other failure, after retries.
         """
-        check_id(customer_id)
-        body = orjson.dumps(update_wire(fields))
+        body = update_body(customer_id, fields)
         return await write.update(self._writer(flags), customer_id, body)
 
     async def delete(self, customer_id: int, /, *, flags: Flags | None = None) -> DeletedCustomer:

@@ -1,21 +1,26 @@
 """Raw responses: a call's parsed result together with the HTTP answer that settled it.
 
-``client.customers.with_raw_response`` has the same calls as ``client.customers``; each returns
-a :class:`RawResponse` holding the status, headers and body of the last answer the call read
-(for a create reconciled by a lookup, that lookup's answer) beside the usual result. Failures
-raise the same exceptions; an :class:`~customer_sdk.APIError` carries its own ``status`` and
-``headers``.
+``client.customers.with_raw_response`` has the single-request calls of ``client.customers``
+(``create``, ``get``, ``find_by_external_key``, ``update``, ``delete``; not ``list``/``count``),
+with the same arguments; each runs the plain call's own code path (validation, flags, retries,
+hooks) and returns a :class:`RawResponse` holding the status, headers and body of the last
+answer the call read (for a create reconciled by a lookup, that lookup's answer) beside the
+usual result. Failures raise the same exceptions; an :class:`~customer_sdk.APIError` carries its
+own ``status`` and ``headers``.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, Unpack
 
 import attrs
 import orjson
 
+from customer_sdk import _write as write
+from customer_sdk._customer_writes import flagged, update_body
 from customer_sdk._engine import Engine
+from customer_sdk._flags import Flags
 from customer_sdk._models import (
     CreatedCustomer,
     CustomerCreate,
@@ -26,6 +31,7 @@ from customer_sdk._options import engine_for
 from customer_sdk._query import check_id, checked_value
 from customer_sdk._read import Customer
 from customer_sdk._retry import Run
+from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer
 
 __all__ = ["RawCustomers", "RawResponse", "create_body"]
 
@@ -97,6 +103,7 @@ class RawCustomers:
         customer: CustomerCreate | Mapping[str, Any] | None = None,
         /,
         *,
+        flags: Flags | None = None,
         timeout: float | None = None,  # noqa: ASYNC109 (an HTTP request's, not this call's)
         deadline: float | None = None,
         **fields: Any,
@@ -105,6 +112,8 @@ class RawCustomers:
 
         Args:
             customer: The customer, as a model or mapping.
+            flags: Side effects ChargeOver may set off, as for ``Customers.create`` (in the
+                URL of every attempt). None: the account's settings.
             timeout: Seconds one HTTP request of this call may take.
             deadline: Seconds this call may take in all.
             **fields: The customer's fields, when no ``customer`` is given.
@@ -113,10 +122,13 @@ class RawCustomers:
             The raw response; ``parsed`` is the :class:`CreatedCustomer`.
 
         Raises:
+            ValidationError: As ``Customers.create``, before any I/O.
+            TypeError: ``flags`` is not a :class:`Flags`, or both a customer and fields.
             ChargeOverError: As ``Customers.create``.
         """
+        # The plain create's steps in its order: body, flags, then the call's options.
         body, key = create_body(customer, fields)
-        engine = engine_for(self._engine, timeout, deadline)
+        engine = engine_for(flagged(self._engine, flags), timeout, deadline)
         run = engine.retrier.start()
         return _raw(await engine.create(body, key, run), run)
 
@@ -169,3 +181,54 @@ class RawCustomers:
         engine = engine_for(self._engine, timeout, deadline)
         run = engine.retrier.start()
         return _raw(await engine.lookup(key, run), run)
+
+    async def update(
+        self,
+        customer_id: int,
+        /,
+        *,
+        flags: Flags | None = None,
+        **fields: Unpack[CustomerUpdateFields],
+    ) -> RawResponse[UpdatedCustomer]:
+        """As ``Customers.update``, with the answer (the PUT's, or its last resend's).
+
+        Args:
+            customer_id: ChargeOver's id.
+            flags: Side effects ChargeOver may set off (see :class:`Flags`).
+            **fields: The fields to change, by wire name.
+
+        Returns:
+            The raw response; ``parsed`` is the :class:`UpdatedCustomer`.
+
+        Raises:
+            ConfigurationError: The id is not a positive int (before any I/O).
+            ValidationError: A field is invalid, or none is given (before any I/O).
+            NotFoundError: No such customer.
+            ChargeOverError: As ``Customers.update``.
+        """
+        body = update_body(customer_id, fields)
+        writer = flagged(self._engine, flags)
+        run = writer.retrier.start()
+        return _raw(await write.update(writer, customer_id, body, run), run)
+
+    async def delete(
+        self, customer_id: int, /, *, flags: Flags | None = None
+    ) -> RawResponse[DeletedCustomer]:
+        """As ``Customers.delete``, with the answer (a 404 when ``confirmed`` is False).
+
+        Args:
+            customer_id: ChargeOver's id.
+            flags: Side effects ChargeOver may set off (see :class:`Flags`).
+
+        Returns:
+            The raw response; ``parsed`` is the :class:`DeletedCustomer`.
+
+        Raises:
+            ConfigurationError: The id is not a positive int (before any I/O).
+            NotFoundError: No such customer (and no attempt of this call can have deleted it).
+            ChargeOverError: As ``Customers.delete``.
+        """
+        check_id(customer_id)
+        writer = flagged(self._engine, flags)
+        run = writer.retrier.start()
+        return _raw(await write.delete(writer, customer_id, run), run)

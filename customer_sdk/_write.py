@@ -141,13 +141,16 @@ async def delete_customer(
     return DeletedCustomer(customer_id=customer_id, attempts=run.requests, confirmed=confirmed)
 
 
-async def update(writer: Writer, customer_id: int, body: bytes) -> UpdatedCustomer:
+async def update(
+    writer: Writer, customer_id: int, body: bytes, run: Run | None = None
+) -> UpdatedCustomer:
     """``PUT`` the fields in ``body`` to one customer, resent after transient failures.
 
     Args:
         writer: The engine (its flags go in the URL).
         customer_id: ChargeOver's id (already checked by the caller).
         body: The serialised fields to change.
+        run: The call's budget, or None for a fresh one (a raw response reads its answer).
 
     Returns:
         The id answered and the requests made.
@@ -158,15 +161,16 @@ async def update(writer: Writer, customer_id: int, body: bytes) -> UpdatedCustom
     """
     request = proto.update_request(writer.base_url, customer_id, body)
     request = proto.with_query(request, writer.flags.query)
-    return await update_customer(writer, request, writer.retrier.start())
+    return await update_customer(writer, request, run or writer.retrier.start())
 
 
-async def delete(writer: Writer, customer_id: int) -> DeletedCustomer:
+async def delete(writer: Writer, customer_id: int, run: Run | None = None) -> DeletedCustomer:
     """``DELETE`` one customer, resent after transient failures.
 
     Args:
         writer: The engine (its flags go in the URL).
         customer_id: ChargeOver's id (already checked by the caller).
+        run: The call's budget, or None for a fresh one (a raw response reads its answer).
 
     Returns:
         The result; ``confirmed`` is False for a 404 after a lost answer.
@@ -177,4 +181,4 @@ async def delete(writer: Writer, customer_id: int) -> DeletedCustomer:
     """
     request = proto.delete_request(writer.base_url, customer_id)
     request = proto.with_query(request, writer.flags.query)
-    return await delete_customer(writer, request, customer_id, writer.retrier.start())
+    return await delete_customer(writer, request, customer_id, run or writer.retrier.start())
