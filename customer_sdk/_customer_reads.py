@@ -25,7 +25,10 @@ class CustomerReads:
 
     @property
     def with_raw_response(self) -> RawCustomers:
-        """The same calls, each returning a :class:`~customer_sdk.RawResponse`.
+        """The single-request calls, each returning a :class:`~customer_sdk.RawResponse`.
+
+        ``create``, ``get``, ``find_by_external_key``, ``update`` and ``delete``; not ``list``
+        or ``count``.
 
         ``(await client.customers.with_raw_response.get(7)).headers`` — the status, headers
         and body of the answer that settled the call, beside the parsed result.
