@@ -213,17 +213,25 @@ def redis_server(
         proc.wait(timeout=10)
 
 
-def journal_states(path: Path) -> dict[int, str]:
+def journal_window(path: Path) -> int | None:
+    """The send window's end recorded in a journal file (the row at index -1), or None."""
+    with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn, conn:
+        found = conn.execute("SELECT customer_id FROM rows WHERE idx = -1").fetchone()
+    return None if found is None else int(found[0])
+
+
+def journal_states(path: Path, index: int | None = None) -> dict[int, str]:
     """Each row's state as a resumed run reads it, from the file on a connection of its own.
 
     A row's own record, else ``in_flight`` below the send window (the row at index -1): a row
-    there with no record may have been sent (docs/architecture.md, "The journal").
+    there with no record may have been sent (docs/architecture.md, "The journal"). With
+    ``index``, that row only (read alone: cheap enough to call per arriving request).
     """
+    low, high = (0, 2**62) if index is None else (index, index)
     with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn, conn:
-        found = conn.execute("SELECT customer_id FROM rows WHERE idx = -1").fetchone()
-        states: dict[int, str] = dict(
-            conn.execute("SELECT idx, state FROM rows WHERE idx >= 0").fetchall()
-        )
-    for index in range(int(found[0]) if found else 0):
-        states.setdefault(index, "in_flight")
+        query = "SELECT idx, state FROM rows WHERE idx BETWEEN ? AND ?"
+        states: dict[int, str] = dict(conn.execute(query, (low, high)).fetchall())
+    window = journal_window(path) or 0
+    for i in range(low, min(high + 1, window)):
+        states.setdefault(i, "in_flight")
     return states

@@ -33,7 +33,16 @@ from customer_sdk import (
 from customer_sdk._bulk import _circuit as bulk
 from customer_sdk._journal._window import WINDOW
 from tests import _scripted as s
-from tests._helpers import PASSWORD, SECRETS, USER, Sleeps, journal_states, keyed, make_client
+from tests._helpers import (
+    PASSWORD,
+    SECRETS,
+    USER,
+    Sleeps,
+    journal_states,
+    journal_window,
+    keyed,
+    make_client,
+)
 
 
 def hold(server: s.ScriptedServer, n: int, seconds: float) -> asyncio.Event:
@@ -613,10 +622,10 @@ async def test_a_client_limiter_of_its_own_governs_alone_and_always_applies(
 _states = journal_states
 
 
-def peek_window(path: Path) -> str:
-    """The send window's end recorded in the journal file, read as another process would."""
-    with contextlib.closing(sqlite3.connect(path, timeout=10)) as conn, conn:
-        return str(conn.execute("SELECT customer_id FROM rows WHERE idx = -1").fetchone()[0])
+async def _read_at_least(job: BulkJob, rows: int) -> None:
+    """Return once the job's reader has read ``rows`` rows."""
+    while job.stats.rows_read < rows:
+        await asyncio.sleep(0.01)
 
 
 def _states_seen_by_posts(server: s.ScriptedServer, path: Path, n: int) -> list[dict[int, str]]:
@@ -750,9 +759,12 @@ async def test_a_journaled_worker_takes_a_row_only_once_it_may_send_it(
         job = client.customers.create_many(rows, journal=path)
         async with job:
             await asyncio.wait_for(held.wait(), 10)  # the floor's 16 requests are in flight
-            await asyncio.sleep(0.2)  # time for any other worker to take a row
+            # The reader has filled the send queue behind them (2 rows per worker): every row
+            # a worker could take meanwhile, it has had its chance to take.
+            await asyncio.wait_for(_read_at_least(job, 16 + 2 * 256), 10)
             assert job.in_flight_limit == 16
-            window = int(peek_window(path))
+            window = journal_window(path)
+    assert window is not None
     assert window <= 16 + WINDOW
 
 
@@ -875,12 +887,18 @@ async def test_a_batch_stopped_before_its_send_is_journaled_failed_not_in_flight
     from customer_sdk._journal import Journal
 
     never: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-    monkeypatch.setattr(Journal, "cover", lambda self, index, keyed: never)  # never durable
+    taken = asyncio.Event()
+
+    def cover(self: Journal, index: int, keyed: bool) -> asyncio.Future[None]:
+        taken.set()
+        return never  # never durable
+
+    monkeypatch.setattr(Journal, "cover", cover)
     path = tmp_path / "j.db"
     async with make_client(server.base_url, sleeps) as client:
         job = client.customers.create_many(_keyless(4), concurrency=1, batch_size=4, journal=path)
         async with job:
-            await asyncio.sleep(0.1)  # the worker took the batch and waits for its window
+            await asyncio.wait_for(taken.wait(), 10)  # the worker took the batch: it waits
     assert server.count("POST") == 0
     assert _states(path) == {i: "failed" for i in range(4)}
 

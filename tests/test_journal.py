@@ -15,7 +15,7 @@ from customer_sdk import JournalMismatchError, RowOutcome
 from customer_sdk._journal import Journal, JournalCursor, RowState, row_hash
 from customer_sdk._journal._window import WINDOW
 from customer_sdk.sandbox import Sandbox
-from tests._helpers import client_for
+from tests._helpers import client_for, journal_window
 
 
 def peek(path: Path, sql: str) -> list[Any]:
@@ -177,12 +177,6 @@ async def test_a_keyless_mark_is_committed_with_an_fsync_before_its_future_resol
         await journal.aclose()
 
 
-def _window(path: Path) -> int | None:
-    """The send window's end recorded in the file, or None."""
-    found = peek(path, "SELECT customer_id FROM rows WHERE idx = -1")
-    return int(found[0][0]) if found else None
-
-
 async def test_one_fsync_covers_a_window_of_keyless_rows_and_writes_no_row(
     tmp_path: Path,
 ) -> None:
@@ -197,7 +191,7 @@ async def test_one_fsync_covers_a_window_of_keyless_rows_and_writes_no_row(
         assert journal.syncs == syncs + 1
         assert all(journal.cover(i, keyed=False) is None for i in range(1, WINDOW // 2))
         assert journal.syncs == syncs + 1
-        assert _window(path) == WINDOW
+        assert journal_window(path) == WINDOW
         assert peek(path, "SELECT count(*) FROM rows WHERE idx >= 0") == [(0,)]
     finally:
         await journal.aclose()
@@ -211,7 +205,7 @@ async def test_keyed_rows_move_the_window_without_an_fsync(tmp_path: Path) -> No
         syncs = journal.syncs
         assert all(journal.cover(i, keyed=True) is None for i in range(10))
         await journal.committed()
-        assert _window(path) == WINDOW
+        assert journal_window(path) == WINDOW
         assert journal.syncs == syncs
         journal.record_outcomes_nowait([(0, "h0", True, "created", 1, None)])  # lazy, queued
         keyless = journal.cover(10, keyed=False)
@@ -235,12 +229,12 @@ async def test_the_window_moves_ahead_before_the_workers_reach_its_end(tmp_path:
         assert journal.cover(half, keyed=False) is None
         assert journal.cover(half + 1, keyed=False) is None
         await journal.committed()
-        assert _window(path) == half + WINDOW
+        assert journal_window(path) == half + WINDOW
         beyond = journal.cover(WINDOW, keyed=False)  # under the second window; moves it again
         if beyond is not None:
             await beyond
         await journal.committed()
-        assert _window(path) == 2 * WINDOW
+        assert journal_window(path) == 2 * WINDOW
     finally:
         await journal.aclose()
 
@@ -253,16 +247,16 @@ async def test_an_orderly_close_pulls_the_window_back_to_the_first_untaken_row(
     journal = await Journal.open(path, None)
     journal.cover(0, keyed=True)
     await journal.aclose(unsent_from=5)
-    assert _window(path) == 5
+    assert journal_window(path) == 5
     again = await Journal.open(path, None)
     assert again.window == 5
     again.cover(5, keyed=True)
     await again.aclose(unsent_from=2)  # nothing of this run taken below 5: the earlier window
-    assert _window(path) == 5
+    assert journal_window(path) == 5
     kept = await Journal.open(path, None)
     kept.cover(5, keyed=True)
     await kept.aclose()  # no unsent_from (a caller that cannot tell): the window stays
-    assert _window(path) == 5 + WINDOW
+    assert journal_window(path) == 5 + WINDOW
 
 
 async def test_lazy_outcomes_of_many_rows_go_in_one_commit(tmp_path: Path) -> None:

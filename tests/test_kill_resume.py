@@ -20,7 +20,7 @@ import pytest
 
 from customer_sdk._journal._window import WINDOW
 from customer_sdk.sandbox import Sandbox
-from tests._helpers import start_import, write_csv
+from tests._helpers import journal_states, start_import, write_csv
 
 pytestmark = pytest.mark.slow
 
@@ -133,12 +133,7 @@ def _write_mixed(path: Path) -> None:
 
 def _journal_state(journal: Path, index: int) -> str | None:
     """Row ``index``'s state as a resumed run reads it (its record, or the send window)."""
-    with contextlib.closing(sqlite3.connect(journal, timeout=10)) as conn:
-        found = conn.execute("SELECT state FROM rows WHERE idx = ?", (index,)).fetchone()
-        window = conn.execute("SELECT customer_id FROM rows WHERE idx = -1").fetchone()
-    if found is not None:
-        return str(found[0])
-    return "in_flight" if window is not None and index < int(window[0]) else None
+    return journal_states(journal, index).get(index)
 
 
 async def test_full_speed_sigkills_with_keyed_and_keyless_rows_lose_and_duplicate_nothing(

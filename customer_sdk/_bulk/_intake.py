@@ -22,8 +22,8 @@ and rows invalid on their own are never remembered.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterable, Iterable
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterable, Coroutine, Iterable
+from typing import TYPE_CHECKING, Any
 
 from customer_sdk._bulk._dupes import FirstSeen, duplicate_error
 from customer_sdk._bulk._outlet import Outlet
@@ -105,21 +105,26 @@ class Intake:
         """Read every row, then tell each worker the input has ended."""
         journal = self._outlet.journal
         cursor: JournalCursor | None = None
+        check: JournalCheck | None = None
         if journal is not None:
             from customer_sdk._journal import JournalCursor  # sqlite3 only for journaled jobs
 
             cursor = JournalCursor(journal)
+            check = JournalCheck(self._outlet, cursor.row_hash, self._repeat, self.verified)
         rows = self._rows
         index = -1
         if isinstance(rows, AsyncIterable):
             async for raw in rows:
                 index += 1
                 self.reading = index
-                await self._take(index, raw, cursor)
-        elif cursor is None:
+                if cursor is None or check is None:
+                    await self._take(index, raw)
+                else:
+                    await self._settle(check.check(index, raw, await cursor.get(index)))
+        elif cursor is None or check is None:
             await self._read_plain(rows)
         else:
-            index = await self._read_journaled(rows, cursor)
+            index = await self._read_journaled(rows, cursor, check)
         self.reading = index + 1
         await self.end()
 
@@ -152,56 +157,48 @@ class Intake:
                 # A sync iterable never yields to the loop by itself: let workers run.
                 await asyncio.sleep(0)
 
-    async def _read_journaled(self, rows: Iterable[object], cursor: JournalCursor) -> int:
+    async def _read_journaled(
+        self, rows: Iterable[object], cursor: JournalCursor, check: JournalCheck
+    ) -> int:
         """The journaled sync case: per row a check, and a coroutine only when one must wait.
 
         Returns:
             The index of the last row (-1 for none).
         """
-        queue, unread = self.queue, cursor.UNREAD
-        check = JournalCheck(self._outlet, cursor.row_hash, self._repeat, self.verified).check
+        queue, unread, check_row = self.queue, cursor.UNREAD, check.check
         index = -1
         for index, raw in enumerate(rows):
             self.reading = index
             entry = cursor.get_now(index)
             if entry is unread:
                 entry = await cursor.get(index)
-            todo = check(index, raw, entry)
-            if not isinstance(todo, Row):
-                await todo
-            elif queue.full():
-                await self._enqueue(todo)
-            else:
+            todo = check_row(index, raw, entry)
+            if isinstance(todo, Row) and not queue.full():
                 queue.put_nowait(todo)  # what _enqueue does when there is room
+            else:
+                await self._settle(todo)
             if index % 256 == 255:
                 await asyncio.sleep(0)  # a sync iterable never yields by itself
         return index
 
-    async def _take(self, index: int, raw: object, cursor: JournalCursor | None) -> None:
-        """Validate one input row, check it against the journal, and queue or settle it."""
-        if cursor is None:
-            self._outlet.stats.rows_read = index + 1
-            row, rejected = prepare(index, raw)
-            if row is not None and row.key is not None:
-                rejected = self._repeat(row)
-            if rejected is not None:
-                await self._outlet.emit(rejected)
-            else:
-                assert row is not None
-                await self._enqueue(row)
-            return
-        entry = cursor.get_now(index)
-        if entry is cursor.UNREAD:
-            entry = await cursor.get(index)
-        check = JournalCheck(self._outlet, cursor.row_hash, self._repeat, self.verified)
-        todo = check.check(index, raw, entry)
+    async def _settle(self, todo: Row | Coroutine[Any, Any, None]) -> None:
+        """Queue a checked row (waiting for room), or await what settles it without a send."""
         if isinstance(todo, Row):
-            if self.queue.full():
-                await self._enqueue(todo)
-            else:
-                self.queue.put_nowait(todo)  # what _enqueue does when there is room
+            await self._enqueue(todo)
         else:
             await todo
+
+    async def _take(self, index: int, raw: object) -> None:
+        """Validate one row of an unjournaled async input, and queue or settle it."""
+        self._outlet.stats.rows_read = index + 1
+        row, rejected = prepare(index, raw)
+        if row is not None and row.key is not None:
+            rejected = self._repeat(row)
+        if rejected is not None:
+            await self._outlet.emit(rejected)
+        else:
+            assert row is not None
+            await self._enqueue(row)
 
     async def _enqueue(self, row: Row) -> None:
         queue = self.queue

@@ -71,22 +71,12 @@ class JournalCursor:
             RuntimeError: The journal was closed meanwhile.
             sqlite3.Error: A read failed.
         """
-        buf = self._buffer
-        while True:
-            while buf and buf[0].index < index:
-                buf.popleft()
-            if buf or self._exhausted:
-                break
-            if index > self._journal.max_index:
-                self._exhausted = True
-                break
-            start = max(self._next, index)
-            chunk = await self._journal.read(start)
+        while (entry := self.get_now(index)) is self.UNREAD:
+            chunk = await self._journal.read(max(self._next, index))
             if not chunk:
                 self._exhausted = True
-                break
-            buf.extend(chunk)
+                continue
+            self._buffer.extend(chunk)
             self._next = chunk[-1].index + 1
-        if buf and buf[0].index == index:
-            return buf.popleft()
-        return None
+        result: JournalEntry | None = entry
+        return result

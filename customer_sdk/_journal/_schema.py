@@ -249,19 +249,7 @@ def outcome_rows(
     Returns:
         One parameter tuple per row.
     """
-    now = time.time()
-    return [
-        (
-            index,
-            content_hash,
-            (RowState.DONE if final else RowState.FAILED).value,
-            outcome,
-            customer_id,
-            None if error is None else error[:_ERROR_LIMIT],
-            now,
-        )
-        for index, content_hash, final, outcome, customer_id, error in outcomes
-    ]
+    return [outcome_row(*outcome) for outcome in outcomes]
 
 
 def read_entries(conn: sqlite3.Connection, start: int, limit: int) -> list[JournalEntry]:
