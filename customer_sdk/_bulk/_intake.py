@@ -110,7 +110,8 @@ class Intake:
             from customer_sdk._journal import JournalCursor  # sqlite3 only for journaled jobs
 
             cursor = JournalCursor(journal)
-            check = JournalCheck(self._outlet, cursor.row_hash, self._repeat, self.verified)
+            repeat = None if self._seen is None else self._repeat
+            check = JournalCheck(self._outlet, cursor.row_hash, repeat, self.verified)
         rows = self._rows
         index = -1
         if isinstance(rows, AsyncIterable):

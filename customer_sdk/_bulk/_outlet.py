@@ -46,7 +46,16 @@ class Outlet:
         secrets: Masked in every error text written to the journal.
     """
 
-    __slots__ = ("_backlog", "_held", "journal", "policy", "results", "secrets", "stats")
+    __slots__ = (
+        "_backlog",
+        "_held",
+        "_stalled",
+        "journal",
+        "policy",
+        "results",
+        "secrets",
+        "stats",
+    )
 
     def __init__(
         self,
@@ -64,6 +73,9 @@ class Outlet:
         # Results recorded but not yet handed out, each batch with the future of its commit.
         self._backlog: deque[tuple[asyncio.Future[Any], list[RowResult]]] = deque()
         self._held = 0
+        # Whether committed results are left in the backlog (the caller was behind, or the
+        # policy stopped): only then does a worker's next result try to hand them out.
+        self._stalled = False
 
     async def emit(self, result: RowResult) -> None:
         """Count a result and hand it out (waiting while the caller has not taken earlier ones).
@@ -104,12 +116,14 @@ class Outlet:
         Raises:
             sqlite3.Error: A journal commit failed (the job must stop).
         """
-        if self.journal is None:
+        journal = self.journal
+        if journal is None:
             return self.emit_now(result)
         if self._held >= BACKLOG:
             return False
-        self._record([(row, result)])
-        self._release_now()
+        self._hold(journal, row, result)
+        if self._stalled:
+            self._release_now()
         return True
 
     async def finish(self, pairs: list[tuple[Row, RowResult]]) -> None:
@@ -141,42 +155,65 @@ class Outlet:
         journal = self.journal
         assert journal is not None
         for row, result in pairs:
-            error = result.error
-            journal.record_outcome_nowait(
-                row.index,
-                row.hash,
-                is_final(result),
-                outcome_text(result),
-                result.customer_id,
-                None if error is None else error_text(error, self.secrets),
-            )
-        fut, backlog = journal.committed(), self._backlog
-        if not backlog or backlog[-1][0] is not fut:
+            self._hold(journal, row, result)
+
+    def _hold(self, journal: Journal, row: Row, result: RowResult) -> None:
+        """Queue one outcome's journal write; hold its result with the others of its commit.
+
+        Once per row of a journaled job, hence no list or tuple per row: the results of one
+        commit share one batch, and one callback hands them out when it is done.
+        """
+        error = result.error
+        fut = journal.record_outcome_nowait(
+            row.index,
+            row.hash,
+            is_final(result),
+            outcome_text(result),
+            result.customer_id,
+            None if error is None else error_text(error, self.secrets),
+        )
+        backlog = self._backlog
+        if backlog and backlog[-1][0] is fut:
+            backlog[-1][1].append(result)
+        else:
             # Once per commit: its results go out when it is done, even if no worker comes by
             # (all of them held by an outage, say).
             fut.add_done_callback(self._on_commit)
-        backlog.append((fut, [result for _, result in pairs]))
-        self._held += len(pairs)
+            backlog.append((fut, [result]))
+        self._held += 1
 
     def _on_commit(self, fut: asyncio.Future[Any]) -> None:
-        if not fut.cancelled() and fut.exception() is None:  # a failure is a worker's to raise
+        if not fut.cancelled() and fut.exception() is None:
             self._release_now()
+        else:
+            self._stalled = True  # a worker's next result raises it (_release_now)
 
     def _release_now(self) -> None:
-        """Hand out the committed results that fit in the results queue now, oldest first."""
-        backlog, results = self._backlog, self.results
+        """Hand out the committed results that fit in the results queue now, oldest first.
+
+        A batch is one commit's results: as many as there is room for go now, the rest wait
+        for a later call. After a result that stops the job the others still go out: they
+        are committed, and the caller's report must have every row it can.
+        """
+        backlog, results, stats, check = self._backlog, self.results, self.stats, self.policy.check
+        self._stalled = True  # until the loop below ends with nothing committed left
         while backlog and backlog[0][0].done():
             fut, batch = backlog[0]
-            if results.maxsize - results.qsize() < len(batch):
-                return  # the caller is behind: a later call waits for room
-            backlog.popleft()
-            self._held -= len(batch)
             fut.result()  # a failed commit: nothing of it may be handed out
+            room = results.maxsize - results.qsize()
+            if room < len(batch):
+                if room <= 0:
+                    return  # the caller is behind: a later call hands them out
+                backlog[0] = (fut, batch[room:])
+                batch = batch[:room]
+            else:
+                backlog.popleft()
+            self._held -= len(batch)
             for result in batch:
-                self.stats.count(result)
+                stats.count(result)
                 results.put_nowait(result)
-                if self.policy.check(result):
-                    return
+                check(result)
+        self._stalled = False
 
     async def drain(self) -> None:
         """Hand out every held result, waiting for their commits.
@@ -201,5 +238,4 @@ class Outlet:
             fut.result()  # a failed commit: nothing of it may be handed out
             for result in batch:
                 await self.emit(result)
-                if self.policy.check(result):
-                    return
+                self.policy.check(result)  # a stop cancels this task; the rest still go out

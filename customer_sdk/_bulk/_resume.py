@@ -42,13 +42,13 @@ class JournalCheck:
         verified: Set once every recorded row has been checked (workers may send).
     """
 
-    __slots__ = ("_journal", "_outlet", "_repeat", "_row_hash", "_verified")
+    __slots__ = ("_journal", "_outlet", "_repeat", "_row_hash", "_verified", "_window")
 
     def __init__(
         self,
         outlet: Outlet,
         row_hash: Callable[[object], str],
-        repeat: Callable[[Row], RowResult | None],
+        repeat: Callable[[Row], RowResult | None] | None,
         verified: asyncio.Event,
     ) -> None:
         journal = outlet.journal
@@ -58,6 +58,8 @@ class JournalCheck:
         self._row_hash = row_hash
         self._repeat = repeat
         self._verified = verified
+        # Rows from here on are new to the journal unless it has a record of them.
+        self._window = journal.window
 
     def check(
         self, index: int, raw: object, entry: JournalEntry | None
@@ -79,10 +81,20 @@ class JournalCheck:
         outlet.stats.rows_read = index + 1
         row, rejected = prepare(index, raw)
         content_hash = self._row_hash(row.wire if row is not None else raw)
-        if row is not None and (repeat := self._repeat(row)) is not None:
+        repeat = self._repeat
+        if row is not None and row.key is not None and repeat is not None:
             # Hashed as the row it is (above), so a journal of any earlier run still matches.
-            row, rejected = None, repeat
-        if entry is not None and entry.hash != content_hash:
+            row, rejected = (None, first) if (first := repeat(row)) is not None else (row, None)
+        if entry is None:
+            if row is not None and index >= self._window:
+                # New to the journal (nearly every row of a first run): the send window covers
+                # it once a worker takes it (docs/architecture.md, "The journal").
+                row.hash = content_hash
+                row.new = True
+                if index >= journal.max_index and not self._verified.is_set():
+                    self._verified.set()  # every recorded row checked: workers may send
+                return row
+        elif entry.hash != content_hash:
             raise JournalMismatchError(
                 f"row {index} differs from the row the journal {journal.path!r} recorded; "
                 "this journal belongs to another input (use a new journal path)"
@@ -116,7 +128,5 @@ class JournalCheck:
                 )
                 result = RowResult(index, None, RowOutcome.UNKNOWN, None, unknown)
                 return outlet.finish([(row, result)])
-        # New to the journal: the send window covers it once a worker takes it; a row sent
-        # again gets a mark of its own instead (docs/architecture.md, "The journal").
-        row.new = entry is None and not sent_before
+        # Sent again: it gets a mark of its own before it leaves (row.new stays False).
         return row

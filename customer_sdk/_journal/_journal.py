@@ -228,8 +228,8 @@ class Journal:
         outcome: str,
         customer_id: int | None,
         error: str | None,
-    ) -> None:
-        """:meth:`record_outcomes_nowait` for one row (the common case, without lists).
+    ) -> asyncio.Future[Any]:
+        """:meth:`record_outcomes_nowait` for one row (a bulk job's per-row path, no lists).
 
         Args:
             index: The row's index.
@@ -238,9 +238,12 @@ class Journal:
             outcome: The outcome's name.
             customer_id: The customer's id, if known.
             error: The error text, or None.
+
+        Returns:
+            The future of its commit, as :meth:`committed` would give right after this call.
         """
         row = outcome_row(index, content_hash, final, outcome, customer_id, error)
-        self._writer.write_nowait([row])
+        return self._writer.add(row)
 
     def committed(self) -> asyncio.Future[Any]:
         """A future resolved once every record queued so far is committed (no fsync implied).

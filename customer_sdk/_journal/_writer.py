@@ -179,6 +179,27 @@ class Writer:
                 self._kick_handle = self._loop.call_later(DURABLE_DELAY, self._kick)
         return seq
 
+    def add(self, row: tuple[Any, ...]) -> asyncio.Future[Any]:
+        """:meth:`write_nowait` of one row, not durable: the bulk job's per-row path.
+
+        One call and no list per row (each result of a bulk job is written here).
+
+        Args:
+            row: One :data:`~._schema.UPSERT` parameter tuple.
+
+        Returns:
+            The future the row's commit resolves (:meth:`committed`, as it stands after it).
+        """
+        fut = self._lazy_fut
+        if fut is None:  # the buffer is empty
+            if self.closed:
+                return self.committed()
+            self._timer = self._loop.call_later(LAZY_DELAY, self._flush)
+            self._lazy_fut = fut = self._loop.create_future()
+            fut.add_done_callback(_retrieve)
+        self._lazy.append(row)
+        return fut
+
     def synced(self, seq: int) -> asyncio.Future[Any] | None:
         """Wait until the operation ``seq`` (and every one before it) is committed with an fsync.
 
