@@ -13,9 +13,16 @@ import pytest
 
 from customer_sdk import JournalMismatchError, RowOutcome
 from customer_sdk._journal import Journal, JournalCursor, RowState, row_hash
-from customer_sdk._journal._window import WINDOW
+from customer_sdk._journal._window import REACH_SECONDS, WINDOW, WINDOW_MAX
 from customer_sdk.sandbox import Sandbox
 from tests._helpers import client_for, journal_window
+
+
+def set_clock(journal: Journal) -> list[float]:
+    """Give the journal's send window a clock the test sets: ``now[0]`` is the time."""
+    now = [0.0]
+    journal._send._clock = lambda: now[0]
+    return now
 
 
 def peek(path: Path, sql: str) -> list[Any]:
@@ -220,21 +227,57 @@ async def test_the_window_moves_ahead_before_the_workers_reach_its_end(tmp_path:
     """Half-way through a window the next one is written; rows of the old one need no wait."""
     path = tmp_path / "j.db"
     journal = await Journal.open(path, None)
+    now = set_clock(journal)
     try:
         first = journal.cover(0, keyed=False)
         assert first is not None
         await first
         half = WINDOW // 2
+        now[0] = 10.0  # a slow send rate: the window keeps its least reach
         # Moves the end to half + WINDOW, in a commit of its own; row `half` was covered.
         assert journal.cover(half, keyed=False) is None
         assert journal.cover(half + 1, keyed=False) is None
         await journal.committed()
         assert journal_window(path) == half + WINDOW
+        now[0] = 20.0
         beyond = journal.cover(WINDOW, keyed=False)  # under the second window; moves it again
         if beyond is not None:
             await beyond
         await journal.committed()
         assert journal_window(path) == 2 * WINDOW
+    finally:
+        await journal.aclose()
+
+
+async def test_the_window_reaches_further_at_a_high_send_rate_and_back(tmp_path: Path) -> None:
+    """A move reaches 0.2 s of rows at the measured rate (doubling at most, capped), then 256."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    now = set_clock(journal)
+    try:
+        index = 0
+
+        def send(rows: int, rate: float) -> list[int]:
+            # Rows taken one by one at `rate` rows a second; the reach after each move.
+            nonlocal index
+            reaches = []
+            for _ in range(rows):
+                now[0] += 1 / rate
+                end = journal._send._end
+                journal.cover(index, keyed=True)
+                if journal._send._end != end:
+                    reaches.append(journal._send.reach)
+                index += 1
+            return reaches
+
+        fast = send(20_000, 10_000)
+        # 10,000 rows/s x 0.2 s = 2,000 rows, reached by doubling from the least reach.
+        assert fast[:4] == [WINDOW, 2 * WINDOW, 4 * WINDOW, round(10_000 * REACH_SECONDS)]
+        assert set(fast[3:]) == {2000}
+        await journal.committed()
+        assert journal_window(path) == journal._send._end
+        assert send(5_000, 100)[-1] == WINDOW  # back to the least reach at 100 rows/s
+        assert max(send(100_000, 1_000_000)) == WINDOW_MAX  # never beyond the cap
     finally:
         await journal.aclose()
 

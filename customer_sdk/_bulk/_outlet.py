@@ -146,6 +146,7 @@ class Outlet:
             return
         self._record(pairs)
         if self._held > BACKLOG:
+            self.journal.flush()  # the oldest results wait for it: not for the writer's timer
             await self._release(wait=True)
         else:
             self._release_now()
