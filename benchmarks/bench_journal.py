@@ -4,8 +4,8 @@ P6's method (:mod:`benchmarks.bench_cli`): the CLI as a subprocess, a fresh sand
 rate limit, an empty account) per run, reached through the ``CHARGEOVER_*`` variables; wall time
 from spawn to exit, the CLI's own CPU from ``wait4``. Each round runs the plain import and the
 journaled one back to back, in an order that alternates round by round, on a keyed CSV (every row
-has an ``external_key``: its in-flight mark is lazy) and on a keyless one (the same rows without
-the column: each in-flight mark is committed with an fsync before the row is sent). The ratio of
+has an ``external_key``: its send window is never fsynced) and on a keyless one (the same rows
+without the column: a row leaves only once a send window covering it is fsynced). The ratio of
 a round is journal rows/s over plain rows/s; the table gives the median over rounds and the
 spread. The sandbox's ``committed`` counter must equal the number of rows, or the run fails.
 Target: journal/plain >= 0.9 for both inputs.
