@@ -27,8 +27,8 @@ class CustomerReads:
     def with_raw_response(self) -> RawCustomers:
         """The single-request calls, each returning a :class:`~customer_sdk.RawResponse`.
 
-        ``create``, ``get``, ``find_by_external_key``, ``update`` and ``delete``; not ``list``
-        or ``count``.
+        ``create``, ``get``, ``find_by_external_key``, ``update``, ``delete`` and ``count``, and
+        ``page`` for one request of a listing (``list`` reads many).
 
         ``(await client.customers.with_raw_response.get(7)).headers`` — the status, headers
         and body of the answer that settled the call, beside the parsed result.

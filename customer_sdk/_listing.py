@@ -26,9 +26,17 @@ from customer_sdk import _protocol as proto
 from customer_sdk._engine import Engine
 from customer_sdk._query import ListQuery
 from customer_sdk._read import Customer
+from customer_sdk._retry import Run
 from customer_sdk.errors import NotFoundError
 
-__all__ = ["CustomerList", "Page", "PageIterator", "count_customers", "get_by_field"]
+__all__ = [
+    "CustomerList",
+    "Page",
+    "PageIterator",
+    "count_customers",
+    "get_by_field",
+    "read_page",
+]
 
 # invented: raised by the SDK itself when a unique-field query finds nothing (ChargeOver answers
 # such a query with 200 and an empty list, docs/chargeover-api.md, "Looking customers up").
@@ -90,21 +98,15 @@ class PageIterator:
         """
         if self._done:
             raise StopAsyncIteration
-        q = self._query
-        request = proto.list_request(
-            self._engine.base_url, q.where, q.order, q.page_size, self._offset
-        )
         # On a failure (after the engine's retries) or a cancellation nothing changes: asking
         # again reads the same page, so a caller's own retry never skips one.
-        rows = await self._engine.read(request, proto.parse_list, operation="list")
-        # docs/chargeover-api.md, "Paging": a short (or empty) page is the last one.
-        self._done = len(rows) < q.page_size
-        if not rows:
+        page = await read_page(self._engine, self._query, self._offset, self._number + 1)
+        self._done = page.last
+        if not page.customers:
             raise StopAsyncIteration
-        offset, self._offset = self._offset, self._offset + len(rows)
-        self._number += 1
-        customers = tuple(Customer.from_wire(row) for row in rows)
-        return Page(customers, offset, self._number, self._done)
+        self._offset += len(page)
+        self._number = page.number
+        return page
 
     async def aclose(self) -> None:
         """End the iteration: no further request is sent. Idempotent."""
@@ -172,12 +174,38 @@ class CustomerList:
         return f"CustomerList(where_fields={fields!r}, order={list(self._query.order)!r})"
 
 
-async def count_customers(engine: Engine, query: ListQuery) -> int:
+async def read_page(
+    engine: Engine, query: ListQuery, offset: int, number: int, run: Run | None = None
+) -> Page:
+    """Read the page of a listing at ``offset`` (one ``GET /api/v3/customer``), retried.
+
+    Args:
+        engine: The client's engine.
+        query: The checked listing.
+        offset: Rows before the page.
+        number: The page's number, from 1.
+        run: The budget to spend, or None for a fresh one.
+
+    Returns:
+        The page; empty past the listing's end.
+
+    Raises:
+        ChargeOverError: On a failure retries could not overcome.
+    """
+    request = proto.list_request(engine.base_url, query.where, query.order, query.page_size, offset)
+    rows = await engine.read(request, proto.parse_list, operation="list", run=run)
+    customers = tuple(Customer.from_wire(row) for row in rows)
+    # docs/chargeover-api.md, "Paging": a short (or empty) page is the last one.
+    return Page(customers, offset, number, len(rows) < query.page_size)
+
+
+async def count_customers(engine: Engine, query: ListQuery, run: Run | None = None) -> int:
     """Count the customers matching ``query.where`` (``GET /api/v3/customer/_count``), retried.
 
     Args:
         engine: The client's engine.
         query: The checked query (its order and page size are not used).
+        run: The budget to spend, or None for a fresh one.
 
     Returns:
         The number of matching customers.
@@ -186,7 +214,7 @@ async def count_customers(engine: Engine, query: ListQuery) -> int:
         ChargeOverError: On a failure retries could not overcome.
     """
     request = proto.count_request(engine.base_url, query.where)
-    return await engine.read(request, proto.parse_count, operation="count")
+    return await engine.read(request, proto.parse_count, operation="count", run=run)
 
 
 async def get_by_field(engine: Engine, field: str, value: str) -> Customer:

@@ -1,17 +1,17 @@
 """Raw responses: a call's parsed result together with the HTTP answer that settled it.
 
 ``client.customers.with_raw_response`` has the single-request calls of ``client.customers``
-(``create``, ``get``, ``find_by_external_key``, ``update``, ``delete``; not ``list``/``count``),
-with the same arguments; each runs the plain call's own code path (validation, flags, retries,
-hooks) and returns a :class:`RawResponse` holding the status, headers and body of the last
-answer the call read (for a create reconciled by a lookup, that lookup's answer) beside the
-usual result. Failures raise the same exceptions; an :class:`~customer_sdk.APIError` carries its
-own ``status`` and ``headers``.
+(``create``, ``get``, ``find_by_external_key``, ``update``, ``delete``, ``count``) with the same
+arguments, and ``page`` for one request of a listing (``list`` reads many); each runs the plain
+call's own code path (validation, flags, retries, hooks) and returns a :class:`RawResponse`
+holding the status, headers and body of the last answer the call read (for a create reconciled
+by a lookup, that lookup's answer) beside the usual result. Failures raise the same
+exceptions; an :class:`~customer_sdk.APIError` carries its own ``status`` and ``headers``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any, Generic, TypeVar, Unpack
 
 import attrs
@@ -21,6 +21,7 @@ from customer_sdk import _write as write
 from customer_sdk._customer_writes import flagged, update_body
 from customer_sdk._engine import Engine
 from customer_sdk._flags import Flags
+from customer_sdk._listing import Page, count_customers, read_page
 from customer_sdk._models import (
     CreatedCustomer,
     CustomerCreate,
@@ -28,10 +29,11 @@ from customer_sdk._models import (
     wire_of,
 )
 from customer_sdk._options import engine_for
-from customer_sdk._query import check_id, checked_value
+from customer_sdk._query import WhereArg, build_query, check_id, checked_value
 from customer_sdk._read import Customer
 from customer_sdk._retry import Run
 from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer
+from customer_sdk.errors import ConfigurationError
 
 __all__ = ["RawCustomers", "RawResponse", "create_body"]
 
@@ -232,3 +234,63 @@ class RawCustomers:
         writer = flagged(self._engine, flags)
         run = writer.retrier.start()
         return _raw(await write.delete(writer, customer_id, run), run)
+
+    async def count(self, where: WhereArg = None) -> RawResponse[int]:
+        """As ``Customers.count``, with the answer.
+
+        Args:
+            where: A filter in any form ``Customers.list`` takes; None counts every customer.
+
+        Returns:
+            The raw response; ``parsed`` is the number of matching customers.
+
+        Raises:
+            ConfigurationError: Naming every problem of ``where``, before any I/O.
+            ChargeOverError: As ``Customers.count``.
+        """
+        query = build_query(where)
+        run = self._engine.retrier.start()
+        return _raw(await count_customers(self._engine, query, run), run)
+
+    async def page(
+        self,
+        where: WhereArg = None,
+        *,
+        order: str | Iterable[str] | None = None,
+        page_size: int | None = None,
+        offset: int = 0,
+    ) -> RawResponse[Page]:
+        """One request of ``Customers.list``: the page at ``offset``, with the answer.
+
+        ``Customers.list(...).pages()`` reads every page; this reads one, for a caller that
+        wants its headers or keeps its own offset.
+
+        Args:
+            where: The filter, as ``Customers.list`` takes it.
+            order: The order, as ``Customers.list`` takes it (``customer_id:ASC`` is added as
+                the tie-breaker).
+            page_size: Rows asked for, 1 to 500 (default 100).
+            offset: Rows of the listing before the page (a multiple of ``page_size`` gives
+                the pages ``list`` reads).
+
+        Returns:
+            The raw response; ``parsed`` is the :class:`Page` (empty past the listing's end;
+            ``last`` when shorter than ``page_size``; ``number`` counts from 1 in pages of
+            ``page_size`` from offset 0).
+
+        Raises:
+            ConfigurationError: Naming every problem of the arguments, before any I/O.
+            ChargeOverError: As a page of ``Customers.list``.
+        """
+        bad_offset = type(offset) is not int or offset < 0
+        problem = f"offset must be an int >= 0, got {offset!r}"
+        try:
+            query = build_query(where, order, page_size)
+        except ConfigurationError as exc:
+            # One error naming every problem, the offset's with the others.
+            raise ConfigurationError(f"{exc}; {problem}" if bad_offset else str(exc)) from None
+        if bad_offset:
+            raise ConfigurationError(problem)
+        run = self._engine.retrier.start()
+        number = offset // query.page_size + 1
+        return _raw(await read_page(self._engine, query, offset, number, run), run)

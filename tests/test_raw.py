@@ -1,4 +1,4 @@
-"""Raw responses of the writes: the plain call's arguments, path and result, plus the answer."""
+"""Raw responses of the writes, the count and a page: the plain result, plus the answer."""
 
 from __future__ import annotations
 
@@ -92,6 +92,63 @@ async def test_raw_writes_share_the_plain_retries_and_their_last_answer() -> Non
     assert (deleted.status, deleted.attempts) == (404, 2)
 
 
+async def test_raw_count_returns_the_plain_count_with_its_answer() -> None:
+    """with_raw_response.count(where): the number count() returns, status 200 and the body."""
+    async with Sandbox() as sb, client_for(sb) as client:
+        for i in range(5):
+            await client.customers.create(
+                company=f"Acme {i}", bill_city="Oslo" if i % 2 else "Rome"
+            )
+        plain = await client.customers.count(where={"bill_city": "Oslo"})
+        raw = await client.customers.with_raw_response.count(where={"bill_city": "Oslo"})
+        every = await client.customers.with_raw_response.count()
+    assert plain == raw.parsed == 2
+    assert (raw.status, raw.attempts) == (200, 1)
+    assert orjson.loads(raw.body)["response"] == 2
+    assert every.parsed == 5
+
+
+async def test_raw_pages_are_the_pages_list_reads_with_their_answers() -> None:
+    """with_raw_response.page(offset=...) gives list().pages()' pages, numbered, last flagged."""
+    async with Sandbox() as sb, client_for(sb) as client:
+        for i in range(7):
+            await client.customers.create(company=f"Acme {i}")
+        listed = [page async for page in client.customers.list(page_size=3).pages()]
+        raw = [
+            await client.customers.with_raw_response.page(page_size=3, offset=offset)
+            for offset in (0, 3, 6, 9)
+        ]
+        reversed_order = await client.customers.with_raw_response.page(
+            order="customer_id:DESC", page_size=2
+        )
+    assert [r.parsed for r in raw[:3]] == listed
+    assert [(p.number, p.last, len(p)) for p in listed] == [
+        (1, False, 3),
+        (2, False, 3),
+        (3, True, 1),
+    ]
+    assert raw[3].parsed.customers == ()
+    assert raw[3].parsed.last
+    assert all((r.status, r.attempts) == (200, 1) for r in raw)
+    ids = [c.customer_id for c in listed[0].customers]
+    assert [c["customer_id"] for c in orjson.loads(raw[0].body)["response"]] == ids
+    ascending = [c.customer_id for page in listed for c in page.customers]
+    assert [c.customer_id for c in reversed_order.parsed.customers] == ascending[::-1][:2]
+
+
+async def test_a_bad_raw_page_names_every_problem_and_sends_nothing() -> None:
+    """A bad page size and a negative offset are named in one ConfigurationError, before I/O."""
+    async with Sandbox() as sb, client_for(sb) as client:
+        with pytest.raises(ConfigurationError) as caught:
+            await client.customers.with_raw_response.page(page_size=0, offset=-3)
+        with pytest.raises(ConfigurationError, match="offset must be an int >= 0, got '3'"):
+            await client.customers.with_raw_response.page(offset="3")  # type: ignore[arg-type]
+        sent = len(sb.audit)
+    assert "page_size" in str(caught.value)
+    assert "offset must be an int >= 0, got -3" in str(caught.value)
+    assert sent == 0
+
+
 Call = Callable[[Any], Awaitable[object]]
 
 # Each bad call, made through the plain resource or its with_raw_response (``r``).
@@ -105,6 +162,8 @@ BAD_CALLS: list[tuple[str, Call, type[Exception]]] = [
     ("delete bad flags", lambda r: r.delete(1, flags={"emails": False}), TypeError),
     ("create bad flags", lambda r: r.create(company="x", flags="no"), TypeError),
     ("create bad field", lambda r: r.create(company="", email="nope"), ValidationError),
+    ("count bad where", lambda r: r.count(where=5), ConfigurationError),
+    ("count bad operator", lambda r: r.count(where=[("company", "LIKE", "a")]), ConfigurationError),
 ]
 
 
