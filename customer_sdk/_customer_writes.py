@@ -2,24 +2,51 @@
 
 A base of :class:`~customer_sdk._client.Customers` (reach them as ``client.customers.update``
 and ``client.customers.delete``): the fields are validated here (:mod:`customer_sdk._update`),
-then sent and retried by :mod:`customer_sdk._write` on the client's engine. Also the checks of
-an id and of a ``flags`` argument that every method of the resource shares.
+then sent and retried by :mod:`customer_sdk._write` on the client's engine. Also what the
+plain and the raw calls share: a create's body (validated and serialised once), and the checks
+of an id and of a ``flags`` argument.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Unpack
+from typing import Any, Unpack
 
 import orjson
 
 from customer_sdk import _write as write
 from customer_sdk._engine import Engine
 from customer_sdk._flags import Flags
+from customer_sdk._models import CustomerCreate, wire_from_mapping, wire_of
 from customer_sdk._query import check_id
 from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer, update_wire
 
-__all__ = ["CustomerWrites", "check_flags", "flagged", "update_body"]
+__all__ = ["CustomerWrites", "check_flags", "create_body", "flagged", "update_body"]
+
+
+def create_body(
+    customer: CustomerCreate | Mapping[str, Any] | None, fields: dict[str, Any]
+) -> tuple[bytes, str | None]:
+    """Validate a create's input and serialise it once (``Customers.create``'s first step).
+
+    Args:
+        customer: A model or mapping, or None when the fields came as keywords.
+        fields: The keyword fields (this call's own dict).
+
+    Returns:
+        The JSON body (the bytes signed are the bytes sent) and its ``external_key``.
+
+    Raises:
+        ValidationError: Naming every problem, before any I/O.
+        TypeError: Both a customer and keyword fields were given.
+    """
+    if customer is None:
+        wire = wire_from_mapping(fields, owned=True)  # the keywords dict is this call's
+    elif fields:
+        raise TypeError("pass either a customer or keyword fields, not both")
+    else:
+        wire = wire_of(customer)
+    return orjson.dumps(wire), wire.get("external_key")
 
 
 def check_flags(flags: object) -> Flags:

@@ -14,13 +14,12 @@ from typing import Any, Unpack, overload
 
 from customer_sdk._bulk import MAX_OUTAGE, BulkJob
 from customer_sdk._customer_reads import CustomerReads
-from customer_sdk._customer_writes import CustomerWrites, check_flags
+from customer_sdk._customer_writes import CustomerWrites, check_flags, create_body
 from customer_sdk._engine import Engine
 from customer_sdk._fields import CustomerFields
 from customer_sdk._flags import Flags
 from customer_sdk._models import CreatedCustomer, CustomerCreate
 from customer_sdk._options import engine_for
-from customer_sdk._raw import create_body
 from customer_sdk._update import OnExisting
 from customer_sdk.errors import ConfigurationError
 

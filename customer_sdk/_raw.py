@@ -12,22 +12,17 @@ exceptions; an :class:`~customer_sdk.APIError` carries its own ``status`` and ``
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from typing import Any, Generic, TypeVar, Unpack
+from typing import Any, Generic, TypeVar, Unpack, overload
 
 import attrs
-import orjson
 
 from customer_sdk import _write as write
-from customer_sdk._customer_writes import flagged, update_body
+from customer_sdk._customer_writes import create_body, flagged, update_body
 from customer_sdk._engine import Engine
+from customer_sdk._fields import CustomerFields
 from customer_sdk._flags import Flags
 from customer_sdk._listing import Page, count_customers, read_page
-from customer_sdk._models import (
-    CreatedCustomer,
-    CustomerCreate,
-    wire_from_mapping,
-    wire_of,
-)
+from customer_sdk._models import CreatedCustomer, CustomerCreate
 from customer_sdk._options import engine_for
 from customer_sdk._query import WhereArg, build_query, check_id, checked_value
 from customer_sdk._read import Customer
@@ -35,7 +30,7 @@ from customer_sdk._retry import Run
 from customer_sdk._update import CustomerUpdateFields, DeletedCustomer, UpdatedCustomer
 from customer_sdk.errors import ConfigurationError
 
-__all__ = ["RawCustomers", "RawResponse", "create_body"]
+__all__ = ["RawCustomers", "RawResponse"]
 
 T = TypeVar("T")
 
@@ -65,31 +60,6 @@ def _raw(parsed: T, run: Run) -> RawResponse[T]:
     )
 
 
-def create_body(
-    customer: CustomerCreate | Mapping[str, Any] | None, fields: dict[str, Any]
-) -> tuple[bytes, str | None]:
-    """Validate a create's input and serialise it once (``Customers.create``'s first step).
-
-    Args:
-        customer: A model or mapping, or None when the fields came as keywords.
-        fields: The keyword fields (this call's own dict).
-
-    Returns:
-        The JSON body (the bytes signed are the bytes sent) and its ``external_key``.
-
-    Raises:
-        ValidationError: Naming every problem, before any I/O.
-        TypeError: Both a customer and keyword fields were given.
-    """
-    if customer is None:
-        wire = wire_from_mapping(fields, owned=True)  # the keywords dict is this call's
-    elif fields:
-        raise TypeError("pass either a customer or keyword fields, not both")
-    else:
-        wire = wire_of(customer)
-    return orjson.dumps(wire), wire.get("external_key")
-
-
 class RawCustomers:
     """``client.customers.with_raw_response``: the customer calls, returning raw responses.
 
@@ -99,6 +69,28 @@ class RawCustomers:
 
     def __init__(self, engine: Engine) -> None:
         self._engine = engine
+
+    @overload
+    async def create(
+        self,
+        customer: CustomerCreate | Mapping[str, Any],
+        /,
+        *,
+        flags: Flags | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (an HTTP request's, not this call's)
+        deadline: float | None = None,
+    ) -> RawResponse[CreatedCustomer]: ...
+
+    @overload
+    async def create(
+        self,
+        /,
+        *,
+        flags: Flags | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109 (an HTTP request's, not this call's)
+        deadline: float | None = None,
+        **fields: Unpack[CustomerFields],
+    ) -> RawResponse[CreatedCustomer]: ...
 
     async def create(
         self,

@@ -16,6 +16,8 @@ async def accepted(client: ChargeOverClient, fields: CustomerFields) -> None:
     await client.customers.create(CustomerCreate(company="Acme", no_dunning=0))
     await client.customers.create({"company": "Acme"})
     await client.customers.create(**fields)
+    await client.customers.with_raw_response.create(company="Acme", tags=["a"], flags=None)
+    await client.customers.with_raw_response.create(CustomerCreate(company="Acme"))
 
 
 async def refused(client: ChargeOverClient) -> None:
@@ -25,3 +27,5 @@ async def refused(client: ChargeOverClient) -> None:
     await client.customers.create(company=123)  # type: ignore[call-overload]
     await client.customers.create(company="Acme", no_taxes=2)  # type: ignore[call-overload]
     await client.customers.create(external_key="k-1")  # type: ignore[call-overload]
+    await client.customers.with_raw_response.create(compnay="Acme")  # type: ignore[call-overload]
+    await client.customers.with_raw_response.create(company=1)  # type: ignore[call-overload]
