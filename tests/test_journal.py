@@ -454,3 +454,20 @@ def test_a_group_of_writes_applies_in_order_later_ones_winning(tmp_path: Path, j
         (0, "h0", "done", "created", 9, None, 2.5),
         (1, "h1", "in_flight", None, None, None, 1.0),
     ]
+
+
+async def test_a_lazy_write_of_no_rows_is_committed_like_any_other(tmp_path: Path) -> None:
+    """write_nowait([]) leaves no future unresolved: committed() resolves, later writes land."""
+    path = tmp_path / "j.db"
+    journal = await Journal.open(path, None)
+    try:
+        journal._writer.write_nowait([])
+        empty = journal.committed()
+        journal.flush()
+        await asyncio.wait_for(empty, 10)
+        journal.record_outcomes_nowait([(3, "h3", True, "created", 7, None)])
+        journal.flush()
+        await asyncio.wait_for(journal.committed(), 10)
+        assert peek(path, "SELECT idx, customer_id FROM rows WHERE idx >= 0") == [(3, 7)]
+    finally:
+        await journal.aclose()

@@ -87,8 +87,9 @@ class Writer:
         self.path = path
         self._ops: queue.SimpleQueue[Op] = queue.SimpleQueue()
         self._loop = loop
-        # Rows written without a wait, not yet handed on; the future their commit resolves; the
-        # timer handing them on; the future of the last operation handed on.
+        # Rows written without a wait, not yet handed on; the future their commit resolves (None
+        # exactly when nothing is buffered); the timer handing them on; the future of the last
+        # operation handed on.
         self._lazy: list[tuple[Any, ...]] = []
         self._lazy_fut: asyncio.Future[Any] | None = None
         self._timer: asyncio.TimerHandle | None = None
@@ -138,7 +139,7 @@ class Writer:
         """
         if self.closed:
             raise RuntimeError("the journal is closed")
-        if self._lazy:
+        if self._lazy_fut is not None:
             self.flush()
         fut: asyncio.Future[Any] = self._loop.create_future()
         self._put(kind, payload, fut, durable)
@@ -170,7 +171,7 @@ class Writer:
         """
         if self.closed:
             return 0
-        if not self._lazy:
+        if self._lazy_fut is None:  # the buffer is empty
             self._timer = self._loop.call_later(LAZY_DELAY, self.flush)
             self._lazy_fut = self._loop.create_future()
             self._lazy_fut.add_done_callback(_retrieve)
@@ -231,7 +232,7 @@ class Writer:
             self._kick_handle = None
         if self.closed or self._need <= self._synced or self._syncing > self._synced:
             return  # nothing needed, or the commit under way kicks again when it is done
-        if self._lazy:
+        if self._lazy_fut is not None:
             # The buffer goes next, durable: its fsync covers ``_need`` and all before it.
             self._need = max(self._need, self._seq + 1)
             self.flush()
@@ -264,7 +265,7 @@ class Writer:
             The future of the last write queued (already done when all are committed); it
             raises the commit's error if that failed.
         """
-        fut = self._lazy_fut if self._lazy else self._last
+        fut = self._last if self._lazy_fut is None else self._lazy_fut
         if fut is None:  # nothing was ever written
             fut = self._loop.create_future()
             fut.set_result(None)
@@ -278,9 +279,9 @@ class Writer:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
-        if self._lazy:
-            rows, fut = self._lazy, self._lazy_fut
-            assert fut is not None
+        fut = self._lazy_fut
+        if fut is not None:
+            rows = self._lazy
             self._lazy, self._lazy_fut = [], None
             # Durable when it holds rows somebody needs durable.
             self._put("write", rows, fut, self._need > self._seq)
