@@ -27,6 +27,8 @@ from aioresponses import aioresponses
 from yarl import URL
 
 from customer_sdk import ChargeOverClient, RetryPolicy
+from customer_sdk._journal import Journal
+from customer_sdk._journal._journal import Outcome
 from customer_sdk.sandbox import Sandbox
 
 # Canary credentials: a test that looks for leaks searches every output for these.
@@ -235,3 +237,17 @@ def journal_states(path: Path, index: int | None = None) -> dict[int, str]:
     for i in range(low, min(high + 1, window)):
         states.setdefault(i, "in_flight")
     return states
+
+
+async def journal_in_flight(journal: Journal, entries: Iterable[tuple[int, str]]) -> None:
+    """Durably mark ``(index, hash)`` rows in flight in an open journal, as sent keyless rows."""
+    durable = journal.mark_in_flight([(index, row, False) for index, row in entries])
+    assert durable is not None  # keyless marks are committed with an fsync
+    await durable
+
+
+async def journal_outcomes(journal: Journal, outcomes: Sequence[Outcome]) -> None:
+    """Record rows' outcomes in an open journal and wait for their commit."""
+    journal.record_outcomes_nowait(outcomes)
+    journal.flush()
+    await journal.committed()

@@ -38,6 +38,7 @@ from tests._helpers import (
     SECRETS,
     USER,
     Sleeps,
+    journal_in_flight,
     journal_states,
     journal_window,
     keyed,
@@ -863,7 +864,7 @@ async def test_a_resumed_in_flight_row_is_looked_up_not_batched(
     path = tmp_path / "j.db"
     rows = keyed(5, "bat")
     journal = await Journal.open(path, "f")
-    await journal.record_in_flight([(2, row_hash(rows[2]))])
+    await journal_in_flight(journal, [(2, row_hash(rows[2]))])
     await journal.aclose()
     server.store(rows[2])  # the earlier run's request did land
     async with make_client(server.base_url, sleeps) as client:

@@ -15,7 +15,7 @@ from customer_sdk import JournalMismatchError, RowOutcome
 from customer_sdk._journal import Journal, JournalCursor, RowState, row_hash
 from customer_sdk._journal._window import REACH_SECONDS, WINDOW, WINDOW_MAX
 from customer_sdk.sandbox import Sandbox
-from tests._helpers import client_for, journal_window
+from tests._helpers import client_for, journal_in_flight, journal_outcomes, journal_window
 
 
 def set_clock(journal: Journal) -> list[float]:
@@ -46,14 +46,14 @@ async def test_each_state_change_is_committed_when_awaited(tmp_path: Path) -> No
     journal = await Journal.open(path, None)
     try:
         journal.record_outcomes_nowait([(0, "h0", True, "rejected", None, "bad")])
-        await journal.record_in_flight([(1, "h1")])
+        await journal_in_flight(journal, [(1, "h1")])
         # The lazy write went in ahead of the awaited one, so it is committed too.
         assert peek(path, "SELECT idx, state FROM rows ORDER BY idx") == [
             (0, "done"),
             (1, "in_flight"),
         ]
-        await journal.record_outcomes([(1, "h1", True, "created", 42, None)])
-        await journal.record_outcomes([(0, "h0", False, "failed", None, "x" * 2000)])
+        await journal_outcomes(journal, [(1, "h1", True, "created", 42, None)])
+        await journal_outcomes(journal, [(0, "h0", False, "failed", None, "x" * 2000)])
         rows = peek(path, "SELECT idx, state, outcome, customer_id, length(error) FROM rows")
         assert sorted(rows) == [
             (0, "failed", "failed", None, 512),
@@ -68,7 +68,7 @@ async def test_reopening_keeps_every_row_and_the_max_index(tmp_path: Path) -> No
     """A closed journal reopens with its rows and knows the highest recorded index."""
     path = tmp_path / "j.db"
     journal = await Journal.open(path, "a")
-    await journal.record_in_flight([(i, f"h{i}") for i in range(5)])
+    await journal_in_flight(journal, [(i, f"h{i}") for i in range(5)])
     await journal.aclose()
     await journal.aclose()  # idempotent
     again = await Journal.open(path, "a")
@@ -109,7 +109,7 @@ async def test_concurrent_writes_share_commits_on_one_thread(tmp_path: Path) -> 
     journal = await Journal.open(tmp_path / "j.db", None)
     try:
         before = journal.commits
-        await asyncio.gather(*(journal.record_in_flight([(i, f"h{i}")]) for i in range(200)))
+        await asyncio.gather(*(journal_in_flight(journal, [(i, f"h{i}")]) for i in range(200)))
         assert journal.commits - before < 50
         where = await journal._submit("call", lambda conn: threading.current_thread().name)
         assert where == "customer-sdk-journal"
@@ -122,7 +122,7 @@ async def test_the_cursor_walks_entries_in_chunks_alongside_the_input(tmp_path: 
     """Across chunk boundaries every recorded index is found; gaps give None."""
     journal = await Journal.open(tmp_path / "j.db", None)
     try:
-        await journal.record_in_flight([(i, f"h{i}") for i in range(0, 3000) if i % 7])
+        await journal_in_flight(journal, [(i, f"h{i}") for i in range(0, 3000) if i % 7])
         journal.max_index = 2999  # as when it was opened after the earlier run
         cursor = JournalCursor(journal)
         found = 0

@@ -30,7 +30,7 @@ from customer_sdk._secrets import LONG, Secrets, forms, scrub
 from customer_sdk.cli import main
 from customer_sdk.errors import ChargeOverError
 from tests import _scripted as s
-from tests._helpers import write_csv
+from tests._helpers import journal_outcomes, write_csv
 
 # Credentials whose encodings all differ: "/", "+", a space and non-ASCII in the password.
 ECHO_USER = "canary-echo-user-41d7"
@@ -365,7 +365,7 @@ async def test_a_credential_in_an_older_journal_is_masked_when_resumed(
     path = tmp_path / "old.db"
     journal = await Journal.open(path, "old")
     text = f"BadRequestError: HTTP 400: echoed Basic {TOKEN} for {PAIR}"
-    await journal.record_outcomes([(0, row_hash(rows[0]), True, "rejected", None, text)])
+    await journal_outcomes(journal, [(0, row_hash(rows[0]), True, "rejected", None, text)])
     await journal.aclose()
     async with echo_client(echo_server) as client:
         job = client.customers.create_many(rows, journal=path, job_id="old")

@@ -26,9 +26,9 @@ commit, and paying for an fsync, only where the job's correctness depends on it
   lazy, riding the next commit.
 - A row's outcome is committed, without an fsync, before its result is handed to the caller,
   so a killed run never handed out a result the journal does not hold. The bulk job writes it
-  with :meth:`Journal.record_outcomes_nowait` (gathered for up to 50 ms into one commit) and
-  holds the result until :meth:`Journal.committed` resolves; the worker meanwhile sends its
-  next row. :meth:`Journal.record_outcomes` is the awaited form.
+  with :meth:`Journal.record_outcome_nowait` (gathered for up to 50 ms into one commit) and
+  holds the result until that commit's future resolves; the worker meanwhile sends its next
+  row.
 
 A row with no record above the window is sent as new.
 
@@ -181,43 +181,18 @@ class Journal:
             return None
         return writer.submit("write", marks, durable=True)
 
-    async def record_in_flight(self, entries: Iterable[tuple[int, str]]) -> None:
-        """Durably record rows as in flight (committed with an fsync); await before sending.
+    def record_outcomes_nowait(self, outcomes: Iterable[Outcome]) -> None:
+        """Queue outcomes for a commit within 50 ms, without waiting for it.
 
-        Args:
-            entries: ``(index, hash)`` of each row about to be sent.
-
-        Raises:
-            RuntimeError: The journal is closed.
-            sqlite3.Error: The commit failed (the job must stop: the promise is not durable).
-        """
-        await self._writer.submit("write", state_rows(entries, RowState.IN_FLIGHT), durable=True)
-
-    async def record_outcomes(self, outcomes: Iterable[Outcome]) -> None:
-        """Record rows' outcomes, committed (no fsync) when this returns; one commit for all.
-
-        A commit survives a kill of the process; a power cut may take the last ones back to the
-        rows' earlier states, which the next run reconciles (``docs/architecture.md``).
+        :meth:`committed` gives a future for that commit (:meth:`flush` starts it at once):
+        await it before handing the results out. A commit survives a kill of the process; a
+        power cut may take the last ones back to the rows' earlier states, which the next run
+        reconciles (``docs/architecture.md``). Nothing happens once the journal is closed.
 
         Args:
             outcomes: Per row ``(index, hash, final, outcome, customer_id, error)``: ``final``
                 True means ``done`` (never sent again), False ``failed`` (retried next run);
                 ``outcome`` is the outcome's name; ``error`` the error text, or None.
-
-        Raises:
-            RuntimeError: The journal is closed.
-            sqlite3.Error: The commit failed (the job must stop: the promise is not durable).
-        """
-        await self._submit("write", outcome_rows(outcomes))
-
-    def record_outcomes_nowait(self, outcomes: Iterable[Outcome]) -> None:
-        """Queue outcomes for a commit within a few ms, without waiting for it.
-
-        :meth:`committed` gives a future for that commit: await it before handing the results
-        out. Nothing happens once the journal is closed.
-
-        Args:
-            outcomes: As :meth:`record_outcomes`.
         """
         if not self._writer.closed:
             self._writer.write_nowait(outcome_rows(outcomes))
