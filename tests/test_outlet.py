@@ -48,6 +48,16 @@ def taken(outlet: Outlet) -> list[int]:
     return out
 
 
+async def commit(journal: Journal) -> None:
+    """Commit what is queued now and wait for it.
+
+    The outlet's callback was added to the commit's future before this wait, so it has run
+    (futures call their callbacks in order) when this returns.
+    """
+    journal.flush()
+    await journal.committed()
+
+
 async def test_results_of_one_commit_are_handed_out_once_it_is_done(tmp_path: Path) -> None:
     """Nothing is handed out before the commit; all of it after, in order, with no worker call."""
     journal = await Journal.open(tmp_path / "j.db", None)
@@ -56,9 +66,7 @@ async def test_results_of_one_commit_are_handed_out_once_it_is_done(tmp_path: Pa
         for i in range(10):
             assert outlet.finish_now(row(i), created(i))
         assert taken(outlet) == []  # held until their outcomes are committed
-        journal.flush()
-        await journal.committed()
-        await asyncio.sleep(0)  # the commit's callback
+        await commit(journal)
         assert taken(outlet) == list(range(10))
         assert outlet.stats.created == 10
     finally:
@@ -72,9 +80,7 @@ async def test_a_commit_larger_than_the_results_queue_goes_out_in_parts(tmp_path
         outlet = make_outlet(journal, 4, [])
         for i in range(10):
             assert outlet.finish_now(row(i), created(i))
-        journal.flush()
-        await journal.committed()
-        await asyncio.sleep(0)
+        await commit(journal)
         assert taken(outlet) == [0, 1, 2, 3]
         assert outlet.finish_now(row(10), created(10))  # a worker's next result comes by
         assert taken(outlet) == [4, 5, 6, 7]
@@ -96,9 +102,7 @@ async def test_a_result_that_stops_the_job_drops_none_of_its_commits_results(
         outlet.finish_now(row(0), refused(0))
         for i in range(1, 5):
             outlet.finish_now(row(i), created(i))
-        journal.flush()
-        await journal.committed()
-        await asyncio.sleep(0)
+        await commit(journal)
         assert len(stops) == 1
         assert taken(outlet) == [0, 1, 2, 3, 4]
     finally:
